@@ -1,0 +1,21 @@
+-- Shared expressions, created once in the warehouse so that ingest, models and analysts use the same rules.
+
+-- Tracking numbers compare trimmed, upper-cased, without spaces or hyphens (spec section 3).
+create or replace macro normalize_tracking(t) as
+    nullif(upper(regexp_replace(trim(t), '[\s-]+', '', 'g')), '');
+
+-- A date, or a date written with a time: the calendar date as written (spec section 7).
+create or replace macro parse_calendar_date(x) as
+    case
+        when regexp_full_match(x, '\d{4}-\d{2}-\d{2}') then try_cast(x as date)
+        when regexp_matches(x, '^\d{4}-\d{2}-\d{2}[T ]') and try_cast(x as timestamptz) is not null
+            then try_cast(left(x, 10) as date)
+    end;
+
+-- An instant in ISO 8601; without an offset it is UTC (the connection's time zone is UTC).
+create or replace macro parse_instant(x) as
+    case when regexp_matches(x, '^\d{4}-\d{2}-\d{2}') then try_cast(x as timestamptz) end;
+
+-- Scan statuses that are physical scans; pre_transit and unknown are not (spec section 2).
+create or replace macro is_physical_scan(status) as
+    status in ('in_transit', 'out_for_delivery', 'available_for_pickup', 'delivered', 'failure', 'returned');
