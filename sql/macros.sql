@@ -19,3 +19,7 @@ create or replace macro parse_instant(x) as
 -- Scan statuses that are physical scans; pre_transit and unknown are not (spec section 2).
 create or replace macro is_physical_scan(status) as
     status in ('in_transit', 'out_for_delivery', 'available_for_pickup', 'delivered', 'failure', 'returned');
+
+-- Load order of a raw row: files in load order (file_id), then lines; later wins.
+create or replace macro load_seq(file_id, line) as
+    file_id * 10000000000 + line;

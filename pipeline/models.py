@@ -1,0 +1,141 @@
+"""Model runner: the SQL files under sql/ run in dependency order inside one transaction.
+
+Folder = layer = schema. staging and intermediate are views; `fct_*` marts are tables rebuilt on
+every run; `mart_*` marts keep every snapshot date and have the run's dates replaced
+(delete, then insert), so a re-run of a date gives the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+import duckdb
+
+from pipeline.settings import Settings
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+LAYERS = ("staging", "intermediate", "marts")
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    layer: str
+    sql: str
+    description: str
+    column_docs: dict[str, str]
+
+    @property
+    def table(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def kind(self) -> str:
+        if self.layer != "marts":
+            return "view"
+        return "snapshot" if self.name.startswith("mart_") else "table"
+
+
+def _parse(path: Path, layer: str) -> Model:
+    text = path.read_text()
+    header, docs, in_columns = [], {}, False
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        body = line[2:].strip()
+        if body == "columns:":
+            in_columns = True
+        elif in_columns and ":" in body:
+            column, doc = body.split(":", 1)
+            docs[column.strip()] = doc.strip()
+        elif not in_columns:
+            header.append(body)
+    return Model(path.stem, layer, text, " ".join(header), docs)
+
+
+def load_models() -> list[Model]:
+    """Every model under sql/, in an order where each comes after the models it reads."""
+    models = {
+        p.stem: _parse(p, layer)
+        for layer in LAYERS
+        for p in sorted((SQL_DIR / layer).glob("*.sql"))
+    }
+    graph = {
+        name: {dep for dep in re.findall(r"\b(?:staging|intermediate|marts)\.(\w+)", m.sql) if dep != name}
+        for name, m in models.items()
+    }
+    return [models[name] for name in TopologicalSorter(graph).static_order()]
+
+
+def write_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The settings the models read, as small tables in the `config` schema (analysts see what produced a number)."""
+    con.execute(
+        """create or replace table config.metric as
+        select ?::double as target, ?::integer as lag_days, ?::integer as scan_grace_days,
+               ?::integer as at_risk_after_days""",
+        [settings.target, settings.lag_days, settings.scan_grace_days, settings.at_risk_after_days],
+    )
+    con.execute("create or replace table config.windows as select unnest(?::integer[]) as window_days",
+                [list(settings.windows)])
+    con.execute("create or replace table config.integrated_carriers as select unnest(?::varchar[]) as carrier_code",
+                [list(settings.integrated_carriers)])
+    con.execute(
+        """create or replace table config.carrier_aliases as
+        select unnest(?::varchar[]) as alias, unnest(?::varchar[]) as carrier_code""",
+        [list(settings.carrier_aliases), list(settings.carrier_aliases.values())],
+    )
+
+
+def _params(sql: str, values: dict) -> dict:
+    return {k: v for k, v in values.items() if f"${k}" in sql}
+
+
+def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date) -> None:
+    """Run every model for the snapshot dates start..end, all or nothing."""
+    values = {"start_date": start, "end_date": end}
+    con.execute("begin transaction")
+    try:
+        write_config(con, settings)
+        for layer in LAYERS:
+            con.execute(f"create schema if not exists {layer}")
+        for model in load_models():
+            _run(con, model, values)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
+    params = _params(model.sql, values)
+    if model.kind == "view":
+        con.execute(f"create or replace view {model.table} as {model.sql}")
+    elif model.kind == "table":
+        con.execute(f"create or replace table {model.table} as {model.sql}", params)
+    else:
+        con.execute(f"create or replace temp table _new_rows as {model.sql}", params)
+        new_cols = [r[0] for r in con.execute("describe _new_rows").fetchall()]
+        old_cols = [r[0] for r in con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
+            [model.layer, model.name]).fetchall()]
+        if old_cols != new_cols:  # first run, or the model's columns changed: start its history afresh
+            con.execute(f"create or replace table {model.table} as select * from _new_rows limit 0")
+        con.execute(f"delete from {model.table} where snapshot_date between $start_date and $end_date", values)
+        con.execute(f"insert into {model.table} select * from _new_rows order by all")
+        con.execute("drop table _new_rows")
+    _document(con, model)
+
+
+def _document(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    kind = "view" if model.kind == "view" else "table"
+    con.execute(f"comment on {kind} {model.table} is {_quote(model.description)}")
+    for column, doc in model.column_docs.items():
+        con.execute(f"comment on column {model.table}.{column} is {_quote(doc)}")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -1,0 +1,57 @@
+"""Outputs: the Parquet datasets of spec section 4, one partition per snapshot date, replaced atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from pipeline.settings import Settings
+
+# dataset -> the query giving its columns, in the contract's order (spec section 7), for one snapshot date.
+DATASETS = {
+    "vtr_snapshots": """
+        select seller_id, marketplace, window_days, scope, scope_value, window_start, window_end,
+               packages_total, packages_valid, vtr, target, status
+        from marts.mart_vtr_snapshots
+        where snapshot_date = $snapshot_date
+        order by seller_id, marketplace, window_days, scope, scope_value nulls first""",
+    "category_report": """
+        select seller_id, marketplace, category, window_days, packages_total, packages_valid, vtr,
+               invalid_missing_tracking, invalid_carrier_not_integrated, invalid_no_carrier_events,
+               invalid_pre_transit_only, invalid_scan_before_ship_date
+        from marts.mart_category_report
+        where snapshot_date = $snapshot_date
+        order by seller_id, marketplace, category, window_days""",
+    "invalid_packages": """
+        select seller_id, marketplace, order_id, tracking_number, carrier, ship_date, promised_delivery_date,
+               categories, reason
+        from marts.mart_invalid_packages
+        where snapshot_date = $snapshot_date
+        order by seller_id, marketplace, promised_delivery_date, order_id, tracking_number nulls first, package_id""",
+}
+
+
+def partition_file(settings: Settings, dataset: str, snapshot_date: dt.date) -> Path:
+    return settings.output / dataset / f"snapshot_date={snapshot_date.isoformat()}" / "data.parquet"
+
+
+def publish(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date,
+            datasets: dict[str, str] = DATASETS) -> list[Path]:
+    """Write each dataset's partition for every date in start..end; a reader sees the old file or the new, never half."""
+    written = []
+    day = start
+    while day <= end:
+        for dataset, query in datasets.items():
+            table = con.sql(query, params={"snapshot_date": day}).to_arrow_table()
+            target = partition_file(settings, dataset, day)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp")
+            pq.write_table(table, tmp)
+            os.replace(tmp, target)  # atomic on one file system
+            written.append(target)
+        day += dt.timedelta(days=1)
+    return written

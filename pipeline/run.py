@@ -1,0 +1,77 @@
+"""One pipeline run, end to end: ingest, models, outputs, and the summary an operator reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import duckdb
+
+from pipeline.db import connect
+from pipeline.ingest import FileResult, ingest
+from pipeline.models import build_models
+from pipeline.outputs import publish
+from pipeline.settings import Settings
+
+
+@dataclass
+class RunSummary:
+    start: dt.date
+    end: dt.date
+    files: list[FileResult] = field(default_factory=list)
+    overall: list[tuple] = field(default_factory=list)  # seller, marketplace, window, total, valid, vtr, status
+    held_confirmations: int = 0
+    uncategorized_items: int = 0
+
+    @property
+    def failed_files(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def render(self) -> str:
+        loaded = [f for f in self.files if f.status == "loaded"]
+        skipped = sum(f.status == "skipped" for f in self.files)
+        dates = self.start.isoformat() if self.start == self.end else f"{self.start} .. {self.end}"
+        lines = [
+            f"VTR snapshot {dates}",
+            f"files: {len(loaded)} loaded, {skipped} skipped (already loaded), {len(self.failed_files)} failed;"
+            f" rows: {sum(f.rows_loaded for f in loaded)} loaded, {sum(f.rows_rejected for f in loaded)} rejected",
+            f"held confirmations (order not arrived yet): {self.held_confirmations};"
+            f" items not in the catalog (counted as Uncategorized): {self.uncategorized_items}",
+        ]
+        for f in self.failed_files:
+            lines.append(f"FAILED {f.seller_id} {f.file}: {f.message}")
+        lines.append("")
+        lines.append(f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}  status")
+        for seller, marketplace, window, total, valid, vtr, status in self.overall:
+            rate = f"{vtr:.2%}" if vtr is not None else "-"
+            lines.append(f"{seller:<14} {marketplace:<14} {window:>5}d {total:>9} {valid:>9} {rate:>8}  {status}")
+        return "\n".join(lines)
+
+
+def summarise(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> RunSummary:
+    """Fill the summary's figures from the warehouse: the overall VTR of the last date, held and uncategorized counts."""
+    summary.overall = con.execute(
+        """select seller_id, marketplace, window_days, packages_total, packages_valid, vtr, status
+        from marts.mart_vtr_snapshots
+        where snapshot_date = ? and scope = 'overall'
+        order by seller_id, marketplace, window_days""",
+        [summary.end],
+    ).fetchall()
+    summary.held_confirmations = con.execute("select count(*) from intermediate.int_confirmations_held").fetchone()[0]
+    summary.uncategorized_items = con.execute(
+        "select coalesce(sum(uncategorized_item_count), 0) from marts.fct_packages").fetchone()[0]
+    return summary
+
+
+def run(settings: Settings, start: dt.date, end: dt.date | None = None) -> RunSummary:
+    """Ingest every new file, build the models for the snapshot dates start..end and publish their partitions."""
+    end = end or start
+    summary = RunSummary(start, end)
+    con = connect(settings)
+    try:
+        summary.files = ingest(con, settings)
+        build_models(con, settings, start, end)
+        publish(con, settings, start, end)
+        return summarise(con, summary)
+    finally:
+        con.close()

@@ -1,0 +1,19 @@
+-- Each tracked package's first carrier event, first physical scan, and first physical scan within the grace bound.
+-- Grain: one row per package with at least one event. Key: package_id. Upstream: intermediate.int_packages, staging.stg_scans, config.metric.
+-- columns:
+--   package_id: the package
+--   first_event_at: earliest event of any status
+--   first_physical_scan_at: earliest physical scan
+--   first_valid_scan_at: earliest physical scan at or after 00:00 UTC of ship date minus scan_grace_days (recycled numbers)
+select
+    p.package_id,
+    min(s.event_at) as first_event_at,
+    min(s.event_at) filter (where s.is_physical_scan) as first_physical_scan_at,
+    min(s.event_at) filter (
+        where s.is_physical_scan and s.event_at >= cast(p.ship_date - m.scan_grace_days as timestamptz)
+    ) as first_valid_scan_at,
+from intermediate.int_packages as p
+inner join staging.stg_scans as s
+    on s.seller_id = p.seller_id and s.tracking_number = p.tracking_number
+cross join config.metric as m
+group by p.package_id

@@ -1,0 +1,37 @@
+-- Every package as it stands now, with the times of its first scans: the facts the validity rule is applied to.
+-- Grain: one row per package. Key: package_id. Upstream: intermediate.int_packages, intermediate.int_package_scans, config.integrated_carriers.
+-- columns:
+--   package_id: hash of seller, order and tracking number (or ship date and carrier when untracked)
+--   seller_id: the seller's landing folder name
+--   marketplace: the order's sales channel
+--   order_id: the marketplace's order id
+--   tracking_number: normalised tracking number; NULL when the package has none
+--   carrier_code: carrier of the last confirmation line applied to any of its items
+--   is_carrier_integrated: the carrier is on the marketplace's integrated list (settings)
+--   ship_date: earliest ship date of its items
+--   promised_delivery_date: latest promised delivery date of its items
+--   categories: its items' categories, sorted
+--   item_count: number of order items in it
+--   uncategorized_item_count: items whose sku is not in the catalog
+--   first_event_at: earliest carrier event of any status
+--   first_physical_scan_at: earliest physical scan
+--   first_valid_scan_at: earliest physical scan within the grace bound of the ship date
+select
+    p.package_id,
+    p.seller_id,
+    p.marketplace,
+    p.order_id,
+    p.tracking_number,
+    p.carrier_code,
+    p.carrier_code in (select carrier_code from config.integrated_carriers) as is_carrier_integrated,
+    p.ship_date,
+    p.promised_delivery_date,
+    p.categories,
+    p.item_count,
+    p.uncategorized_item_count,
+    s.first_event_at,
+    s.first_physical_scan_at,
+    s.first_valid_scan_at,
+from intermediate.int_packages as p
+left join intermediate.int_package_scans as s
+    on s.package_id = p.package_id

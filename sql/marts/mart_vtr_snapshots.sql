@@ -1,0 +1,77 @@
+-- VTR per account, window and scope on each snapshot date: the published vtr_snapshots dataset.
+-- Grain: one row per snapshot date, account (seller_id, marketplace), window, scope and scope value.
+-- Key: snapshot_date, seller_id, marketplace, window_days, scope, scope_value. Upstream: marts.fct_window_packages, marts.fct_snapshot_windows, staging.stg_orders, config.metric.
+-- columns:
+--   snapshot_date: the snapshot date D
+--   seller_id: the seller's landing folder name
+--   marketplace: the sales channel (e.g. Amazon.se)
+--   window_days: window length in days
+--   scope: overall, category or carrier
+--   scope_value: the category or carrier code; NULL for overall
+--   window_start: first promised delivery date in the window
+--   window_end: last promised delivery date in the window
+--   packages_total: shipped and confirmed packages promised in the window
+--   packages_valid: of those, validly tracked
+--   vtr: packages_valid / packages_total; NULL when the window holds no package
+--   target: the VTR target from the settings
+--   status: ok, below_target (vtr < target) or no_packages
+with scoped as (
+    select snapshot_date, seller_id, marketplace, window_days, 'overall' as scope, null::varchar as scope_value, is_valid
+    from marts.fct_window_packages
+    union all
+    select snapshot_date, seller_id, marketplace, window_days, 'category', unnest(categories), is_valid
+    from marts.fct_window_packages
+    union all
+    select snapshot_date, seller_id, marketplace, window_days, 'carrier', coalesce(carrier_code, 'UNKNOWN'), is_valid
+    from marts.fct_window_packages
+),
+counted as (
+    select
+        snapshot_date, seller_id, marketplace, window_days, scope, scope_value,
+        count(*) as packages_total,
+        count(*) filter (where is_valid) as packages_valid,
+    from scoped
+    group by all
+),
+accounts as (
+    select distinct seller_id, marketplace from staging.stg_orders
+),
+-- every account has an overall row for every window, with no package too
+overall as (
+    select
+        w.snapshot_date, a.seller_id, a.marketplace, w.window_days, 'overall' as scope, null::varchar as scope_value,
+        coalesce(c.packages_total, 0) as packages_total,
+        coalesce(c.packages_valid, 0) as packages_valid,
+    from accounts as a
+    cross join marts.fct_snapshot_windows as w
+    left join counted as c
+        on c.scope = 'overall' and c.snapshot_date = w.snapshot_date and c.window_days = w.window_days
+        and c.seller_id = a.seller_id and c.marketplace = a.marketplace
+),
+all_scopes as (
+    select * from overall
+    union all
+    select * from counted where scope <> 'overall'
+)
+select
+    s.snapshot_date,
+    s.seller_id,
+    s.marketplace,
+    s.window_days,
+    s.scope,
+    s.scope_value,
+    w.window_start,
+    w.window_end,
+    s.packages_total,
+    s.packages_valid,
+    case when s.packages_total > 0 then s.packages_valid / s.packages_total end as vtr,
+    m.target,
+    case
+        when s.packages_total = 0 then 'no_packages'
+        when s.packages_valid / s.packages_total < m.target then 'below_target'
+        else 'ok'
+    end as status,
+from all_scopes as s
+inner join marts.fct_snapshot_windows as w
+    on w.snapshot_date = s.snapshot_date and w.window_days = s.window_days
+cross join config.metric as m

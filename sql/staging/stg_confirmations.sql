@@ -1,0 +1,40 @@
+-- Shipping-confirmation lines with carrier codes resolved and tracking numbers normalised, in load order.
+-- Grain: one row per confirmation line. Key: seller_id, load_seq. Upstream: raw.confirmations, config.carrier_aliases.
+-- columns:
+--   seller_id: the seller's landing folder name
+--   load_seq: load order of the line (file, then line); later wins
+--   file_id: the file the line came from (raw.files)
+--   line: line number in that file
+--   order_id: the marketplace's order id
+--   order_item_id: the order item; NULL when the line confirms the whole order
+--   ship_date: ship date as written
+--   carrier_code: carrier code after aliases; NULL when the line gives none (keeps the earlier one)
+--   tracking_action: set (new number), remove (the literal NULL) or keep (blank)
+--   tracking_number: the normalised tracking number when tracking_action is set
+with resolved as (
+    select
+        c.*,
+        case
+            when upper(trim(c.carrier_code)) = 'OTHER' then coalesce(c.carrier_name, c.carrier_code)
+            else coalesce(c.carrier_code, c.carrier_name)
+        end as carrier_text,
+    from raw.confirmations as c
+)
+select
+    r.seller_id,
+    load_seq(r.file_id, r.line) as load_seq,
+    r.file_id,
+    r.line,
+    r.order_id,
+    r.order_item_id,
+    r.ship_date,
+    coalesce(a.carrier_code, upper(trim(r.carrier_text))) as carrier_code,
+    case
+        when upper(trim(r.tracking_number)) = 'NULL' then 'remove'
+        when normalize_tracking(r.tracking_number) is null then 'keep'
+        else 'set'
+    end as tracking_action,
+    case when upper(trim(r.tracking_number)) <> 'NULL' then normalize_tracking(r.tracking_number) end as tracking_number,
+from resolved as r
+left join config.carrier_aliases as a
+    on a.alias = lower(trim(r.carrier_text))

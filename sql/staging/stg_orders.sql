@@ -1,0 +1,22 @@
+-- Current order items: every order-report line replayed in load order; a non-blank value overwrites, a blank one keeps.
+-- Grain: one row per order item. Key: seller_id, order_id, order_item_id. Upstream: raw.orders.
+-- columns:
+--   seller_id: the seller's landing folder name
+--   order_id: the marketplace's order id
+--   order_item_id: the marketplace's order item id
+--   marketplace: the order's sales channel (e.g. Amazon.se); 'Unknown' when the report never gave one
+--   sku: the seller's sku
+--   quantity: quantity purchased
+--   latest_delivery_date: the promised delivery date (calendar date as written)
+--   purchase_at: when the order was placed
+select
+    seller_id,
+    order_id,
+    order_item_id,
+    coalesce(arg_max(sales_channel, load_seq(file_id, line)), 'Unknown') as marketplace,
+    arg_max(sku, load_seq(file_id, line)) as sku,
+    arg_max(quantity, load_seq(file_id, line)) as quantity,
+    arg_max(latest_delivery_date, load_seq(file_id, line)) as latest_delivery_date,
+    arg_max(purchase_at, load_seq(file_id, line)) as purchase_at,
+from raw.orders
+group by seller_id, order_id, order_item_id
