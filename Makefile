@@ -1,0 +1,27 @@
+# Two commands do everything on a fresh machine with python3, pip and make:
+#   make demo   set up, then make a sample data set and run the pipeline over weeks of it
+#   make test   set up, then run the test suite
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+
+.PHONY: setup demo test bench
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --quiet
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(VENV)/bin/vtr demo
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+bench: setup
+	$(VENV)/bin/python benchmarks/run.py --size $(or $(SIZE),S)
