@@ -1,0 +1,149 @@
+"""The runner and the Parquet outputs (spec sections 4, 6 and 7): backfill = daily runs, re-runs are byte-identical."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from pipeline.db import connect
+from pipeline.outputs import DATASETS, partition_file
+from pipeline.run import run
+from test_models import D, IN_BOTH, SHIPPED, confirmations_tsv, orders_tsv, scans_csv
+
+COLUMNS = {
+    "vtr_snapshots": ["seller_id", "marketplace", "window_days", "scope", "scope_value", "window_start", "window_end",
+                      "packages_total", "packages_valid", "vtr", "target", "status"],
+    "category_report": ["seller_id", "marketplace", "category", "window_days", "packages_total", "packages_valid", "vtr",
+                        "invalid_missing_tracking", "invalid_carrier_not_integrated", "invalid_no_carrier_events",
+                        "invalid_pre_transit_only", "invalid_scan_before_ship_date"],
+    "invalid_packages": ["seller_id", "marketplace", "order_id", "tracking_number", "carrier", "ship_date",
+                         "promised_delivery_date", "categories", "reason"],
+}
+MARTS = ("mart_vtr_snapshots", "mart_category_report", "mart_invalid_packages")
+DAYS = [D + dt.timedelta(days=n) for n in range(5)]
+
+
+def drop_sample(project):
+    """Two accounts, packages promised across the days' windows, scans arriving day by day."""
+    project.drop("acme", "catalog", "catalog.csv", "sku,category\nTOY1,Toys\nBOOK1,Books\n")
+    project.drop("acme", "orders", "orders.txt", orders_tsv(
+        ("B1", "B1-1", "TOY1", "2026-10-31"), ("B1", "B1-2", "BOOK1", "2026-10-31"),
+        ("B2", "B2-1", "TOY1", IN_BOTH),
+        ("B3", "B3-1", "BOOK1", "2026-11-08"),
+        ("B4", "B4-1", "TOY1", "2026-11-09", "Amazon.de"),
+        ("B5", "B5-1", "NOPE", "2026-11-10"),
+    ))
+    project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
+        ("B1", "", SHIPPED, "UPS", "", "TB1"),
+        ("B2", "B2-1", SHIPPED, "DHL", "", "TB2"),
+        ("B3", "B3-1", SHIPPED, "UPS", "", ""),
+        ("B4", "B4-1", SHIPPED, "Other", "Budbee", "TB4"),
+        ("B5", "B5-1", SHIPPED, "UPS", "", "TB5"),
+    ))
+    project.drop("acme", "scans", "scans.csv", scans_csv(
+        ("TB1", "2026-11-20T12:00:00Z", "in_transit"),
+        ("TB2", "2026-11-21T10:00:00Z", "pre_transit"),
+        ("TB2", "2026-11-23T00:30:00+01:00", "in_transit"),   # 2026-11-22T23:30Z
+        ("TB5", "2026-11-24T00:00:00Z", "delivered"),
+    ))
+
+
+def mart_rows(project) -> dict[str, list[tuple]]:
+    con = connect(project.settings(), read_only=True)
+    try:
+        return {m: con.execute(f"select * from marts.{m} order by all").fetchall() for m in MARTS}
+    finally:
+        con.close()
+
+
+def output_files(project) -> dict[str, bytes]:
+    out = project.settings().output
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_backfill_over_a_range_equals_single_runs_date_by_date(project):
+    drop_sample(project)
+    settings = project.settings()
+
+    run(settings, DAYS[0], DAYS[-1])
+    backfilled, backfilled_files = mart_rows(project), output_files(project)
+
+    settings.warehouse.unlink()
+    shutil.rmtree(settings.output)
+    for day in DAYS:
+        run(settings, day)
+
+    assert mart_rows(project) == backfilled
+    assert output_files(project) == backfilled_files
+    assert sorted(backfilled_files) == sorted(
+        f"{name}/snapshot_date={day}/data.parquet" for name in DATASETS for day in DAYS)
+    # the days differ (windows move, scans arrive), so the comparison means something
+    overall_7 = [(r[0], r[8], r[9]) for r in backfilled["mart_vtr_snapshots"]
+                 if r[1:6] == ("acme", "Amazon.se", 7, "overall", None)]
+    assert overall_7 == [(DAYS[0], 2, 1), (DAYS[1], 1, 0), (DAYS[2], 2, 1), (DAYS[3], 2, 1), (DAYS[4], 3, 2)]
+
+
+def test_a_rerun_gives_byte_identical_files_and_replaces_the_partition(project):
+    drop_sample(project)
+    settings = project.settings()
+    run(settings, D)
+    first = output_files(project)
+
+    run(settings, D)
+    assert output_files(project) == first
+
+    # a correction arrives: the re-run replaces the partition whole, leaving one file and no temporary files
+    project.drop("acme", "confirmations", "conf_2.txt", confirmations_tsv(("B2", "B2-1", SHIPPED, "UPS", "", "TB1")))
+    run(settings, D)
+    after = output_files(project)
+    assert sorted(after) == sorted(first)
+    assert after != first
+    for name in DATASETS:
+        assert [p.name for p in partition_file(settings, name, D).parent.iterdir()] == ["data.parquet"]
+    table = pq.read_table(partition_file(settings, "vtr_snapshots", D))
+    rows = [r for r in table.to_pylist() if r["scope"] == "overall" and r["marketplace"] == "Amazon.se"]
+    assert [(r["window_days"], r["packages_total"], r["packages_valid"]) for r in rows] == [(7, 2, 2), (30, 2, 2)]
+
+
+def test_output_columns_are_the_contracts_in_order_and_snapshot_date_comes_from_the_path(project):
+    drop_sample(project)
+    settings = project.settings()
+    run(settings, D)
+
+    for name, columns in COLUMNS.items():
+        assert pq.read_schema(partition_file(settings, name, D)).names == columns
+        dataset = ds.dataset(settings.output / name, format="parquet", partitioning="hive")
+        assert dataset.to_table().column("snapshot_date").to_pylist()[0] in (D, D.isoformat())
+
+    invalid = pq.read_table(partition_file(settings, "invalid_packages", D)).to_pylist()
+    assert invalid == [
+        {"seller_id": "acme", "marketplace": "Amazon.se", "order_id": "B2", "tracking_number": "TB2",
+         "carrier": "DHL", "ship_date": dt.date(2026, 11, 2), "promised_delivery_date": dt.date(2026, 11, 5),
+         "categories": ["Toys"], "reason": "no_carrier_events"},
+    ]
+    snapshots = pq.read_table(partition_file(settings, "vtr_snapshots", D)).to_pylist()
+    assert snapshots[0] == {
+        "seller_id": "acme", "marketplace": "Amazon.de", "window_days": 7, "scope": "overall", "scope_value": None,
+        "window_start": dt.date(2026, 10, 31), "window_end": dt.date(2026, 11, 6), "packages_total": 0,
+        "packages_valid": 0, "vtr": None, "target": 0.95, "status": "no_packages"}
+
+
+def test_every_mart_and_model_column_is_documented(project):
+    drop_sample(project)
+    run(project.settings(), D)
+    con = connect(project.settings(), read_only=True)
+    try:
+        undocumented = con.execute("""
+            select schema_name || '.' || table_name || '.' || column_name from duckdb_columns()
+            where schema_name in ('staging', 'intermediate', 'marts') and coalesce(comment, '') = ''""").fetchall()
+        tables = con.execute("""
+            select table_name, comment from duckdb_tables() where schema_name = 'marts'
+            union all
+            select view_name, comment from duckdb_views() where schema_name in ('staging', 'intermediate')""").fetchall()
+    finally:
+        con.close()
+    assert undocumented == []
+    assert len(tables) == 14 and all(comment for _, comment in tables), tables
