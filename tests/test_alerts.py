@@ -1,0 +1,361 @@
+"""Alerts end to end against real servers on 127.0.0.1: an HTTP endpoint for Apprise json:// and an SMTP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+import logging
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+from aiosmtpd.controller import Controller
+
+from pipeline import alerts
+from pipeline.alerts import AlertDeliveryError, plan_early_warnings, plan_stale_feed_alerts, plan_vtr_alerts, send
+from pipeline.settings import Settings
+
+D1 = dt.date(2026, 11, 20)
+D2 = dt.date(2026, 11, 21)
+D3 = dt.date(2026, 11, 22)
+TOKEN = "s3cr3t-T0ken-abc123"
+PASSWORD = "pw-Hunter2-xyz"
+
+
+# --- servers ------------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Hook:
+    """A webhook endpoint: records every POST (path and JSON body) and answers with `status`."""
+
+    def __init__(self):
+        self.posts: list[tuple[str, dict]] = []
+        self.status = 200
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.posts.append((self.path, json.loads(body)))
+                self.send_response(hook.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"json://127.0.0.1:{self.port}/hook/{TOKEN}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def messages(self) -> list[dict]:
+        return [body for _, body in self.posts]
+
+
+@pytest.fixture
+def hook():
+    h = Hook()
+    yield h
+    h.server.shutdown()
+    h.server.server_close()
+
+
+class Inbox:
+    def __init__(self):
+        self.mails: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.mails.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.url = f"mailto://127.0.0.1:{controller.port}?from=vtr@example.com&to=ops@example.com"
+    yield inbox
+    controller.stop()
+
+
+# --- warehouse with hand-written mart rows -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute("""
+        create schema marts;
+        create table marts.mart_vtr_snapshots (
+            snapshot_date date, seller_id varchar, marketplace varchar, window_days integer, scope varchar,
+            scope_value varchar, window_start date, window_end date, packages_total bigint, packages_valid bigint,
+            vtr double, target double, status varchar);
+        create table marts.mart_category_report (
+            snapshot_date date, seller_id varchar, marketplace varchar, category varchar, window_days integer,
+            packages_total bigint, packages_valid bigint, vtr double, invalid_missing_tracking bigint,
+            invalid_carrier_not_integrated bigint, invalid_no_carrier_events bigint, invalid_pre_transit_only bigint,
+            invalid_scan_before_ship_date bigint);
+        create table marts.mart_invalid_packages (
+            snapshot_date date, seller_id varchar, marketplace varchar, package_id varchar, order_id varchar,
+            tracking_number varchar, carrier varchar, ship_date date, promised_delivery_date date,
+            categories varchar[], reason varchar);
+    """)
+    yield con
+    con.close()
+
+
+def snapshot(con, date, scope, value, window, valid, total, seller="nordic-home", marketplace="Amazon.se", target=0.95):
+    end = date - dt.timedelta(days=14)
+    vtr = valid / total if total else None
+    status = "no_packages" if vtr is None else ("below_target" if vtr < target else "ok")
+    con.execute(
+        "insert into marts.mart_vtr_snapshots values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [date, seller, marketplace, window, scope, value, end - dt.timedelta(days=window - 1), end, total, valid,
+         vtr, target, status],
+    )
+
+
+def category_report(con, date, category, window, valid, total, seller="nordic-home", marketplace="Amazon.se", **reasons):
+    counts = [reasons.get(r, 0) for r in alerts.REASONS]
+    con.execute(
+        "insert into marts.mart_category_report values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [date, seller, marketplace, category, window, total, valid, valid / total, *counts],
+    )
+
+
+def invalid_packages(con, date, reason, count, days_before_end=0, seller="nordic-home", marketplace="Amazon.se"):
+    promised = date - dt.timedelta(days=14 + days_before_end)
+    for i in range(count):
+        con.execute(
+            "insert into marts.mart_invalid_packages values (?, ?, ?, ?, ?, null, 'UPS', ?, ?, ['Garden'], ?)",
+            [date, seller, marketplace, f"{reason}-{days_before_end}-{i}", f"order-{i}", promised, promised, reason],
+        )
+
+
+def make_settings(tmp_path: Path, *urls: str, connection_ids: tuple[str, ...] = ()) -> Settings:
+    return Settings(
+        config_file=None, landing=tmp_path / "landing", warehouse=tmp_path / "warehouse.duckdb",
+        output=tmp_path / "output", alert_urls=urls, alert_connection_ids=connection_ids,
+    )
+
+
+def first_date(con):
+    """D1: Garden breaches its 7-day window; the carrier scope breaches too; overall and another account are fine."""
+    snapshot(con, D1, "overall", None, 7, 196, 200)
+    snapshot(con, D1, "overall", None, 30, 760, 800)  # exactly at target: ok
+    snapshot(con, D1, "category", "Garden", 7, 187, 200)
+    snapshot(con, D1, "category", "Toys", 30, 380, 400)
+    snapshot(con, D1, "carrier", "POSTNORD", 7, 150, 200)
+    snapshot(con, D1, "overall", None, 7, 100, 100, seller="acme", marketplace="Amazon.de")
+    category_report(con, D1, "Garden", 7, 187, 200, pre_transit_only=8, missing_tracking=5)
+    category_report(con, D1, "Toys", 30, 380, 400, no_carrier_events=20)
+
+
+def log_rows(con) -> list[dict]:
+    cur = con.execute("select * from main.alert_log order by sent_at")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+# --- tests --------------------------------------------------------------------------------------------------------
+
+GARDEN_LINE = "category Garden, 7 days: VTR 93.50% < target 95.00% (187/200 valid); top reasons: pre_transit_only 8, missing_tracking 5"
+
+
+def test_breach_alert_reaches_webhook_and_mailbox_once(con, tmp_path, hook, smtp):
+    first_date(con)
+    settings = make_settings(tmp_path, hook.url, smtp.url)
+
+    planned = plan_vtr_alerts(con, settings, D1)
+    assert [a.title for a in planned] == ["VTR below target: nordic-home Amazon.se"]
+    deliveries = send(con, settings, planned, backoff_seconds=0.01)
+    assert [d.status for d in deliveries] == ["sent", "sent"]
+
+    [message] = hook.messages()
+    assert message["title"] == "VTR below target: nordic-home Amazon.se"
+    lines = message["message"].splitlines()
+    assert GARDEN_LINE in lines
+    assert f"Invalid packages to fix: {tmp_path / 'output' / 'invalid_packages' / 'snapshot_date=2026-11-20'}" in lines
+    # overall and Toys are at or above target; carriers are never alerted on
+    assert not any(line.startswith(("overall", "category Toys")) for line in lines)
+    assert "POSTNORD" not in message["message"]
+
+    [mail] = smtp.mails
+    parsed = email.message_from_bytes(mail, policy=email.policy.default)
+    assert parsed["Subject"] == "VTR below target: nordic-home Amazon.se"
+    assert parsed["To"] == "ops@example.com"
+    assert GARDEN_LINE in parsed.get_content().splitlines()
+
+    rows = log_rows(con)
+    assert {(r["channel"], r["delivered"], r["attempts"]) for r in rows} == {
+        (f"json://127.0.0.1:{hook.port}", True, 1),
+        (f"mailto://127.0.0.1:{smtp.url.split(':')[2].split('?')[0]}", True, 1),
+    }
+    assert {r["alert_key"] for r in rows} == {"vtr|nordic-home|Amazon.se|2026-11-20"}
+
+    # Re-running the date sends nothing that was already sent.
+    again = send(con, settings, plan_vtr_alerts(con, settings, D1), backoff_seconds=0.01)
+    assert [d.status for d in again] == ["already_sent", "already_sent"]
+    assert len(hook.posts) == 1 and len(smtp.mails) == 1
+    assert len(log_rows(con)) == 2
+
+
+def test_overall_breach_top_reasons_come_from_the_window_s_invalid_packages(con, tmp_path):
+    snapshot(con, D1, "overall", None, 7, 90, 100)
+    invalid_packages(con, D1, "no_carrier_events", 6)
+    invalid_packages(con, D1, "missing_tracking", 4)
+    invalid_packages(con, D1, "carrier_not_integrated", 9, days_before_end=20)  # 30-day list, outside the 7-day window
+
+    [alert] = plan_vtr_alerts(con, make_settings(tmp_path), D1)
+    assert "overall, 7 days: VTR 90.00% < target 95.00% (90/100 valid); top reasons: no_carrier_events 6, missing_tracking 4" in alert.body.splitlines()
+
+
+def test_recovery_is_announced_on_the_next_date_only(con, tmp_path, hook):
+    first_date(con)
+    snapshot(con, D2, "overall", None, 7, 196, 200)
+    snapshot(con, D2, "category", "Garden", 7, 192, 200)  # back above target
+    snapshot(con, D2, "category", "Toys", 30, 372, 400)  # new breach
+    category_report(con, D2, "Toys", 30, 372, 400, carrier_not_integrated=28)
+    snapshot(con, D3, "overall", None, 7, 196, 200)
+    snapshot(con, D3, "category", "Garden", 7, 195, 200)
+    snapshot(con, D3, "category", "Toys", 30, 390, 400)
+    settings = make_settings(tmp_path, hook.url)
+
+    [alert] = plan_vtr_alerts(con, settings, D2)
+    send(con, settings, [alert], backoff_seconds=0.01)
+    [message] = hook.messages()
+    assert message["title"] == "VTR below target: nordic-home Amazon.se"
+    lines = message["message"].splitlines()
+    assert "category Toys, 30 days: VTR 93.00% < target 95.00% (372/400 valid); top reasons: carrier_not_integrated 28" in lines
+    assert "recovered: category Garden, 7 days: VTR 96.00% >= 95.00% (192/200 valid)" in lines
+
+    # D3: Toys recovers; Garden was already fine on D2, so it is not announced again.
+    [alert] = plan_vtr_alerts(con, settings, D3)
+    assert alert.title == "VTR back on target: nordic-home Amazon.se"
+    recovered = [line for line in alert.body.splitlines() if line.startswith("recovered")]
+    assert recovered == ["recovered: category Toys, 30 days: VTR 97.50% >= 95.00% (390/400 valid)"]
+    assert "Invalid packages to fix" not in alert.body
+
+
+def test_only_a_carrier_below_target_sends_nothing(con, tmp_path):
+    snapshot(con, D1, "overall", None, 7, 196, 200)
+    snapshot(con, D1, "category", "Garden", 7, 196, 200)
+    snapshot(con, D1, "carrier", "DHL", 7, 10, 20)
+    assert plan_vtr_alerts(con, make_settings(tmp_path), D1) == []
+
+
+def test_stale_scans_are_noted_and_stale_feeds_alerted_per_seller(con, tmp_path):
+    first_date(con)
+    settings = make_settings(tmp_path)
+    stale = {"nordic-home": ["scans", "orders"], "acme": [], "bergen-bikes": ["catalog"]}
+
+    [alert] = plan_vtr_alerts(con, settings, D1, stale_feeds=stale)
+    assert "computed on stale scans" in alert.body
+    [fresh] = plan_vtr_alerts(con, settings, D1, stale_feeds={"nordic-home": ["orders"]})
+    assert "stale scans" not in fresh.body
+
+    feed_alerts = plan_stale_feed_alerts(settings, D1, stale)
+    assert [a.title for a in feed_alerts] == ["Stale feed: bergen-bikes (catalog)", "Stale feed: nordic-home (orders, scans)"]
+    assert len({a.key for a in feed_alerts}) == 2
+
+
+def test_channel_down_is_retried_logged_and_delivered_later_without_leaking_secrets(con, tmp_path, hook, caplog):
+    caplog.set_level(logging.DEBUG)  # Apprise and urllib3 log request paths at debug level
+    first_date(con)
+    hook.status = 500
+    closed = f"json://vtr:{PASSWORD}@127.0.0.1:{free_port()}/hook/{TOKEN}"  # nothing listens there
+    settings = make_settings(tmp_path, hook.url, closed)
+    planned = plan_vtr_alerts(con, settings, D1)
+
+    with pytest.raises(AlertDeliveryError) as failure:
+        send(con, settings, planned, attempts=3, backoff_seconds=0.01)
+    assert len(hook.posts) == 3  # tried `attempts` times, the other channel too
+    rows = log_rows(con)
+    assert [(r["delivered"], r["attempts"]) for r in rows] == [(False, 3), (False, 3)]
+    assert "500" in rows[0]["error"] and "connection error" in rows[1]["error"].lower()
+    assert f"json://127.0.0.1:{hook.port}" in str(failure.value)
+
+    # The endpoint is back: the next run delivers what failed (undelivered alerts are not deduplicated).
+    hook.status = 200
+    with pytest.raises(AlertDeliveryError):  # the closed port is still down
+        send(con, settings, planned, attempts=1, backoff_seconds=0.01)
+    assert len(hook.posts) == 4
+    assert [r["delivered"] for r in log_rows(con)] == [False, False, True, False]
+    with pytest.raises(AlertDeliveryError):
+        send(con, settings, planned, attempts=1, backoff_seconds=0.01)
+    assert len(hook.posts) == 4  # delivered once, never again
+
+    stored = json.dumps([list(r.values()) for r in log_rows(con)], default=str)
+    for secret in (TOKEN, PASSWORD):
+        assert secret not in stored
+        assert secret not in caplog.text
+        assert secret not in str(failure.value)
+        assert secret not in repr(alerts.channels(settings))
+    assert "/hook/***" in caplog.text  # the debug lines were there, scrubbed
+
+
+def test_early_warning_is_titled_as_such(con, tmp_path):
+    settings = make_settings(tmp_path)
+    assert plan_early_warnings(con, settings, D1) == []  # the mart does not exist yet
+
+    con.execute("""
+        create table marts.mart_projected_vtr (
+            snapshot_date date, seller_id varchar, marketplace varchar, window_days integer, scope varchar,
+            scope_value varchar, window_start date, window_end date, packages_total bigint,
+            packages_valid_now bigint, projected_vtr double, target double, status varchar);
+        insert into marts.mart_projected_vtr values
+            ('2026-11-20', 'nordic-home', 'Amazon.se', 7, 'overall', null, '2026-11-14', '2026-11-20', 100, 80, 0.92, 0.95, 'below_target'),
+            ('2026-11-20', 'nordic-home', 'Amazon.se', 7, 'category', 'Garden', '2026-11-14', '2026-11-20', 50, 40, 0.9, 0.95, 'below_target'),
+            ('2026-11-20', 'acme', 'Amazon.de', 7, 'carrier', 'DHL', '2026-11-14', '2026-11-20', 50, 10, 0.5, 0.95, 'below_target'),
+            ('2026-11-20', 'acme', 'Amazon.de', 7, 'overall', null, '2026-11-14', '2026-11-20', 50, 49, 0.99, 0.95, 'ok');
+    """)
+    [warning] = plan_early_warnings(con, settings, D1)
+    assert warning.title.startswith("Early warning")
+    assert warning.title == "Early warning: projected VTR below target: nordic-home Amazon.se"
+    assert "projected VTR 90.00% < target 95.00% (40/50 valid so far)" in warning.body
+    assert warning.key == "early_warning|nordic-home|Amazon.se|2026-11-20"
+
+
+def test_run_failed_alert_is_sent_each_time_with_secrets_scrubbed(con, tmp_path, hook):
+    settings = make_settings(tmp_path, hook.url)
+    error = RuntimeError(f"could not post to http://127.0.0.1:1/hook/{TOKEN}")
+    alert = alerts.run_failed_alert(settings, "vtr_daily", "scheduled__2026-11-20", "build_models", error, D1)
+    send(con, settings, [alert], backoff_seconds=0.01)
+    send(con, settings, [alert], backoff_seconds=0.01)
+    assert len(hook.posts) == 2
+    message = hook.messages()[0]
+    assert message["title"] == "VTR run failed: vtr_daily / build_models for 2026-11-20"
+    assert "step build_models failed" in message["message"] and "RuntimeError" in message["message"]
+    assert TOKEN not in message["message"]
+
+
+def test_channel_labels_show_service_and_host_only():
+    assert alerts.url_label(f"json://127.0.0.1:8080/hook/{TOKEN}") == "json://127.0.0.1:8080"
+    assert alerts.url_label(f"mailtos://ops:{PASSWORD}@smtp.example.com:587?to=a@b.se") == "mailtos://smtp.example.com:587"
+    assert alerts.url_label("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ") == "slack://"
+    assert alerts.url_label("https://hooks.slack.com/services/T1/B2/XYZ") == "https://hooks.slack.com"
+
+
+def test_urls_from_an_airflow_connection(con, tmp_path, hook, monkeypatch):
+    config = {"config": [{"path": hook.url}]}
+    monkeypatch.setenv("AIRFLOW_CONN_VTR_ALERTS", json.dumps({"conn_type": "apprise", "extra": config}))
+    settings = make_settings(tmp_path, connection_ids=("vtr_alerts", "missing_alerts"))
+    assert [c.label for c in alerts.channels(settings)] == [f"json://127.0.0.1:{hook.port}", "airflow_connection:missing_alerts"]
+
+    first_date(con)
+    with pytest.raises(AlertDeliveryError, match="missing_alerts"):
+        send(con, settings, plan_vtr_alerts(con, settings, D1), backoff_seconds=0.01)
+    [message] = hook.messages()
+    assert GARDEN_LINE in message["message"].splitlines()
