@@ -7,6 +7,7 @@ never reaches the warehouse, the rejects or a log (spec sections 2, 5 and 7).
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import logging
@@ -169,7 +170,8 @@ AFTERSHIP_STATUS = """case c ->> 'tag'
     else c ->> 'tag' end"""
 JSON_EVENTS = f"""
 with json_lines as (
-    select line, case when json_type(try_cast(text as json)) = 'OBJECT' then text::json end as doc
+    select line, try_cast(text as json) as parsed,
+        case when json_type(parsed) = 'OBJECT' then parsed end as doc
     from lines
 ),
 objects as (
@@ -208,8 +210,8 @@ select * from easypost
 union all
 select * from aftership
 union all
--- a line that is not a JSON object, or an object in neither format, is one rejected row
-select line, 0, null, null, null, null, null, null, null
+-- a line that is not JSON (n_fields -1), or JSON in neither format (0), is one rejected row
+select line, case when parsed is null then -1 else 0 end, null, null, null, null, null, null, null
 from json_lines
 where doc is null
    or (json_type(coalesce(doc -> 'tracking', doc) -> 'tracking_details') is distinct from 'ARRAY'
@@ -244,6 +246,11 @@ def _decode(data: bytes) -> tuple[str, bool]:
         return data.decode("cp1252", errors="replace"), False
 
 
+def _first_line(text: str) -> str:
+    end = text.find("\n")
+    return (text if end < 0 else text[:end]).rstrip("\r")
+
+
 def _format_of(path: Path, text: str) -> str:
     name = path.name.lower().removesuffix(".gz")
     suffix = Path(name).suffix
@@ -253,10 +260,10 @@ def _format_of(path: Path, text: str) -> str:
         return "csv"
     if suffix in (".jsonl", ".json", ".ndjson"):
         return "json"
-    first = text.lstrip()[:1]
-    if first in ("{", "["):
+    first_line = _first_line(text)
+    if first_line.lstrip()[:1] in ("{", "["):
         return "json"
-    return "tsv" if "\t" in text.split("\n", 1)[0] else "csv"
+    return "tsv" if "\t" in first_line else "csv"
 
 
 def _delimited_sql(feed: str, fmt: str, header: list[str]) -> str:
@@ -316,7 +323,11 @@ from checked as f
 """
 
 
-NOT_TRACKING_OBJECT = ("f.n_fields = 0", "'not a tracking object (EasyPost tracking_details[] or AfterShip checkpoints[])'")
+NOT_TRACKING_OBJECT = (
+    "f.n_fields <= 0",
+    "case when f.n_fields < 0 then 'invalid JSON' "
+    "else 'not a tracking object (EasyPost tracking_details[] or AfterShip checkpoints[])' end",
+)
 
 
 def _parse_sql(feed: str, fmt: str, text: str) -> str:
@@ -324,7 +335,9 @@ def _parse_sql(feed: str, fmt: str, text: str) -> str:
         if feed != "scans":
             raise FileError(f"JSON is read for the scans feed only, not for {feed}")
         return _checked_sql(feed, JSON_EVENTS, NOT_TRACKING_OBJECT)
-    header_line = text.split("\n", 1)[0].rstrip("\r")
+    header_line = _first_line(text)
+    if not header_line.strip():
+        raise FileError("no header line (empty file, or a blank first line)")
     sep = "\t" if fmt == "tsv" else ","
     header = [_normalise_header(h) for h in header_line.split(sep)]
     return _delimited_sql(feed, fmt, header)
@@ -346,13 +359,14 @@ def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: P
         text, was_utf8 = _decode(data)
         fmt = _format_of(path, text)
         parse_sql = _parse_sql(feed, fmt, text)
-        if was_utf8 and not was_compressed:
-            counts = _load_parsed(con, seller_id, feed, rel, len(data), digest, str(path), parse_sql)
-        else:  # DuckDB reads plain UTF-8 text: hand it a decompressed, re-encoded copy
+        args = (con, seller_id, feed, rel, len(data), digest, fmt, parse_sql)
+        if was_utf8 and not was_compressed and not data.startswith(codecs.BOM_UTF8):
+            counts = _load_parsed(*args, str(path))
+        else:  # DuckDB reads plain UTF-8 text: hand it a decompressed, re-encoded copy without the BOM
             with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt") as tmp:
                 tmp.write(text)
                 tmp.flush()
-                counts = _load_parsed(con, seller_id, feed, rel, len(data), digest, tmp.name, parse_sql)
+                counts = _load_parsed(*args, tmp.name)
     except FileError as exc:
         result.message = str(exc)
         return result
@@ -364,16 +378,25 @@ def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: P
     return result
 
 
-def _load_parsed(con, seller_id, feed, rel, size, digest, text_path, parse_sql) -> tuple[int, int, int]:
+def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, text_path) -> tuple[int, int, int]:
     con.execute("begin transaction")
     try:
         con.execute(
             """create or replace temp table lines as
             select t.line, rtrim(t.text, chr(13)) as text
-            from read_text(?) as r, unnest(string_split(r.content, chr(10))) with ordinality as t(text, line)
+            from (
+                -- unnest in the select list: a lateral unnest of a large file's lines runs out of memory
+                select unnest(s.lines) as text, generate_subscripts(s.lines, 1) as line
+                from (select string_split(r.content, chr(10)) as lines from read_text(?) as r) as s
+            ) as t
             where trim(t.text) <> ''""",
             [text_path],
         )
+        if fmt == "json":
+            lines, objects = con.execute(
+                "select count(*), count(*) filter (json_type(try_cast(text as json)) = 'OBJECT') from lines").fetchone()
+            if lines and not objects:
+                raise FileError("no line is a JSON object: not a JSON lines export (one tracking object a line)")
         con.execute(f"create or replace temp table parsed as {parse_sql}")
         file_id = con.execute("select nextval('raw.file_seq')").fetchone()[0]
         columns = ", ".join(TYPED[feed])

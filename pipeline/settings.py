@@ -108,9 +108,11 @@ def load_settings(path: str | os.PathLike | None = None, *, require_landing: boo
     raw: dict = {}
     if path:
         try:
-            raw = tomllib.loads(Path(path).read_text())
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SettingsError(f"{source}: settings file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{source}: cannot read the settings file ({exc.__class__.__name__})") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{source}: not valid TOML ({exc})") from None
     v = _check(raw, _SCHEMA, "", source)

@@ -1,0 +1,460 @@
+"""Ingest (issue 2): every feed format loads, bad rows are rejected with file, line and reason,
+broken files fail alone, files load once, and no buyer data reaches the warehouse, the rejects or a log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.db import connect
+from pipeline.ingest import COLUMNS, ingest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
+ROOT = Path(__file__).resolve().parent.parent
+UTC = dt.timezone.utc
+
+# Every distinctive buyer / recipient value in the fixtures (names, e-mail, phones, address lines, city, postcode).
+PII = ["Quaxworth", "zebulon.quaxworth@example", "555 0199", "555 0142", "Quaxgatan", "Lgh 1204",
+       "Wobblestone", "Quaxholm", "41319", "Göteborg"]
+
+ALL_FIXTURES = {
+    "orders": ["orders_amazon.txt", "orders_cp1252_crlf.txt", "orders_bom.txt"],
+    "confirmations": ["confirmations.txt"],
+    "scans": ["scans.csv", "easypost.jsonl", "aftership.jsonl"],
+    "catalog": ["catalog.csv"],
+}
+
+
+def drop_fixture(project, feed, fixture, name=None, seller="acme", gz=False):
+    data = (FIXTURES / fixture).read_bytes()
+    if gz:
+        data, name = gzip.compress(data), (name or fixture) + ".gz"
+    return project.drop(seller, feed, name or fixture, data)
+
+
+def run_ingest(project):
+    settings = project.settings()
+    con = connect(settings)
+    try:
+        return {r.file: r for r in ingest(con, settings)}
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def open_warehouse(project):
+    """Open the warehouse after an ingest (closing it at the end of the test)."""
+    cons = []
+
+    def _open():
+        cons.append(connect(project.settings()))
+        return cons[-1]
+
+    yield _open
+    for con in cons:
+        con.close()
+
+
+def rows(con, sql, params=None):
+    return con.execute(sql, params or []).fetchall()
+
+
+def current_order_items(con):
+    """The current order items as the staging model computes them (later non-blank values overwrite)."""
+    sql = (ROOT / "sql" / "staging" / "stg_orders.sql").read_text()
+    return {
+        (r[0], r[1]): r[2:]
+        for r in rows(con, f"select order_id, order_item_id, sku, quantity, latest_delivery_date, marketplace "
+                           f"from (\n{sql}\n) order by all")
+    }
+
+
+def rejects(con, feed):
+    return rows(con, "select file, line, reason, fields from main.rejects where feed = ? order by file, line", [feed])
+
+
+# --- formats -------------------------------------------------------------------------------------------------------
+
+def test_order_report_variants_continuation_lines_and_later_overwrite(project, open_warehouse):
+    drop_fixture(project, "orders", "orders_amazon.txt", "2026-11-01-orders.txt")
+    first = run_ingest(project)["orders/2026-11-01-orders.txt"]
+    assert (first.status, first.rows_read, first.rows_loaded, first.rows_rejected) == ("loaded", 7, 4, 3)
+
+    con = open_warehouse()
+    # the continuation line (line 4) is loaded like any row, but is not an extra item and its blanks change nothing
+    assert rows(con, "select count(*) from raw.orders") == [(4,)]
+    assert rows(con, "select line from raw.orders where order_item_id = '10002' order by line") == [(3,), (4,)]
+    items = current_order_items(con)
+    assert items == {
+        ("111-0000001-0000001", "10001"): ("SKU-A", 1, dt.date(2026, 11, 5), "Amazon.se"),
+        ("111-0000001-0000001", "10002"): ("SKU-B", 2, dt.date(2026, 11, 6), "Amazon.se"),
+        # a date written with a time counts as the calendar date as written
+        ("111-0000003-0000003", "30001"): ("SKU-C", 3, dt.date(2026, 11, 8), "Amazon.se"),
+    }
+    con.close()
+
+    # a later file with the other header variant (order-id, quantity), Windows-1252 and CRLF overwrites non-blank values
+    drop_fixture(project, "orders", "orders_cp1252_crlf.txt", "2026-11-02-orders.tsv")
+    second = run_ingest(project)["orders/2026-11-02-orders.tsv"]
+    assert (second.status, second.rows_read, second.rows_loaded, second.rows_rejected) == ("loaded", 2, 2, 0)
+    con = open_warehouse()
+    items = current_order_items(con)
+    assert len(items) == 4
+    assert items[("111-0000001-0000001", "10002")] == ("Kök-1", 2, dt.date(2026, 11, 9), "Amazon.se")
+    assert items[("111-0000004-0000004", "40001")] == ("SKU-D", 1, dt.date(2026, 11, 10), "Amazon.de")
+
+
+def test_header_with_utf8_bom_and_crlf(project, open_warehouse):
+    drop_fixture(project, "orders", "orders_bom.txt")
+    result = run_ingest(project)["orders/orders_bom.txt"]
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("loaded", 1, 0)
+    con = open_warehouse()
+    assert rows(con, "select order_id, sku, latest_delivery_date, sales_channel from raw.orders") == [
+        ("111-0000005-0000005", "SKU-E", dt.date(2026, 11, 11), "Amazon.se")]
+
+
+def test_confirmations_tsv(project, open_warehouse):
+    drop_fixture(project, "confirmations", "confirmations.txt")
+    result = run_ingest(project)["confirmations/confirmations.txt"]
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 2, 3)
+    con = open_warehouse()
+    assert rows(con, "select line, order_id, order_item_id, ship_date, carrier_code, carrier_name, tracking_number "
+                     "from raw.confirmations order by line") == [
+        (2, "111-0000001-0000001", "10001", dt.date(2026, 11, 2), "UPS", None, "1Z 999-AA1"),
+        (3, "111-0000003-0000003", None, dt.date(2026, 11, 2), "Other", "PostNord Sverige", "NULL"),
+    ]
+    assert [r[1:3] for r in rejects(con, "confirmations")] == [
+        (4, "missing ship-date"), (5, "missing order-id"), (6, "unparseable ship-date")]
+
+
+def test_scans_canonical_csv_with_quoted_commas(project, open_warehouse):
+    drop_fixture(project, "scans", "scans.csv")
+    result = run_ingest(project)["scans/scans.csv"]
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 2, 3)
+    con = open_warehouse()
+    assert rows(con, "select line, tracking_number, event_at, status, description, location from raw.scans "
+                     "order by line") == [
+        (2, "1Z999AA1", dt.datetime(2026, 11, 3, 7, tzinfo=UTC), "in_transit", "Arrived at facility, Malmö", "Malmö, SE"),
+        # no offset means UTC; statuses compare without regard to case; "" inside quotes is one quote
+        (3, "1Z999AA1", dt.datetime(2026, 11, 3, 20, tzinfo=UTC), "delivered", 'He said "front door", then left', None),
+    ]
+    assert [r[1:3] for r in rejects(con, "scans")] == [
+        (4, "unknown status teleported"), (5, "wrong column count: 4 instead of 7"), (6, "unparseable event_time")]
+
+
+def test_easypost_json_lines(project, open_warehouse):
+    drop_fixture(project, "scans", "easypost.jsonl")
+    result = run_ingest(project)["scans/easypost.jsonl"]
+    # 6 events from three trackers; the blank line 4 is not counted; line 3 is not JSON
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == ("loaded", 7, 6, 1)
+    con = open_warehouse()
+    assert rows(con, "select line, tracking_number, carrier, event_at, status, event_code, location from raw.scans "
+                     "order by line, event_at") == [
+        (1, "EZ1000000001", "USPS", dt.datetime(2026, 11, 2, 9, tzinfo=UTC), "pre_transit", "label_created", None),
+        (1, "EZ1000000001", "USPS", dt.datetime(2026, 11, 3, 9, tzinfo=UTC), "in_transit", "in_transit",
+         "CHICAGO, IL, US"),
+        (1, "EZ1000000001", "USPS", dt.datetime(2026, 11, 5, 9, tzinfo=UTC), "returned", "return_to_sender", None),
+        (2, "EZ1000000002", "USPS", dt.datetime(2026, 11, 3, 10, tzinfo=UTC), "unknown", "cancelled", None),
+        (2, "EZ1000000002", "USPS", dt.datetime(2026, 11, 3, 11, tzinfo=UTC), "unknown", "error", None),
+        (5, "EZ1000000003", "USPS", dt.datetime(2026, 11, 4, 17, tzinfo=UTC), "delivered", "delivered", None),
+    ]
+    assert [r[1:3] for r in rejects(con, "scans")] == [(3, "invalid JSON")]
+
+
+def test_aftership_json_lines_with_and_without_wrapper(project, open_warehouse):
+    drop_fixture(project, "scans", "aftership.jsonl")
+    result = run_ingest(project)["scans/aftership.jsonl"]
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("loaded", 9, 0)
+    con = open_warehouse()
+    assert rows(con, "select line, tracking_number, carrier, event_code, status from raw.scans order by line, event_at") == [
+        (1, "AS0000000001", "postnord", "Pending_001", "pre_transit"),
+        (1, "AS0000000001", "postnord", "InfoReceived_001", "pre_transit"),
+        (1, "AS0000000001", "postnord", "InTransit_001", "in_transit"),
+        (1, "AS0000000001", "postnord", "OutForDelivery", "out_for_delivery"),
+        (1, "AS0000000001", "postnord", "Delivered", "delivered"),
+        (2, "AS0000000002", "dhl", "Expired", "unknown"),
+        (2, "AS0000000002", "dhl", "AttemptFail", "failure"),
+        (2, "AS0000000002", "dhl", "AvailableForPickup", "available_for_pickup"),
+        (2, "AS0000000002", "dhl", "Exception_011", "returned"),
+    ]
+    assert rows(con, "select location from raw.scans where event_code = 'Delivered'") == [("Mölndal, SWE",)]
+
+
+def test_catalog_csv(project, open_warehouse):
+    drop_fixture(project, "catalog", "catalog.csv")
+    run_ingest(project)
+    con = open_warehouse()
+    assert rows(con, "select sku, category from raw.catalog order by line") == [("SKU-A", "Toys"), ("Kök-1", "Home, Kitchen")]
+    assert rejects(con, "catalog") == [("catalog/catalog.csv", 4, "missing category", {"sku": "SKU-B"})]
+
+
+@pytest.mark.parametrize("feed,fixture", [(f, n) for f, names in ALL_FIXTURES.items() for n in names])
+def test_gzip_loads_the_same_and_a_gzipped_copy_is_the_same_file(project, feed, fixture):
+    drop_fixture(project, feed, fixture, "a-" + fixture, gz=True)
+    packed = run_ingest(project)[f"{feed}/a-{fixture}.gz"]
+    assert packed.status == "loaded", packed.message
+
+    drop_fixture(project, feed, fixture, "b-" + fixture)
+    again = run_ingest(project)[f"{feed}/b-{fixture}"]
+    assert again.status == "skipped"
+    assert f"a-{fixture}.gz" in again.message
+    assert packed.rows_read == packed.rows_loaded + packed.rows_rejected > 0
+
+
+def test_gzip_and_plain_give_the_same_rows(project, tmp_path, open_warehouse):
+    for feed, names in ALL_FIXTURES.items():
+        for name in names:
+            drop_fixture(project, feed, name, gz=True)
+    run_ingest(project)
+    con = open_warehouse()
+    packed = {t: rows(con, f"select * exclude (file_id) from raw.{t} order by all")
+              for t in ("orders", "confirmations", "scans", "catalog")}
+    packed_rejects = rows(con, "select feed, replace(file, '.gz', ''), line, reason, fields from main.rejects order by all")
+    con.close()
+
+    plain = type(project)(tmp_path / "plain")
+    for feed, names in ALL_FIXTURES.items():
+        for name in names:
+            drop_fixture(plain, feed, name)
+    run_ingest(plain)
+    con = connect(plain.settings())
+    try:
+        for table, expected in packed.items():
+            assert rows(con, f"select * exclude (file_id) from raw.{table} order by all") == expected
+        assert rows(con, "select feed, file, line, reason, fields from main.rejects order by all") == packed_rejects
+    finally:
+        con.close()
+
+
+# --- personal data -------------------------------------------------------------------------------------------------
+
+def test_no_buyer_data_in_the_warehouse_file_rejects_logs_or_cli_output(project, caplog, capsys):
+    for feed, names in ALL_FIXTURES.items():
+        for name in names:
+            drop_fixture(project, feed, name)
+    drop_fixture(project, "orders", "orders_amazon.txt", "zz-orders.txt.gz", gz=True)  # skipped copy
+    settings = project.settings()
+    con = connect(settings)
+    # stored strings uncompressed, so that a buyer's name in any table would show in the file's bytes
+    con.execute("set force_compression = 'uncompressed'")
+    caplog.set_level(logging.DEBUG)
+    results = ingest(con, settings)
+    assert {r.status for r in results} == {"loaded", "skipped"}
+    stored_rejects = str(rows(con, "select * from main.rejects"))
+    con.execute("checkpoint")
+    con.close()
+
+    assert main(["ingest", "--config", str(project.config)]) == 0
+    cli = capsys.readouterr()
+
+    files = [settings.warehouse] + [p for p in settings.warehouse.parent.iterdir() if p.name.endswith(".wal")]
+    stored = b"".join(p.read_bytes() for p in files)
+    assert "Kök-1".encode() in stored and b"EZ1000000003" in stored  # the check can see stored text
+    assert [v for v in PII if v.encode("utf-8") in stored or v.encode("cp1252") in stored] == []
+    assert [v for v in PII if v in stored_rejects] == []
+    assert [v for v in PII if v in caplog.text] == []
+    assert [v for v in PII if v in cli.out + cli.err] == []
+
+
+# --- bad rows --------------------------------------------------------------------------------------------------------
+
+def test_every_kind_of_bad_row_is_rejected_with_file_line_and_reason(project, open_warehouse):
+    for feed, names in ALL_FIXTURES.items():
+        for name in names:
+            drop_fixture(project, feed, name)
+    run_ingest(project)
+    con = open_warehouse()
+    assert rows(con, "select feed, file, line, reason from main.rejects order by feed, file, line") == [
+        ("catalog", "catalog/catalog.csv", 4, "missing category"),
+        ("confirmations", "confirmations/confirmations.txt", 4, "missing ship-date"),
+        ("confirmations", "confirmations/confirmations.txt", 5, "missing order-id"),
+        ("confirmations", "confirmations/confirmations.txt", 6, "unparseable ship-date"),
+        ("orders", "orders/orders_amazon.txt", 6, "unparseable purchase-date"),
+        ("orders", "orders/orders_amazon.txt", 7, "missing order-id"),
+        ("orders", "orders/orders_amazon.txt", 8, "wrong column count: 5 instead of 22"),
+        ("scans", "scans/easypost.jsonl", 3, "invalid JSON"),
+        ("scans", "scans/scans.csv", 4, "unknown status teleported"),
+        ("scans", "scans/scans.csv", 5, "wrong column count: 4 instead of 7"),
+        ("scans", "scans/scans.csv", 6, "unparseable event_time"),
+    ]
+    # a reject keeps the whitelisted fields (here: no buyer columns), not the raw line
+    assert rows(con, "select fields from main.rejects where file = 'orders/orders_amazon.txt' and line = 6") == [
+        ({"order-id": "111-0000002-0000002", "order-item-id": "20001", "purchase-date": "31/11/2026", "sku": "SKU-A",
+          "quantity-purchased": "1", "latest-delivery-date": "2026-11-07", "sales-channel": "Amazon.se"},)]
+    for feed, fields in rows(con, "select feed, fields from main.rejects where fields is not null"):
+        assert set(fields) <= {names[0] for names in COLUMNS[feed].values()}
+    # the manifest: rows loaded + rows rejected = rows read, and they match the raw tables and the rejects
+    manifest = rows(con, """
+        select f.path, f.rows_read, f.rows_loaded, f.rows_rejected,
+            (select count(*) from raw.orders as t where t.file_id = f.file_id)
+            + (select count(*) from raw.confirmations as t where t.file_id = f.file_id)
+            + (select count(*) from raw.scans as t where t.file_id = f.file_id)
+            + (select count(*) from raw.catalog as t where t.file_id = f.file_id),
+            (select count(*) from main.rejects as r where r.file_id = f.file_id)
+        from raw.files as f order by f.file_id""")
+    assert len(manifest) == 8
+    for path, read, loaded, rejected, in_raw, in_rejects in manifest:
+        assert (loaded + rejected, loaded, rejected) == (read, in_raw, in_rejects), path
+
+
+# --- broken files ----------------------------------------------------------------------------------------------------
+
+GOOD_ORDERS = (FIXTURES / "orders_bom.txt").read_bytes()
+BROKEN = {
+    "binary": ("orders", "report.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary content"),
+    "truncated gzip": ("orders", "report.txt.gz", gzip.compress(GOOD_ORDERS * 50)[:-40], "gzip"),
+    "missing column": ("orders", "report.txt",
+                       b"order-id\torder-item-id\tsku\n111-1\t1\tSKU-A\n", "missing required column(s): latest-delivery-date"),
+    "empty": ("orders", "report.txt", b"", "no header line"),
+    "not JSON lines": ("scans", "tracking.jsonl", b"<html>\n<body>502 Bad Gateway</body>\n</html>\n", "no line is a JSON object"),
+    "JSON array": ("scans", "tracking.json",
+                   b'[{"tracking_code": "EZ1", "tracking_details": []},\n {"tracking_code": "EZ2"}]\n',
+                   "no line is a JSON object"),
+}
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_a_broken_file_fails_alone_and_is_retried(project, open_warehouse, caplog, kind):
+    feed, name, content, problem = BROKEN[kind]
+    drop_fixture(project, "orders", "orders_amazon.txt", "a-good.txt")
+    drop_fixture(project, "scans", "scans.csv")
+    project.drop("acme", feed, name, content)
+    caplog.set_level(logging.INFO, logger="pipeline.ingest")
+    results = run_ingest(project)
+    broken = results[f"{feed}/{name}"]
+    assert broken.status == "failed" and problem in broken.message
+    assert any(name in r.getMessage() and problem in r.getMessage() for r in caplog.records)
+    assert results["orders/a-good.txt"].status == results["scans/scans.csv"].status == "loaded"
+    con = open_warehouse()
+    assert rows(con, "select path from raw.files order by file_id") == [("orders/a-good.txt",), ("scans/scans.csv",)]
+    assert rows(con, "select count(*) from raw.orders") == [(4,)]
+    assert rows(con, "select count(*) from raw.scans") == [(2,)]
+    assert rows(con, "select distinct file from main.rejects order by 1") == [("orders/a-good.txt",), ("scans/scans.csv",)]
+    con.close()
+
+    # the next run tries it again (a failed file is not remembered) ...
+    again = run_ingest(project)
+    assert again[f"{feed}/{name}"].status == "failed"
+    assert again["orders/a-good.txt"].status == "skipped"
+    # ... and loads it once it is replaced with a readable file
+    fixed = GOOD_ORDERS if feed == "orders" else (FIXTURES / "aftership.jsonl").read_bytes()
+    project.drop("acme", feed, name, gzip.compress(fixed) if name.endswith(".gz") else fixed)
+    assert run_ingest(project)[f"{feed}/{name}"].status == "loaded"
+
+
+def test_a_json_file_for_a_delimited_feed_fails(project):
+    project.drop("acme", "orders", "orders.json", b'{"order-id": "1"}\n')
+    result = run_ingest(project)["orders/orders.json"]
+    assert result.status == "failed" and "scans feed only" in result.message
+
+
+# --- files load once, in name order ----------------------------------------------------------------------------------
+
+def test_a_redropped_file_is_skipped_and_said_so(project, open_warehouse):
+    drop_fixture(project, "orders", "orders_amazon.txt", "2026-11-01.txt")
+    run_ingest(project)
+    drop_fixture(project, "orders", "orders_amazon.txt", "2026-11-01 (1).txt")
+    results = run_ingest(project)
+    redropped = results["orders/2026-11-01 (1).txt"]
+    assert redropped.status == "skipped"
+    assert "same content as orders/2026-11-01.txt" in redropped.message
+    con = open_warehouse()
+    assert rows(con, "select count(*) from raw.files") == [(1,)]
+    assert rows(con, "select count(*) from raw.orders") == [(4,)]
+    assert rows(con, "select count(*) from main.rejects") == [(3,)]
+
+
+def test_files_load_in_name_order_and_the_later_name_wins(project, open_warehouse):
+    header = "order-id\torder-item-id\tsku\tlatest-delivery-date\n"
+    late = project.drop("acme", "orders", "2026-11-02.txt", header + "111-1\t1\tSKU-NEW\t2026-11-09\n")
+    early = project.drop("acme", "orders", "2026-11-01.txt", header + "111-1\t1\tSKU-OLD\t2026-11-08\n")
+    os.utime(early, (time.time() + 60, time.time() + 60))  # written last: name order, not time order, decides
+    assert list(run_ingest(project)) == ["orders/2026-11-01.txt", "orders/2026-11-02.txt"]
+    con = open_warehouse()
+    assert rows(con, "select path from raw.files order by file_id") == [("orders/2026-11-01.txt",), ("orders/2026-11-02.txt",)]
+    assert current_order_items(con)[("111-1", "1")][0] == "SKU-NEW"
+    assert late.exists()
+
+
+# --- interrupted load ------------------------------------------------------------------------------------------------
+
+INGEST_SCRIPT = """
+import logging, sys
+from pipeline.db import connect
+from pipeline.ingest import ingest
+from pipeline.settings import load_settings
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+settings = load_settings(sys.argv[1])
+con = connect(settings)
+ingest(con, settings)
+con.close()
+"""
+
+
+def test_a_killed_load_leaves_nothing_and_the_next_run_loads_the_file_whole(project, open_warehouse):
+    # a small memory limit: the load of a file many times smaller than memory must not run out of it
+    project.write_config('[duckdb]\nmemory_limit = "256MB"\n')
+    drop_fixture(project, "catalog", "catalog.csv")  # loads first (catalog is the first feed) and says so
+    n = 300_000
+    big = project.landing / "acme" / "orders" / "big.txt"
+    with big.open("w") as f:
+        f.write("order-id\torder-item-id\tbuyer-name\tsku\tquantity-purchased\tlatest-delivery-date\n")
+        f.writelines(f"111-{i:07d}\t{i}\tZebulon Quaxworth\tSKU-{i % 50}\t1\t2026-11-05\n" for i in range(n))
+
+    proc = subprocess.Popen([sys.executable, "-c", INGEST_SCRIPT, str(project.config)], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "catalog/catalog.csv: loaded" in line, line
+        time.sleep(0.5)  # now inside the big file's load, which takes well over a second
+        assert proc.poll() is None, "the load finished before it could be interrupted; make the file bigger"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+    finally:
+        proc.kill()
+        proc.stderr.close()
+
+    con = open_warehouse()
+    assert rows(con, "select path from raw.files") == [("catalog/catalog.csv",)]
+    assert rows(con, "select count(*) from raw.orders") == [(0,)]
+    assert rows(con, "select count(*) from main.rejects where feed = 'orders'") == [(0,)]
+    con.close()
+
+    result = run_ingest(project)["orders/big.txt"]
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("loaded", n, 0)
+    con = open_warehouse()
+    assert rows(con, "select count(*), count(distinct line), min(line), max(line) from raw.orders") == [(n, n, 2, n + 1)]
+
+
+# --- command line ----------------------------------------------------------------------------------------------------
+
+def test_vtr_ingest_prints_per_seller_and_feed_and_exits_1_on_a_failed_file(project, capsys):
+    project.add_seller("bolt")
+    drop_fixture(project, "orders", "orders_amazon.txt")
+    drop_fixture(project, "scans", "easypost.jsonl", seller="bolt")
+    assert main(["ingest", "--config", str(project.config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:6] == ["acme", "orders", "orders/orders_amazon.txt", "loaded", "4", "3"] for line in out)
+    assert any(line.split()[:6] == ["bolt", "scans", "scans/easypost.jsonl", "loaded", "6", "1"] for line in out)
+
+    drop_fixture(project, "orders", "orders_amazon.txt", "copy.txt")
+    project.drop("bolt", "scans", "broken.jsonl.gz", b"\x1f\x8b\x08\x00garbage")
+    assert main(["ingest", "--config", str(project.config)]) == 1
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    skipped = next(line for line in out if "orders/copy.txt" in line)
+    assert skipped.split()[:4] == ["acme", "orders", "orders/copy.txt", "skipped"]
+    assert "orders/orders_amazon.txt" in skipped
+    failed = next(line for line in out if "broken.jsonl.gz" in line)
+    assert failed.split()[:4] == ["bolt", "scans", "scans/broken.jsonl.gz", "failed"] and "gzip" in failed
+    assert "could not be read" in captured.err and "Traceback" not in captured.err
