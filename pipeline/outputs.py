@@ -50,8 +50,11 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, 
             target = partition_file(settings, dataset, day)
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.tmp")
-            pq.write_table(table, tmp)
-            os.replace(tmp, target)  # atomic on one file system
+            try:
+                pq.write_table(table, tmp)
+                os.replace(tmp, target)  # atomic on one file system
+            finally:
+                tmp.unlink(missing_ok=True)  # a failed write leaves the old partition and no half file behind
             written.append(target)
         day += dt.timedelta(days=1)
     return written

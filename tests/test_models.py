@@ -177,6 +177,25 @@ def test_scan_grace_days_is_a_setting(project):
     assert invalid(project) == {"G1": ("TG1", "UPS", "scan_before_ship_date")}
 
 
+
+def test_grace_bound_is_utc_whatever_the_analysts_session_time_zone(project):
+    """An analyst opening the warehouse in New York sees the same scan judgement as the run (views are re-evaluated)."""
+    import duckdb
+
+    project.drop("acme", "orders", "orders.txt", orders_tsv(("G1", "G1-1", "SKU1", IN_BOTH)))
+    project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(("G1", "G1-1", SHIPPED, "UPS", "", "TG1")))
+    project.drop("acme", "scans", "scans.csv", scans_csv(("TG1", "2026-10-31T00:30:00Z", "in_transit")))  # bound + 30 min
+    run(project.settings(), D)
+
+    con = duckdb.connect(str(project.settings().warehouse), read_only=True)
+    try:
+        con.execute("set TimeZone = 'America/New_York'")
+        assert con.execute("select first_valid_scan_at is not null from intermediate.int_package_scans").fetchall() == [
+            (True,)]
+        assert con.execute("select is_valid from marts.fct_window_packages").fetchall() == [(True,), (True,)]
+    finally:
+        con.close()
+
 # --- windows ---------------------------------------------------------------------------------------------------
 
 

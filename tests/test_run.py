@@ -147,3 +147,24 @@ def test_every_mart_and_model_column_is_documented(project):
         con.close()
     assert undocumented == []
     assert len(tables) == 14 and all(comment for _, comment in tables), tables
+
+
+def test_a_failed_write_keeps_the_old_partition_and_leaves_no_temporary_file(project, monkeypatch):
+    import pytest
+
+    import pipeline.outputs
+
+    drop_sample(project)
+    settings = project.settings()
+    run(settings, D)
+    before = output_files(project)
+
+    def broken_write(table, where, **kwargs):
+        where.write_bytes(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline.outputs.pq, "write_table", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        run(settings, D)
+    assert output_files(project) == before
+    assert not [p for p in settings.output.rglob("*") if p.name.endswith(".tmp")]

@@ -9,8 +9,9 @@ select
     p.package_id,
     min(s.event_at) as first_event_at,
     min(s.event_at) filter (where s.is_physical_scan) as first_physical_scan_at,
+    -- spelled in UTC: the view must give the same answer in an analyst's own session time zone
     min(s.event_at) filter (
-        where s.is_physical_scan and s.event_at >= cast(p.ship_date - m.scan_grace_days as timestamptz)
+        where s.is_physical_scan and s.event_at >= (p.ship_date - m.scan_grace_days)::timestamp at time zone 'UTC'
     ) as first_valid_scan_at,
 from intermediate.int_packages as p
 inner join staging.stg_scans as s

@@ -9,15 +9,17 @@
 --   order_item_id: the order item; NULL when the line confirms the whole order
 --   ship_date: ship date as written
 --   carrier_code: carrier code after aliases; NULL when the line gives none (keeps the earlier one)
---   tracking_action: set (new number), remove (the literal NULL) or keep (blank)
+--   tracking_action: set (new number), remove (the literal NULL, any case) or keep (blank)
 --   tracking_number: the normalised tracking number when tracking_action is set
 with resolved as (
     select
         c.*,
+        -- carrier-name counts only when carrier-code is Other (or blank)
         case
             when upper(trim(c.carrier_code)) = 'OTHER' then coalesce(c.carrier_name, c.carrier_code)
             else coalesce(c.carrier_code, c.carrier_name)
         end as carrier_text,
+        upper(trim(c.tracking_number)) = 'NULL' as is_tracking_removed,
     from raw.confirmations as c
 )
 select
@@ -30,11 +32,11 @@ select
     r.ship_date,
     coalesce(a.carrier_code, upper(trim(r.carrier_text))) as carrier_code,
     case
-        when upper(trim(r.tracking_number)) = 'NULL' then 'remove'
+        when r.is_tracking_removed then 'remove'
         when normalize_tracking(r.tracking_number) is null then 'keep'
         else 'set'
     end as tracking_action,
-    case when upper(trim(r.tracking_number)) <> 'NULL' then normalize_tracking(r.tracking_number) end as tracking_number,
+    case when not r.is_tracking_removed then normalize_tracking(r.tracking_number) end as tracking_number,
 from resolved as r
 left join config.carrier_aliases as a
     on a.alias = lower(trim(r.carrier_text))
