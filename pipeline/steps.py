@@ -1,0 +1,106 @@
+"""The pipeline's steps as the `vtr_daily` DAG calls them: small values in (paths, dates, names), small values out.
+
+Each step opens and closes its own warehouse connection; DuckDB allows one writing process per file,
+so the DAG runs the writing steps in the one-slot pool `vtr_warehouse`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+
+from pipeline.settings import Settings, load_settings
+
+DAILY_FEEDS = ("orders", "confirmations", "scans")  # the catalog changes rarely: it is never stale
+POOL = "vtr_warehouse"
+
+
+def config_path() -> str:
+    """The settings file: VTR_CONFIG, else the Airflow Variable `vtr_config`."""
+    path = os.environ.get("VTR_CONFIG")
+    if not path:
+        from airflow.sdk import Variable
+
+        path = Variable.get("vtr_config", default=None)
+    if not path:
+        raise RuntimeError("no settings file: set VTR_CONFIG or the Airflow Variable vtr_config")
+    return path
+
+
+def plan(config: str, logical_date: dt.date, params: dict) -> dict:
+    """Resolve the run: snapshot dates, sellers, the file id the run's ingest starts after."""
+    from pipeline.checks import last_file_id
+    from pipeline.db import connect
+
+    settings = load_settings(config)
+    start = dt.date.fromisoformat(params["snapshot_date"]) if params.get("snapshot_date") else logical_date
+    end = dt.date.fromisoformat(params["end_date"]) if params.get("end_date") else start
+    if end < start:
+        raise ValueError(f"end_date {end} is before snapshot_date {start}")
+    known = settings.seller_ids()
+    sellers = params.get("sellers") or known
+    unknown = sorted(set(sellers) - set(known))
+    if unknown:
+        raise ValueError(f"unknown seller(s) {unknown}; landing folders: {known}")
+    con = connect(settings)
+    try:
+        after = last_file_id(con)
+    finally:
+        con.close()
+    return {"config": config, "start": start.isoformat(), "end": end.isoformat(), "sellers": sorted(sellers),
+            "loaded_after_file_id": after, "full_rebuild": bool(params.get("full_rebuild"))}
+
+
+_DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+
+
+def _file_day(path: Path) -> dt.date:
+    """The day a file is for: the date in its name, else the day it was written (UTC)."""
+    match = _DATE_IN_NAME.search(path.name)
+    if match:
+        try:
+            return dt.date(*map(int, match.groups()))
+        except ValueError:
+            pass
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date()
+
+
+def stale_feeds(settings: Settings, seller_id: str, snapshot_date: dt.date) -> list[str]:
+    """The seller's daily feeds with no file for the snapshot date (named for it, or written on or after it)."""
+    from pipeline.ingest import feed_files
+
+    return [
+        feed for feed in DAILY_FEEDS
+        if not any(_file_day(p) >= snapshot_date for p in feed_files(settings, seller_id, feed))
+    ]
+
+
+def wait_deadline(settings: Settings, snapshot_date: dt.date) -> dt.datetime:
+    """Files for D are awaited until D + 1 day 00:00 UTC plus wait_for_files_minutes."""
+    day_end = dt.datetime.combine(snapshot_date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    return day_end + dt.timedelta(minutes=settings.wait_for_files_minutes)
+
+
+def ingest_seller(config: str, seller_id: str) -> dict:
+    """Load every new file of one seller; a file that cannot be read fails the step after the others loaded."""
+    from pipeline.db import connect
+    from pipeline.ingest import ingest
+
+    settings = load_settings(config)
+    con = connect(settings)
+    try:
+        results = ingest(con, settings, [seller_id])
+    finally:
+        con.close()
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise RuntimeError("; ".join(f"{seller_id} {r.file}: {r.message}" for r in failed))
+    return {
+        "seller_id": seller_id,
+        "files_loaded": sum(r.status == "loaded" for r in results),
+        "files_skipped": sum(r.status == "skipped" for r in results),
+        "rows_loaded": sum(r.rows_loaded for r in results),
+        "rows_rejected": sum(r.rows_rejected for r in results),
+    }
