@@ -11,7 +11,6 @@ import codecs
 import gzip
 import hashlib
 import logging
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -359,14 +358,13 @@ def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: P
         text, was_utf8 = _decode(data)
         fmt = _format_of(path, text)
         parse_sql = _parse_sql(feed, fmt, text)
-        args = (con, seller_id, feed, rel, len(data), digest, fmt, parse_sql)
+        # DuckDB reads a plain UTF-8 file itself; anything decompressed, re-encoded or with a BOM is handed over
+        # as text (no temporary copy on disk, where a killed run would leave buyers' data behind)
         if was_utf8 and not was_compressed and not data.startswith(codecs.BOM_UTF8):
-            counts = _load_parsed(*args, str(path))
-        else:  # DuckDB reads plain UTF-8 text: hand it a decompressed, re-encoded copy without the BOM
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt") as tmp:
-                tmp.write(text)
-                tmp.flush()
-                counts = _load_parsed(*args, tmp.name)
+            source, arg = "select content from read_text(?)", str(path)
+        else:
+            source, arg = "select ?::varchar as content", text
+        counts = _load_parsed(con, seller_id, feed, rel, len(data), digest, fmt, parse_sql, source, arg)
     except FileError as exc:
         result.message = str(exc)
         return result
@@ -378,19 +376,20 @@ def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: P
     return result
 
 
-def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, text_path) -> tuple[int, int, int]:
+def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, source, arg) -> tuple[int, int, int]:
     con.execute("begin transaction")
     try:
         con.execute(
-            """create or replace temp table lines as
+            f"""create or replace temp table lines as
             select t.line, rtrim(t.text, chr(13)) as text
             from (
                 -- unnest in the select list: a lateral unnest of a large file's lines runs out of memory
                 select unnest(s.lines) as text, generate_subscripts(s.lines, 1) as line
-                from (select string_split(r.content, chr(10)) as lines from read_text(?) as r) as s
+                from (select string_split(r.content, chr(10)) as lines from ({source}) as r) as s
             ) as t
-            where trim(t.text) <> ''""",
-            [text_path],
+            -- blank lines (whitespace and separators only, as spreadsheets export empty rows) are not rows
+            where not regexp_full_match(t.text, '[\\s,]*')""",
+            [arg],
         )
         if fmt == "json":
             lines, objects = con.execute(

@@ -171,6 +171,27 @@ def test_easypost_json_lines(project, open_warehouse):
     assert [r[1:3] for r in rejects(con, "scans")] == [(3, "invalid JSON")]
 
 
+def test_json_lines_with_a_bom_and_crlf_read_like_plain_ones(project, open_warehouse):
+    text = (FIXTURES / "aftership.jsonl").read_text()
+    project.drop("acme", "scans", "aftership-bom.jsonl", b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    result = run_ingest(project)["scans/aftership-bom.jsonl"]
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("loaded", 9, 0)
+    con = open_warehouse()
+    assert rows(con, "select line, count(*) from raw.scans group by line order by line") == [(1, 5), (2, 4)]
+
+
+def test_blank_lines_and_empty_spreadsheet_rows_are_not_rows(project, open_warehouse):
+    project.drop("acme", "scans", "scans.csv", "tracking_number,carrier,event_time,status,event_code,description,location\n"
+                 "\n  \n,,,,,,\n1Z1,UPS,2026-11-03T08:00:00Z,in_transit,,,\n\t\n1Z2,UPS,2026-11-03,lost,,,\n")
+    project.drop("acme", "orders", "orders.txt", "order-id\torder-item-id\tlatest-delivery-date\n\t\t\n1\t1\t2026-11-05\n")
+    results = run_ingest(project)
+    assert [(r.rows_read, r.rows_loaded, r.rows_rejected) for r in results.values()] == [(1, 1, 0), (2, 1, 1)]
+    con = open_warehouse()
+    assert rows(con, "select line from raw.scans") == [(5,)]
+    assert rows(con, "select line from raw.orders") == [(3,)]
+    assert rows(con, "select line, reason from main.rejects") == [(7, "unknown status lost")]
+
+
 def test_aftership_json_lines_with_and_without_wrapper(project, open_warehouse):
     drop_fixture(project, "scans", "aftership.jsonl")
     result = run_ingest(project)["scans/aftership.jsonl"]
