@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.db import connect
+from pipeline.outputs import partition_file
 from pipeline.run import run
 
 D = dt.date(2026, 11, 20)
@@ -256,6 +258,11 @@ def test_account_without_any_confirmed_package_still_has_overall_rows(project):
         ("acme", "Amazon.se", 30, 0, 0, None, "no_packages"),
     ]
     assert query(project, "select count(*) from marts.mart_vtr_snapshots where scope <> 'overall'") == [(0,)]
+    # the day's partitions exist: two overall rows, and empty files that still carry the contract's columns
+    counts = {name: pq.read_metadata(partition_file(project.settings(), name, D)).num_rows
+              for name in ("vtr_snapshots", "category_report", "invalid_packages")}
+    assert counts == {"vtr_snapshots": 2, "category_report": 0, "invalid_packages": 0}
+    assert pq.read_schema(partition_file(project.settings(), "invalid_packages", D)).names[-2:] == ["categories", "reason"]
 
 
 # --- packages and categories -----------------------------------------------------------------------------------
