@@ -123,6 +123,15 @@ def test_header_with_utf8_bom_and_crlf(project, open_warehouse):
         ("111-0000005-0000005", "SKU-E", dt.date(2026, 11, 11), "Amazon.se")]
 
 
+def test_a_spreadsheets_utf16_unicode_text_is_read(project, open_warehouse):
+    text = (FIXTURES / "confirmations.txt").read_text().replace("\n", "\r\n")
+    project.drop("acme", "confirmations", "edited.txt", text.encode("utf-16"))  # with a BOM, as Excel saves it
+    result = run_ingest(project)["confirmations/edited.txt"]
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("loaded", 2, 3)
+    con = open_warehouse()
+    assert rows(con, "select carrier_name from raw.confirmations order by line") == [(None,), ("PostNord Sverige",)]
+
+
 def test_confirmations_tsv(project, open_warehouse):
     drop_fixture(project, "confirmations", "confirmations.txt")
     result = run_ingest(project)["confirmations/confirmations.txt"]
