@@ -206,8 +206,15 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params) -> list[dict]:
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
+def _as_date(value: dt.date | str) -> dt.date:
+    """A snapshot date from a date, a datetime (Airflow's logical date) or an ISO string."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
 def invalid_packages_path(settings: Settings, snapshot_date: dt.date) -> str:
-    return str(settings.output / "invalid_packages" / f"snapshot_date={snapshot_date.isoformat()}")
+    return str(settings.output / "invalid_packages" / f"snapshot_date={_as_date(snapshot_date).isoformat()}")
 
 
 # --- planning ---------------------------------------------------------------------------------------------------
@@ -277,6 +284,7 @@ def plan_vtr_alerts(
     stale_feeds: dict[str, list[str]] | None = None,
 ) -> list[Alert]:
     """One alert per account with a breach (overall or category, any window) or a recovery since its previous snapshot."""
+    snapshot_date = _as_date(snapshot_date)
     changes = _rows(con, _CHANGES_SQL, {"d": snapshot_date})
     has_report = _table_exists(con, "marts", "mart_category_report")
     has_invalid = _table_exists(con, "marts", "mart_invalid_packages")
@@ -310,8 +318,7 @@ def plan_vtr_alerts(
                 f"recovered: {_scope_name(r['scope'], r['scope_value'])}, {r['window_days']} days: "
                 f"VTR {_pct(r['vtr'])} >= {_pct(r['target'])} ({r['packages_valid']}/{r['packages_total']} valid)"
             )
-        window_end = max(r["window_end"] for r in rows)
-        lines.append(f"Windows by promised delivery date, ending {window_end} ({settings.lag_days}-day lag).")
+        lines.append(f"Windows select packages by promised delivery date, ending {max(r['window_end'] for r in rows)}.")
         if breaches:
             lines.append(f"Invalid packages to fix: {invalid_packages_path(settings, snapshot_date)}")
         title = ("VTR below target" if breaches else "VTR back on target") + f": {seller} {marketplace}"
@@ -324,6 +331,7 @@ def plan_vtr_alerts(
 
 def plan_stale_feed_alerts(settings: Settings, snapshot_date: dt.date, stale_feeds: dict[str, list[str]]) -> list[Alert]:
     """One alert per seller whose feeds delivered no file for the day."""
+    snapshot_date = _as_date(snapshot_date)
     alerts = []
     for seller, feeds in sorted(stale_feeds.items()):
         if not feeds:
@@ -341,6 +349,7 @@ def plan_stale_feed_alerts(settings: Settings, snapshot_date: dt.date, stale_fee
 
 def plan_early_warnings(con: duckdb.DuckDBPyConnection, settings: Settings, snapshot_date: dt.date) -> list[Alert]:
     """One early warning per account whose projected VTR (marts.mart_projected_vtr) is below target; [] without that mart."""
+    snapshot_date = _as_date(snapshot_date)
     if not _table_exists(con, "marts", "mart_projected_vtr"):
         return []
     rows = _rows(
@@ -373,6 +382,7 @@ def run_failed_alert(
     settings: Settings, dag_id: str, run_id: str, task_id: str, error: object, snapshot_date: dt.date | None = None
 ) -> Alert:
     """An alert for a failure callback: which run and step failed, and the error (secrets are scrubbed when sent)."""
+    snapshot_date = _as_date(snapshot_date) if snapshot_date else None
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
     text = text if len(text) <= 2000 else text[:2000] + " ..."
     when = f" for {snapshot_date}" if snapshot_date else ""

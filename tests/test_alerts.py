@@ -57,7 +57,7 @@ class Hook:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"json://127.0.0.1:{self.port}/hook/{TOKEN}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def messages(self) -> list[dict]:
         return [body for _, body in self.posts]
@@ -339,6 +339,12 @@ def test_run_failed_alert_is_sent_each_time_with_secrets_scrubbed(con, tmp_path,
     assert message["title"] == "VTR run failed: vtr_daily / build_models for 2026-11-20"
     assert "step build_models failed" in message["message"] and "RuntimeError" in message["message"]
     assert TOKEN not in message["message"]
+
+
+def test_percentages_never_round_a_breach_up_to_its_target():
+    assert alerts._pct(0.949996, down=True) == "94.99%"
+    assert alerts._pct(0.57, down=True) == "57.00%"
+    assert alerts._pct(0.96) == "96.00%"
 
 
 def test_channel_labels_show_service_and_host_only():
