@@ -1,8 +1,8 @@
-"""Alerts: plan VTR, early-warning, stale-feed and run-failed notifications and send them through Apprise (spec section 4).
+"""Alerts: plan VTR, early-warning, stale-feed and run-failed notifications; send them through Apprise (spec 4).
 
-Planning reads the marts and returns plain `Alert` values; `send` delivers them to every channel (an Apprise URL from the
-settings, or the URLs held in an Airflow Apprise connection), retries a channel that is down, and records each outcome
-in `main.alert_log` so that re-running a date sends nothing already delivered. A notification URL carries a secret:
+Planning reads the marts and returns plain `Alert` values; `send` delivers them to every channel (an Apprise URL from
+the settings, or the URLs held in an Airflow Apprise connection), retries a channel that is down, and records each
+outcome in `main.alert_log` so that re-running a date sends nothing already delivered. A notification URL carries a secret:
 only its label (service and host) is ever printed, logged or stored, and log records and errors are scrubbed of it.
 """
 
@@ -25,7 +25,9 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 # Reasons in the order the spec checks them; ties in "top reasons" keep this order.
-REASONS = ("missing_tracking", "carrier_not_integrated", "no_carrier_events", "pre_transit_only", "scan_before_ship_date")
+REASONS = (
+    "missing_tracking", "carrier_not_integrated", "no_carrier_events", "pre_transit_only", "scan_before_ship_date",
+)
 TOP_REASONS = 3
 
 ALERT_LOG_DDL = """
@@ -164,8 +166,9 @@ def channels(settings: Settings) -> list[Channel]:
             found += [Channel(url_label(u), u) for u in _connection_urls(conn_id)]
         except Exception as exc:  # noqa: BLE001 - any failure is reported as an undelivered channel, never raised here
             # The exception text is not kept: it could quote the connection's content.
-            found.append(Channel(f"airflow_connection:{conn_id}", None, f"could not read Airflow connection '{conn_id}' ({type(exc).__name__})"))
-    # Two channels of one service without a host (two Slack webhooks) get distinct labels, so each is deduplicated alone.
+            reason = f"could not read Airflow connection '{conn_id}' ({type(exc).__name__})"
+            found.append(Channel(f"airflow_connection:{conn_id}", None, reason))
+    # Two channels of one service without a host (two Slack webhooks) get distinct labels: each is deduplicated alone.
     seen: dict[str, int] = {}
     unique = []
     for ch in found:
@@ -189,7 +192,8 @@ def _scope_name(scope: str, scope_value: str | None) -> str:
 
 
 def _reasons_text(counts: dict[str, int]) -> str:
-    ranked = sorted(((n, r) for r, n in counts.items() if n), key=lambda x: (-x[0], REASONS.index(x[1]) if x[1] in REASONS else 99))
+    order = {reason: i for i, reason in enumerate(REASONS)}
+    ranked = sorted(((n, r) for r, n in counts.items() if n), key=lambda x: (-x[0], order.get(x[1], len(order))))
     return ", ".join(f"{r} {n}" for n, r in ranked[:TOP_REASONS])
 
 
@@ -260,7 +264,8 @@ def _top_reasons(con, row: dict, has_report: bool, has_invalid: bool) -> str:
             " and category = ? and window_days = ?",
             key + [row["scope_value"], row["window_days"]],
         )
-        counts = {k.removeprefix("invalid_"): v for k, v in (found[0] if found else {}).items() if k.startswith("invalid_")}
+        row = found[0] if found else {}
+        counts = {k.removeprefix("invalid_"): v for k, v in row.items() if k.startswith("invalid_")}
         return _reasons_text(counts)
     if row["scope"] == "overall" and has_invalid:
         # The list covers the largest window; every smaller window ends on the same day, so it is a subset.
@@ -283,7 +288,8 @@ def plan_vtr_alerts(
     snapshot_date: dt.date,
     stale_feeds: dict[str, list[str]] | None = None,
 ) -> list[Alert]:
-    """One alert per account with a breach (overall or category, any window) or a recovery since its previous snapshot."""
+    """One alert per account with a breach (overall or category scope, any window) or a recovery since the account's
+    previous snapshot; reads marts.mart_vtr_snapshots, mart_category_report and mart_invalid_packages."""
     snapshot_date = _as_date(snapshot_date)
     changes = _rows(con, _CHANGES_SQL, {"d": snapshot_date})
     has_report = _table_exists(con, "marts", "mart_category_report")
@@ -329,7 +335,9 @@ def plan_vtr_alerts(
     return alerts
 
 
-def plan_stale_feed_alerts(settings: Settings, snapshot_date: dt.date, stale_feeds: dict[str, list[str]]) -> list[Alert]:
+def plan_stale_feed_alerts(
+    settings: Settings, snapshot_date: dt.date, stale_feeds: dict[str, list[str]]
+) -> list[Alert]:
     """One alert per seller whose feeds delivered no file for the day."""
     snapshot_date = _as_date(snapshot_date)
     alerts = []
@@ -348,7 +356,8 @@ def plan_stale_feed_alerts(settings: Settings, snapshot_date: dt.date, stale_fee
 
 
 def plan_early_warnings(con: duckdb.DuckDBPyConnection, settings: Settings, snapshot_date: dt.date) -> list[Alert]:
-    """One early warning per account whose projected VTR (marts.mart_projected_vtr) is below target; [] without that mart."""
+    """One early warning per account whose projected VTR (marts.mart_projected_vtr) is below target.
+    Returns [] while that mart does not exist."""
     snapshot_date = _as_date(snapshot_date)
     if not _table_exists(con, "marts", "mart_projected_vtr"):
         return []
@@ -364,14 +373,15 @@ def plan_early_warnings(con: duckdb.DuckDBPyConnection, settings: Settings, snap
     alerts = []
     for (seller, marketplace), found in sorted(accounts.items()):
         lines = [
-            f"{seller} on {marketplace}, snapshot {snapshot_date}: projected VTR below target in windows not yet final. "
-            "This is a projection, not the marketplace's figure."
+            f"{seller} on {marketplace}, snapshot {snapshot_date}: projected VTR below target in windows not yet "
+            "final. This is a projection, not the marketplace's figure."
         ]
         for r in sorted(found, key=_order):
             lines.append(
                 f"{_scope_name(r['scope'], r['scope_value'])}, {r['window_days']} days "
-                f"(promised {r['window_start']} to {r['window_end']}): projected VTR {_pct(r['projected_vtr'], down=True)}"
-                f" < target {_pct(r['target'])} ({r['packages_valid_now']}/{r['packages_total']} valid so far)"
+                f"(promised {r['window_start']} to {r['window_end']}): "
+                f"projected VTR {_pct(r['projected_vtr'], down=True)} < target {_pct(r['target'])} "
+                f"({r['packages_valid_now']}/{r['packages_total']} valid so far)"
             )
         title = f"Early warning: projected VTR below target: {seller} {marketplace}"
         alerts.append(Alert("early_warning", seller, marketplace, snapshot_date, title, "\n".join(lines)))
