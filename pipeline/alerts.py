@@ -484,7 +484,10 @@ def send(
     backoff_seconds: float = 2.0,
 ) -> list[Delivery]:
     """Deliver each alert to each channel not yet delivered to, retrying with exponential back-off; log every outcome
-    in main.alert_log. Raises AlertDeliveryError after trying everything if any delivery failed."""
+    in main.alert_log. Raises AlertDeliveryError after trying everything if any delivery failed.
+
+    A channel that failed all `attempts` for one alert gets a single try for each later alert of the same call, so a
+    channel that is down costs one back-off sequence, not one per alert."""
     ensure_alert_log(con)
     if not alerts:
         return []
@@ -494,19 +497,22 @@ def send(
         return []
     secrets = set().union(*(_secret_parts(c.url) for c in chans if c.url))
     deliveries: list[Delivery] = []
+    down: set[str] = set()  # channels that failed every attempt in this call: one try each for the other alerts
     with _scrubbed_logs(secrets):
         for alert in alerts:
             for channel in chans:
                 if alert.once and _already_delivered(con, alert, channel.label):
                     deliveries.append(Delivery(alert.key, channel.label, "already_sent"))
                     continue
+                allowed = 1 if channel.label in down or channel.url is None else max(attempts, 1)
                 error, tries = None, 0
-                for tries in range(1, max(attempts, 1) + 1):
+                for tries in range(1, allowed + 1):
                     error = _notify_once(channel, alert, secrets)
-                    if error is None or channel.url is None:
+                    if error is None:
                         break
-                    if tries < attempts:
+                    if tries < allowed:
                         time.sleep(backoff_seconds * 2 ** (tries - 1))
+                (down.add if error else down.discard)(channel.label)
                 con.execute(
                     "insert into main.alert_log values (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?)",
                     [alert.key, alert.kind, alert.seller_id, alert.marketplace, alert.snapshot_date, channel.label,

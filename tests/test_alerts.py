@@ -164,7 +164,7 @@ def first_date(con):
 
 
 def log_rows(con) -> list[dict]:
-    cur = con.execute("select * from main.alert_log order by sent_at")
+    cur = con.execute("select * from main.alert_log order by rowid")
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
@@ -277,13 +277,16 @@ def test_channel_down_is_retried_logged_and_delivered_later_without_leaking_secr
     hook.status = 500
     closed = f"json://vtr:{PASSWORD}@127.0.0.1:{free_port()}/hook/{TOKEN}"  # nothing listens there
     settings = make_settings(tmp_path, hook.url, closed)
-    planned = plan_vtr_alerts(con, settings, D1)
+    planned = plan_vtr_alerts(con, settings, D1) + plan_stale_feed_alerts(settings, D1, {"nordic-home": ["scans"]})
 
     with pytest.raises(AlertDeliveryError) as failure:
         send(con, settings, planned, attempts=3, backoff_seconds=0.01)
-    assert len(hook.posts) == 3  # tried `attempts` times, the other channel too
+    # the first alert tried `attempts` times per channel; once a channel is known down, the next alert tries it once
+    assert len(hook.posts) == 3 + 1
     rows = log_rows(con)
-    assert [(r["delivered"], r["attempts"]) for r in rows] == [(False, 3), (False, 3)]
+    assert [(r["kind"], r["delivered"], r["attempts"]) for r in rows] == [
+        ("vtr", False, 3), ("vtr", False, 3), ("stale_feed", False, 1), ("stale_feed", False, 1),
+    ]
     assert "500" in rows[0]["error"] and "connection error" in rows[1]["error"].lower()
     assert f"json://127.0.0.1:{hook.port}" in str(failure.value)
 
@@ -291,11 +294,11 @@ def test_channel_down_is_retried_logged_and_delivered_later_without_leaking_secr
     hook.status = 200
     with pytest.raises(AlertDeliveryError):  # the closed port is still down
         send(con, settings, planned, attempts=1, backoff_seconds=0.01)
-    assert len(hook.posts) == 4
-    assert [r["delivered"] for r in log_rows(con)] == [False, False, True, False]
+    assert [body["title"] for body in hook.messages()[4:]] == [a.title for a in planned]
+    assert [r["delivered"] for r in log_rows(con)[4:]] == [True, False, True, False]
     with pytest.raises(AlertDeliveryError):
         send(con, settings, planned, attempts=1, backoff_seconds=0.01)
-    assert len(hook.posts) == 4  # delivered once, never again
+    assert len(hook.posts) == 6  # each delivered once, never again
 
     stored = json.dumps([list(r.values()) for r in log_rows(con)], default=str)
     for secret in (TOKEN, PASSWORD):
