@@ -119,6 +119,8 @@ def _is_network_host(host: str) -> bool:
 
 def url_label(url: str) -> str:
     """`service://host[:port]`; the host is left out when it is not a network host (slack://TOKEN/... -> slack://)."""
+    if "://" not in url:
+        return "invalid-url"
     scheme, _, host, port, _ = _split_url(url)
     if not _is_network_host(host):
         return f"{scheme}://"
@@ -127,7 +129,7 @@ def url_label(url: str) -> str:
 
 def _secret_parts(url: str) -> set[str]:
     """Pieces of a URL that may be a secret: the URL, the password, token-like path, query and host parts."""
-    scheme, userinfo, host, _, parts = _split_url(url)
+    _, userinfo, host, _, parts = _split_url(url)
     secrets = {url, url.partition("://")[2]}
     _, _, password = userinfo.partition(":")
     if len(password) >= 3:

@@ -355,6 +355,7 @@ def test_channel_labels_show_service_and_host_only():
     assert alerts.url_label(f"mailtos://ops:{PASSWORD}@smtp.example.com:587?to=a@b.se") == "mailtos://smtp.example.com:587"
     assert alerts.url_label("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ") == "slack://"
     assert alerts.url_label("https://hooks.slack.com/services/T1/B2/XYZ") == "https://hooks.slack.com"
+    assert alerts.url_label(TOKEN) == "invalid-url"
 
 
 def test_urls_from_an_airflow_connection(con, tmp_path, hook, monkeypatch):
