@@ -104,3 +104,107 @@ def ingest_seller(config: str, seller_id: str) -> dict:
         "rows_loaded": sum(r.rows_loaded for r in results),
         "rows_rejected": sum(r.rows_rejected for r in results),
     }
+
+
+def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -> tuple[bool, dict]:
+    """One poke of the file sensor: done when every daily feed has its file or the waiting time is over.
+
+    Returns (is_done, {"seller_id", "stale": feeds still missing}); a run past its deadline never waits.
+    """
+    settings = load_settings(plan["config"])
+    snapshot_date = dt.date.fromisoformat(plan["end"])
+    missing = stale_feeds(settings, seller_id, snapshot_date)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    done = not missing or now >= wait_deadline(settings, snapshot_date)
+    return done, {"seller_id": seller_id, "stale": missing}
+
+
+def _dates(plan: dict) -> tuple[dt.date, dt.date]:
+    return dt.date.fromisoformat(plan["start"]), dt.date.fromisoformat(plan["end"])
+
+
+def build(plan: dict) -> None:
+    """Build the models for the plan's dates; a full rebuild first drops every derived schema."""
+    from pipeline.db import connect
+    from pipeline.models import LAYERS, build_models
+
+    settings = load_settings(plan["config"])
+    con = connect(settings)
+    try:
+        if plan.get("full_rebuild"):
+            for layer in LAYERS:
+                con.execute(f"drop schema if exists {layer} cascade")
+        build_models(con, settings, *_dates(plan))
+    finally:
+        con.close()
+
+
+def check(plan: dict) -> list[str]:
+    """Run the data-quality checks; raises QualityCheckFailed (outputs stay unpublished) when one finds rows."""
+    from pipeline.checks import require_passing, run_checks
+    from pipeline.db import connect
+
+    settings = load_settings(plan["config"])
+    con = connect(settings, read_only=True)
+    try:
+        results = run_checks(con, settings, *_dates(plan), plan["loaded_after_file_id"])
+    finally:
+        con.close()
+    require_passing(results)
+    return [r.name for r in results]
+
+
+def publish(plan: dict) -> int:
+    """Write the plan's dates' Parquet partitions; returns the number of files written."""
+    from pipeline.db import connect
+    from pipeline.outputs import publish as write_partitions
+
+    settings = load_settings(plan["config"])
+    con = connect(settings, read_only=True)
+    try:
+        return len(write_partitions(con, settings, *_dates(plan)))
+    finally:
+        con.close()
+
+
+def alert(plan: dict, waits: list[dict]) -> int:
+    """Send the VTR, early-warning and stale-feed alerts of the plan's last date; returns how many were sent."""
+    from pipeline import alerts
+    from pipeline.db import connect
+
+    settings = load_settings(plan["config"])
+    snapshot_date = dt.date.fromisoformat(plan["end"])
+    stale = {w["seller_id"]: w["stale"] for w in waits if w and w["stale"]}
+    con = connect(settings)
+    try:
+        planned = (alerts.plan_vtr_alerts(con, settings, snapshot_date, stale)
+                   + alerts.plan_early_warnings(con, settings, snapshot_date)
+                   + alerts.plan_stale_feed_alerts(settings, snapshot_date, stale))
+        sellers = set(plan["sellers"])
+        planned = [a for a in planned if a.seller_id is None or a.seller_id in sellers]
+        deliveries = alerts.send(con, settings, planned)
+    finally:
+        con.close()
+    return sum(d.status == "sent" for d in deliveries)
+
+
+def on_task_failure(context) -> None:
+    """Failure callback: tell the alert channels which run and step failed, and why."""
+    import duckdb
+
+    from pipeline import alerts
+    from pipeline.db import connect
+
+    ti = context["ti"]
+    settings = load_settings(config_path())
+    snapshot = context.get("logical_date")
+    failure = alerts.run_failed_alert(settings, ti.dag_id, ti.run_id, ti.task_id, context.get("exception"),
+                                      snapshot.date() if snapshot else None)
+    try:
+        con = connect(settings)
+    except duckdb.Error:  # the warehouse is locked or broken: still tell people, without the log row
+        con = duckdb.connect()
+    try:
+        alerts.send(con, settings, [failure])
+    finally:
+        con.close()
