@@ -32,6 +32,19 @@ DATASETS = {
         from marts.mart_invalid_packages
         where snapshot_date = $snapshot_date
         order by seller_id, marketplace, promised_delivery_date, order_id, tracking_number nulls first, package_id""",
+    # early warning (not in the spec's section 7 list): what to fix before the marketplace measures it
+    "at_risk_packages": """
+        select seller_id, marketplace, order_id, tracking_number, carrier, ship_date, promised_delivery_date,
+               categories, reason, days_since_ship, fix_by_date
+        from marts.mart_at_risk_packages
+        where snapshot_date = $snapshot_date
+        order by seller_id, marketplace, fix_by_date, order_id, tracking_number nulls first, package_id""",
+    "projected_vtr": """
+        select seller_id, marketplace, window_days, scope, scope_value, window_start, window_end, final_on,
+               packages_total, packages_valid_now, packages_at_risk, projected_vtr, target, status
+        from marts.mart_projected_vtr
+        where snapshot_date = $snapshot_date
+        order by seller_id, marketplace, window_days, scope, scope_value nulls first""",
 }
 
 

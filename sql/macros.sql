@@ -23,3 +23,23 @@ create or replace macro is_physical_scan(status) as
 -- Load order of a raw row: files in load order (file_id), then lines; later wins.
 create or replace macro load_seq(file_id, line) as
     file_id * 10000000000 + line;
+
+-- The one validity rule (spec sections 1 and 3): NULL when the package is validly tracked by scans_until,
+-- else the first reason that applies.
+create or replace macro package_invalid_reason(
+    tracking_number, is_carrier_integrated, carrier_code,
+    first_event_at, first_physical_scan_at, first_valid_scan_at, scans_until
+) as
+    case
+        when tracking_number is null then 'missing_tracking'
+        when not is_carrier_integrated or carrier_code is null then 'carrier_not_integrated'
+        when first_event_at is null or first_event_at >= scans_until then 'no_carrier_events'
+        when first_physical_scan_at is null or first_physical_scan_at >= scans_until then 'pre_transit_only'
+        when first_valid_scan_at is null or first_valid_scan_at >= scans_until then 'scan_before_ship_date'
+    end;
+
+-- Early warning: an invalid package that stays invalid unless someone acts. A wrong or missing number or carrier
+-- never fixes itself; a missing scan is given at_risk_after_days from the ship date to arrive.
+create or replace macro is_at_risk(invalid_reason, ship_date, snapshot_date, at_risk_after_days) as
+    invalid_reason in ('missing_tracking', 'carrier_not_integrated')
+    or (invalid_reason is not null and ship_date <= snapshot_date - at_risk_after_days);

@@ -32,13 +32,10 @@ with judged as (
         p.ship_date,
         p.promised_delivery_date,
         p.categories,
-        case
-            when p.tracking_number is null then 'missing_tracking'
-            when not p.is_carrier_integrated or p.carrier_code is null then 'carrier_not_integrated'
-            when p.first_event_at is null or p.first_event_at >= w.scans_until then 'no_carrier_events'
-            when p.first_physical_scan_at is null or p.first_physical_scan_at >= w.scans_until then 'pre_transit_only'
-            when p.first_valid_scan_at is null or p.first_valid_scan_at >= w.scans_until then 'scan_before_ship_date'
-        end as invalid_reason,
+        package_invalid_reason(
+            p.tracking_number, p.is_carrier_integrated, p.carrier_code,
+            p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
+        ) as invalid_reason,
     from marts.fct_snapshot_windows as w
     inner join marts.fct_packages as p
         on p.promised_delivery_date between w.window_start and w.window_end
