@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         if summary.failed_files:
             print(f"vtr: {len(summary.failed_files)} file(s) could not be read; see FAILED above", file=sys.stderr)
             return EXIT_FAILED
+        if summary.failed_checks:
+            print("vtr: a data-quality check failed; outputs not published (see CHECK FAILED above)", file=sys.stderr)
+            return EXIT_FAILED
         return 0
     except SettingsError as exc:
         print(f"vtr: {exc}", file=sys.stderr)

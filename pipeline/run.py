@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from pipeline.checks import CheckResult, last_file_id, run_checks
 from pipeline.db import connect
 from pipeline.ingest import FileResult, ingest
 from pipeline.models import build_models
@@ -22,6 +23,8 @@ class RunSummary:
     overall: list[tuple] = field(default_factory=list)  # seller, marketplace, window, total, valid, vtr, status
     held_confirmations: int = 0
     uncategorized_items: int = 0
+    failed_checks: list[CheckResult] = field(default_factory=list)
+    published: bool = False
 
     @property
     def failed_files(self) -> list[FileResult]:
@@ -40,6 +43,10 @@ class RunSummary:
         ]
         for f in self.failed_files:
             lines.append(f"FAILED {f.seller_id} {f.file}: {f.message}")
+        for c in self.failed_checks:
+            lines.append(f"CHECK FAILED {c.name}: {c.offending_rows} row(s), e.g. {c.sample[0]}")
+        if not self.published:
+            lines.append("outputs NOT published: a data-quality check failed")
         lines.append("")
         lines.append(f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}  status")
         for seller, marketplace, window, total, valid, vtr, status in self.overall:
@@ -64,14 +71,19 @@ def summarise(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> RunSummary
 
 
 def run(settings: Settings, start: dt.date, end: dt.date | None = None) -> RunSummary:
-    """Ingest every new file, build the models for the snapshot dates start..end and publish their partitions."""
+    """Ingest every new file, build the models for the snapshot dates start..end, check them and publish
+    their partitions; a failed data-quality check leaves the outputs unpublished (summary.failed_checks)."""
     end = end or start
     summary = RunSummary(start, end)
     con = connect(settings)
     try:
+        loaded_after = last_file_id(con)
         summary.files = ingest(con, settings)
         build_models(con, settings, start, end)
-        publish(con, settings, start, end)
+        summary.failed_checks = [c for c in run_checks(con, settings, start, end, loaded_after) if not c.passed]
+        if not summary.failed_checks:
+            publish(con, settings, start, end)
+            summary.published = True
         return summarise(con, summary)
     finally:
         con.close()
