@@ -1,14 +1,29 @@
 """
 # vtr_daily
 
-One run per snapshot date (the run's logical date): wait for the day's files, ingest each seller's feeds,
-build the models, check data quality, publish the Parquet datasets, alert.
+One run per snapshot date D (the run's logical date; on the schedule, the start of the day-long interval, so the
+run for D starts once D is over): wait for the day's files, ingest each seller's feeds, build the models, check
+data quality, publish the Parquet datasets, alert.
+
+Task graph (every edge; `plan_run`'s plan is also read by every task after `list_sellers`):
+
+    plan_run >> list_sellers >> wait_for_files >> ingest_seller >> build_models
+    build_models >> check_quality >> publish_snapshots >> alert_below_target
+    list_sellers >> ingest_seller
+    plan_run >> wait_for_files, ingest_seller, build_models, check_quality, publish_snapshots, alert_below_target
+    wait_for_files >> alert_below_target
+
+`wait_for_files` and `ingest_seller` are mapped, one task per seller. `wait_for_files` never fails the run: past
+its deadline (D + 1 day + `wait_for_files_minutes`; a re-run of an old date is past it) it reports the feeds still
+missing as stale, and `alert_below_target` sends the stale-feed alert. A failed quality check leaves the date's
+Parquet partitions unpublished; any failed task sends a run-failed alert naming the step and the error.
 
 Params (all optional): `snapshot_date` / `end_date` to run another date or a range, `sellers` to limit
 the run, `full_rebuild` to recompute every mart from the raw layer.
 Settings file: environment variable `VTR_CONFIG`, else Airflow Variable `vtr_config`.
-Writes to the warehouse run in the one-slot pool `vtr_warehouse` (DuckDB allows one writer per file).
-Tasks retry with back-off (`VTR_TASK_RETRIES`, default 2; in-process runs set 0).
+Tasks that open the warehouse run in the one-slot pool `vtr_warehouse` (DuckDB allows one writer per file).
+Tasks retry with back-off (`VTR_TASK_RETRIES`, default 2; in-process runs set 0); an alert channel that is down is
+retried inside the alert step (`VTR_ALERT_BACKOFF_SECONDS`, default 2, doubling).
 """
 
 from __future__ import annotations
@@ -19,7 +34,8 @@ import os
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
 
-DATASETS = ("vtr_snapshots", "category_report", "invalid_packages", "at_risk_packages")
+# pipeline.outputs.DATASETS, spelled out: the DAG file imports nothing of pipeline/ at parse time
+DATASETS = ("vtr_snapshots", "category_report", "invalid_packages", "at_risk_packages", "projected_vtr")
 WAREHOUSE_POOL = "vtr_warehouse"
 
 
@@ -32,7 +48,6 @@ def _alert_run_failed(context) -> None:
 @dag(
     dag_id="vtr_daily",
     doc_md=__doc__,
-    # the interval's start is the snapshot date: the run for D starts once D is over
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     # far in the past: Airflow marks runs before start_date successful without running them
     start_date=pendulum.datetime(2000, 1, 1, tz="UTC"),
@@ -45,7 +60,7 @@ def _alert_run_failed(context) -> None:
         "on_failure_callback": _alert_run_failed,
     },
     params={
-        "snapshot_date": Param(None, type=["null", "string"], format="date", description="snapshot date (default: the logical date)"),
+        "snapshot_date": Param(None, type=["null", "string"], format="date", description="default: the logical date"),
         "end_date": Param(None, type=["null", "string"], format="date", description="last date of a range"),
         "sellers": Param([], type="array", items={"type": "string"}, description="sellers to run (default: all)"),
         "full_rebuild": Param(False, type="boolean", description="recompute every mart from the raw layer"),
@@ -53,7 +68,7 @@ def _alert_run_failed(context) -> None:
     tags=["vtr"],
 )
 def vtr_daily():
-    @task(retries=0)
+    @task(pool=WAREHOUSE_POOL, retries=0)
     def plan_run(params=None, logical_date=None) -> dict:
         from pipeline import steps
 
@@ -94,23 +109,18 @@ def vtr_daily():
         return steps.publish(plan)
 
     @task(pool=WAREHOUSE_POOL)
-    def alert_below_target(plan: dict, stale: list[dict]) -> int:
+    def alert_below_target(plan: dict, waits) -> int:
         from pipeline import steps
 
-        return steps.alert(plan, stale)
+        return steps.alert(plan, list(waits[:]))  # one request for every seller's result
 
     plan = plan_run()
     sellers = list_sellers(plan)
-    stale = wait_for_files.partial(plan=plan).expand(seller_id=sellers)
+    waits = wait_for_files.partial(plan=plan).expand(seller_id=sellers)
     ingested = ingest_seller.partial(plan=plan).expand(seller_id=sellers)
-    stale >> ingested
-    built = build_models(plan)
-    ingested >> built
-    checked = check_quality(plan)
-    built >> checked
     published = publish_snapshots(plan)
-    checked >> published
-    published >> alert_below_target(plan, stale)
+    waits >> ingested >> build_models(plan) >> check_quality(plan) >> published
+    published >> alert_below_target(plan, waits)
 
 
 daily_dag = vtr_daily()

@@ -41,7 +41,8 @@ def prepare(airflow_home: Path, *, quiet: bool = True) -> None:
 def run_dag(config: Path, logical_dates: list[dt.date], *, conf: dict | None = None,
             log_file: Path | None = None) -> list[DagRunResult]:
     """Run vtr_daily once per logical date, in order; Airflow's own output goes to log_file when given."""
-    os.environ["VTR_CONFIG"] = str(Path(config).resolve())
+    previous = os.environ.get("VTR_CONFIG")
+    os.environ["VTR_CONFIG"] = str(Path(config).resolve())  # tasks and failure callbacks run in this process
     sink = open(log_file, "a") if log_file else None
     try:
         with contextlib.redirect_stdout(sink) if sink else contextlib.nullcontext():
@@ -49,6 +50,10 @@ def run_dag(config: Path, logical_dates: list[dt.date], *, conf: dict | None = N
     finally:
         if sink:
             sink.close()
+        if previous is None:
+            os.environ.pop("VTR_CONFIG", None)
+        else:
+            os.environ["VTR_CONFIG"] = previous
 
 
 def _run(logical_dates: list[dt.date], conf: dict | None) -> list[DagRunResult]:

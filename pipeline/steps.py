@@ -17,6 +17,11 @@ DAILY_FEEDS = ("orders", "confirmations", "scans")  # the catalog changes rarely
 POOL = "vtr_warehouse"
 
 
+def alert_backoff_seconds() -> float:
+    """First wait before re-sending to a channel that is down (doubles per try): VTR_ALERT_BACKOFF_SECONDS, default 2."""
+    return float(os.environ.get("VTR_ALERT_BACKOFF_SECONDS", "2"))
+
+
 def config_path() -> str:
     """The settings file: VTR_CONFIG, else the Airflow Variable `vtr_config`."""
     path = os.environ.get("VTR_CONFIG")
@@ -182,7 +187,7 @@ def alert(plan: dict, waits: list[dict]) -> int:
                    + alerts.plan_stale_feed_alerts(settings, snapshot_date, stale))
         sellers = set(plan["sellers"])
         planned = [a for a in planned if a.seller_id is None or a.seller_id in sellers]
-        deliveries = alerts.send(con, settings, planned)
+        deliveries = alerts.send(con, settings, planned, backoff_seconds=alert_backoff_seconds())
     finally:
         con.close()
     return sum(d.status == "sent" for d in deliveries)
@@ -205,6 +210,6 @@ def on_task_failure(context) -> None:
     except duckdb.Error:  # the warehouse is locked or broken: still tell people, without the log row
         con = duckdb.connect()
     try:
-        alerts.send(con, settings, [failure])
+        alerts.send(con, settings, [failure], backoff_seconds=alert_backoff_seconds())
     finally:
         con.close()

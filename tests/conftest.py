@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+# Airflow reads its configuration at first import: every test in the session shares one AIRFLOW_HOME with SQLite
+# metadata in a temporary folder (never ~/airflow), set before anything imports airflow.
+import atexit
+import pathlib
+import shutil
+import tempfile
+
+from pipeline import airflow_local
+
+_AIRFLOW_HOME = pathlib.Path(tempfile.mkdtemp(prefix="vtr_airflow_"))
+airflow_local.prepare(_AIRFLOW_HOME)
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
+
 from pathlib import Path
 
 import pytest
