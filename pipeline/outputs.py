@@ -45,6 +45,12 @@ DATASETS = {
         from marts.mart_projected_vtr
         where snapshot_date = $snapshot_date
         order by seller_id, marketplace, window_days, scope, scope_value nulls first""",
+    "carrier_performance": """
+        select seller_id, marketplace, carrier, window_days, packages_total, packages_invalid, share_of_invalid,
+               packages_scanned, median_days_to_first_scan, p90_days_to_first_scan
+        from marts.mart_carrier_performance
+        where snapshot_date = $snapshot_date
+        order by seller_id, marketplace, carrier""",
 }
 
 

@@ -1,0 +1,51 @@
+-- Per carrier, in the largest measured window: its share of the invalid packages and how long its first physical
+-- scan takes after the ship date (the carrier_performance dataset; scans up to the end of D count).
+-- Grain: one row per snapshot date, account and carrier. Key: snapshot_date, seller_id, marketplace, carrier.
+-- Upstream: marts.fct_window_packages, marts.fct_packages, marts.fct_snapshot_windows.
+-- columns:
+--   snapshot_date: the snapshot date D
+--   seller_id: the seller's landing folder name
+--   marketplace: the sales channel
+--   carrier: carrier code ('UNKNOWN' when none was confirmed)
+--   window_days: the largest window's length
+--   packages_total: packages promised in the window sent with this carrier
+--   packages_invalid: of those, not validly tracked
+--   share_of_invalid: packages_invalid / all invalid packages of the account in the window
+--   packages_scanned: packages with a physical scan by the end of D
+--   median_days_to_first_scan: median days from 00:00 UTC of the ship date to the first physical scan
+--   p90_days_to_first_scan: 90th percentile of the same
+with packages as (
+    select
+        wp.snapshot_date,
+        wp.seller_id,
+        wp.marketplace,
+        coalesce(wp.carrier_code, 'UNKNOWN') as carrier,
+        wp.window_days,
+        wp.is_valid,
+        case when p.first_physical_scan_at < w.scans_until
+            then epoch(p.first_physical_scan_at - (wp.ship_date::timestamp at time zone 'UTC')) / 86400.0
+        end as days_to_first_scan,
+    from marts.fct_window_packages as wp
+    inner join marts.fct_packages as p
+        on p.package_id = wp.package_id
+    inner join marts.fct_snapshot_windows as w
+        on w.snapshot_date = wp.snapshot_date and w.window_days = wp.window_days
+    where wp.window_days = (select max(window_days) from config.windows)
+),
+by_carrier as (
+    select
+        snapshot_date, seller_id, marketplace, carrier, window_days,
+        count(*) as packages_total,
+        count(*) filter (where not is_valid) as packages_invalid,
+        count(days_to_first_scan) as packages_scanned,
+        round(median(days_to_first_scan), 2) as median_days_to_first_scan,
+        round(quantile_cont(days_to_first_scan, 0.9), 2) as p90_days_to_first_scan,
+    from packages
+    group by all
+)
+select
+    snapshot_date, seller_id, marketplace, carrier, window_days, packages_total, packages_invalid,
+    coalesce(packages_invalid / nullif(sum(packages_invalid) over (partition by snapshot_date, seller_id, marketplace), 0), 0)
+        as share_of_invalid,
+    packages_scanned, median_days_to_first_scan, p90_days_to_first_scan,
+from by_carrier
