@@ -35,7 +35,8 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
 
 # pipeline.outputs.DATASETS, spelled out: the DAG file imports nothing of pipeline/ at parse time
-DATASETS = ("vtr_snapshots", "category_report", "invalid_packages", "at_risk_packages", "projected_vtr")
+DATASETS = ("vtr_snapshots", "category_report", "invalid_packages", "at_risk_packages", "projected_vtr",
+            "carrier_performance")
 WAREHOUSE_POOL = "vtr_warehouse"
 
 
