@@ -87,15 +87,32 @@ def _ingest(settings) -> int:
         results = ingest(con, settings)
     finally:
         con.close()
-    print(f"{'seller':<14} {'feed':<14} {'file':<40} {'status':<8} {'loaded':>8} {'rejected':>8}")
-    for r in results:
-        print(f"{r.seller_id:<14} {r.feed:<14} {r.file:<40} {r.status:<8} {r.rows_loaded:>8} {r.rows_rejected:>8}"
-              + (f"  {r.message}" if r.message else ""))
+    print(render_ingest(results))
     failed = [r for r in results if r.status == "failed"]
     if failed:
         print(f"vtr: {len(failed)} file(s) could not be read", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def render_ingest(results) -> str:
+    """Per seller and feed: files loaded, skipped (already loaded) and failed, rows loaded and rejected;
+    then each file that failed, and each file skipped because the same content came under another name."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for r in results:
+        t = totals.setdefault((r.seller_id, r.feed), [0, 0, 0, 0, 0])
+        t[("loaded", "skipped", "failed").index(r.status)] += 1
+        t[3] += r.rows_loaded
+        t[4] += r.rows_rejected
+    lines = [f"{'seller':<16} {'feed':<14} {'loaded':>7} {'skipped':>8} {'failed':>7} {'rows':>10} {'rejected':>9}"]
+    for (seller, feed), (loaded, skipped, failed, rows, rejected) in sorted(totals.items()):
+        lines.append(f"{seller:<16} {feed:<14} {loaded:>7} {skipped:>8} {failed:>7} {rows:>10} {rejected:>9}")
+    for r in results:
+        if r.status == "failed":
+            lines.append(f"FAILED {r.seller_id} {r.file}: {r.message}")
+        elif r.status == "skipped" and f"as {r.file}," not in r.message:
+            lines.append(f"skipped {r.seller_id} {r.file}: {r.message}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
