@@ -18,8 +18,10 @@ realistic rates and counted in the returned `GenerationStats`; the buyer data is
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import random
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -814,19 +816,25 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
     tld = "lower(regexp_extract(o.marketplace, '\\.([A-Za-z.]+)$', 1))"
     price = ("case when o.price_scale >= 5 then round(s.base_price * o.price_scale / 10) * 10 - 1 "
              "else round(s.base_price * o.price_scale, 0) - 0.01 end")
+    # narrow rows sorted by file day first (cheap), then rendered in that order: the wide table stays clustered
+    con.execute(f"""
+    create temp table order_lines as
+    select o.p, o.m, o.d, o.day, o.purchase_sec, o.order_id, o.off_text, o.marketplace, o.currency, o.country,
+        o.promise_day, i.k, i.item_key, i.quantity, s.sku, s.product_name, {price} as unit_price,
+        {_digits(_perm("i.item_key", 14, random.Random(seed * 31 + 1)), 14)} as item_id,
+        o.d + case when o.is_held then 1 else 0 end as file_d,
+        -- a few items are followed by a continuation line: same order item, every other column blank
+        unnest(case when u(i.p * 3 + i.k, 70) < {RATE_CONTINUATION} then [0, 1] else [0] end) as cont,
+    from orders as o
+    join items as i on i.p = o.p
+    join skus as s on s.c = i.c and s.i = i.sku_i
+    where o.d + case when o.is_held then 1 else 0 end < {days}
+    order by file_d
+    """)
     con.execute(f"""
     create table out_orders as
-    with lines as (
-        select o.*, i.k, i.item_key, i.quantity, s.sku, s.product_name, {price} as unit_price,
-            {_digits(_perm("i.item_key", 14, random.Random(seed * 31 + 1)), 14)} as item_id,
-            o.d + case when o.is_held then 1 else 0 end as file_d,
-        from orders as o
-        join items as i on i.p = o.p
-        join skus as s on s.c = i.c and s.i = i.sku_i
-        where o.d + case when o.is_held then 1 else 0 end < {days}
-    ),
-    full_lines as (
-        select o.file_d, o.purchase_sec, o.p, o.k, 0 as cont,
+    with full_lines as (
+        select o.file_d, o.purchase_sec, o.p, o.k, o.cont,
             o.order_id as "order-id",
             o.item_id as "order-item-id",
             {_iso_local(purchase_local, "o.off_text")} as "purchase-date",
@@ -875,15 +883,11 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
             null::varchar as "purchase-order-number",
             null::varchar as "price-designation",
             'false' as "is-prime",
-        from lines as o
+        from order_lines as o
     )
-    select * from full_lines
-    union all
-    -- continuation lines: same order item, every other column blank
-    select file_d, purchase_sec, p, k, 1, order_id, item_id,
-        {", ".join("null" for _ in ORDER_HEADER[2:])}
-    from lines
-    where u(p * 3 + k, 70) < {RATE_CONTINUATION}
+    select file_d, purchase_sec, p, k, cont, "order-id", "order-item-id",
+        {", ".join(f'case when cont = 0 then "{c}" end as "{c}"' for c in ORDER_HEADER[2:])}
+    from full_lines
     """)
     item_id = _digits(_perm("c.item_key", 14, random.Random(seed * 31 + 1)), 14)
     typo = _typo_sql("c.tracking_true", "c.shape", "floor(u(c.p, 19) * 1000)::int")
@@ -902,6 +906,7 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
             as "tracking-number",
         c.ship_method as "ship-method",
     from conf as c
+    order by c.file_d
     """)
     event_time = _iso_local("e.local_at", "e.off_text")
     con.execute(f"""
@@ -922,6 +927,7 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
         e.description as "description",
         e.city || ', ' || e.country as "location",
     from written as e
+    order by e.out_d
     """)
     ep_status = ("case e.status when 'pre_transit' then 'label_created' when 'in_transit' then "
                  "case when e.step = 1 then 'arrived_at_facility' else 'departed_facility' end "
@@ -996,6 +1002,7 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
         e.history as tracking_details,
     from exports as e
     where e.channel = 'easypost'
+    order by e.file_d
     """)
     con.execute(f"""
     create table out_aftership as
@@ -1010,6 +1017,7 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
         e.history as checkpoints,
     from exports as e
     where e.channel = 'aftership'
+    order by e.file_d
     """)
 
 
@@ -1039,6 +1047,8 @@ def _write_files(con, root: Path, start: dt.date, days: int, aggregator_exports:
     ep_days = {r[0] for r in con.execute("select distinct file_d from out_easypost").fetchall()}
     as_days = {r[0] for r in con.execute("select distinct file_d from out_aftership").fetchall()}
     tsv = "header, delimiter '\t'"
+    pending = []
+    gzipper = ThreadPoolExecutor(max_workers=1)
     for d in range(days):
         name = (start + dt.timedelta(days=d)).isoformat()
         _copy(con, "out_orders", ORDER_HEADER, d, root / "orders" / f"orders_{name}.txt", tsv)
@@ -1050,7 +1060,19 @@ def _write_files(con, root: Path, start: dt.date, days: int, aggregator_exports:
             _copy(con, "out_easypost", ep_cols, d, root / "scans" / f"scans_{name}_easypost.jsonl", "format json")
             written += 1
         if aggregator_exports and d in as_days:
-            _copy(con, "out_aftership", as_cols, d, root / "scans" / f"scans_{name}_aftership.jsonl.gz",
-                  "format json, compression gzip")
+            plain = root / "scans" / f".scans_{name}_aftership.jsonl.tmp"
+            _copy(con, "out_aftership", as_cols, d, plain, "format json")
+            pending.append(gzipper.submit(_gzip, plain, root / "scans" / f"scans_{name}_aftership.jsonl.gz"))
             written += 1
+    try:
+        for job in pending:
+            job.result()
+    finally:
+        gzipper.shutdown()
     return written
+
+
+def _gzip(plain: Path, target: Path) -> None:
+    """Compress in a worker thread while DuckDB writes the next files (zlib releases the GIL); mtime 0 keeps bytes stable."""
+    target.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=6, mtime=0))
+    plain.unlink()
