@@ -56,8 +56,8 @@ p.lead, p.note { color: #52606d; font-size: 13px; margin: 4px 0 12px; }
 .chart { background: #fff; border: 1px solid #d9e2ec; border-radius: 6px; padding: 4px; margin: 8px 0; }
 table { border-collapse: collapse; width: 100%%; background: #fff; font-size: 13px; border: 1px solid #d9e2ec; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e4e7eb; white-space: nowrap; }
-td.wrap { white-space: normal; }
-th { background: #f0f4f8; font-weight: 600; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f0f4f8; font-weight: 600; white-space: normal; vertical-align: bottom; }
+.scroll { overflow-x: auto; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: 12px; background: #f0f4f8; padding: 1px 4px; border-radius: 3px; }
 """ % FONT
 
@@ -109,7 +109,7 @@ class _Charts:
 
     def html(self, fig: go.Figure, height: int) -> str:
         fig.update_layout(height=height, template="plotly_white", font={"family": FONT, "size": 12},
-                          margin={"l": 60, "r": 20, "t": 50, "b": 40})
+                          margin={"l": 60, "r": 20, "t": fig.layout.margin.t or 50, "b": 40})
         self.count += 1
         div = fig.to_html(full_html=False, include_plotlyjs=self.count == 1, div_id=f"chart-{self.count}",
                           config={"displaylogo": False, "responsive": True})
@@ -140,7 +140,7 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozen
     head = "".join(f"<th class='num'>{h}</th>" if i in numeric else f"<th>{h}</th>" for i, h in enumerate(headers))
     body = "".join("<tr>" + "".join(f"<td class='num'>{c}</td>" if i in numeric else f"<td>{c}</td>"
                                     for i, c in enumerate(r)) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _account(con, settings: Settings, day: dt.date, seller: str, marketplace: str, charts: _Charts) -> str:
@@ -179,8 +179,8 @@ def _headline(vtr: list[dict], projected: list[dict]) -> str:
         cards.append(
             f"<div class='card'><div class='label'>VTR, {r['window_days']} days</div>"
             f"<div class='value'>{_pct(r['vtr'])} {_badge(r['status'])}</div>"
-            f"<div class='detail'>{r['packages_valid']:,} of {r['packages_total']:,} packages valid · target "
-            f"{_pct(r['target'])}<br>promised delivery {_span(r['window_start'], r['window_end'])}</div></div>")
+            f"<div class='detail'>{r['packages_valid']:,} of {r['packages_total']:,} packages valid<br>target "
+            f"{_pct(r['target'])} · promised {_span(r['window_start'], r['window_end'])}</div></div>")
     for r in (r for r in projected if r["scope"] == "overall"):
         cards.append(
             f"<div class='card projection'><div class='label'>Early warning: projected VTR, {r['window_days']} days"
@@ -193,7 +193,7 @@ def _headline(vtr: list[dict], projected: list[dict]) -> str:
 
 def _trend_figure(trend: list[dict], vtr: list[dict], projected: list[dict]) -> go.Figure:
     windows = sorted({r["window_days"] for r in trend})
-    fig = make_subplots(rows=1, cols=len(windows), shared_yaxes=True, horizontal_spacing=0.04,
+    fig = make_subplots(rows=1, cols=len(windows), shared_yaxes=True, horizontal_spacing=0.05,
                         subplot_titles=[f"{w}-day window" for w in windows])
     at_risk = {r["scope_value"] for r in vtr + projected if r["scope"] == "category" and r["status"] == "below_target"}
     categories = sorted({r["scope_value"] for r in trend if r["scope_value"] is not None})
@@ -203,19 +203,22 @@ def _trend_figure(trend: list[dict], vtr: list[dict], projected: list[dict]) -> 
         dates = sorted({r["snapshot_date"] for r in rows})
         target = {r["snapshot_date"]: r["target"] for r in rows}
         fig.add_trace(go.Scatter(x=dates, y=[target[d] for d in dates], name="Target", legendgroup="target",
-                                 showlegend=col == 1, mode="lines", hovertemplate="target %{y:.2%}<extra></extra>",
+                                 showlegend=col == 1, legendrank=1, mode="lines", hovertemplate="target %{y:.2%}<extra></extra>",
                                  line={"color": "#d62728", "dash": "dash", "width": 2}), row=1, col=col)
-        for i, name in enumerate([None, *categories]):
+        for i, name in [*enumerate(categories), (-1, None)]:  # overall last: drawn on top
             by_day = {r["snapshot_date"]: r["vtr"] for r in rows if r["scope_value"] == name}
             if not by_day:
                 continue
             label = escape(name) if name else "Overall"
             line = ({"color": "#1f2933", "width": 3.5} if name is None else
-                    {"color": palette[(i - 1) % len(palette)], "width": 2.2 if name in at_risk else 1.2})
+                    {"color": palette[i % len(palette)], "width": 2.2 if name in at_risk else 1.2})
             fig.add_trace(go.Scatter(
                 x=dates, y=[by_day.get(d) for d in dates], name=label, legendgroup=label, showlegend=col == 1,
                 mode="lines", line=line, opacity=1 if name is None or name in at_risk else 0.55,
+                legendrank=2 if name is None else 1000,
                 hovertemplate=f"{label}: %{{y:.2%}}<extra>%{{x}}</extra>"), row=1, col=col)
+    days = len({r["snapshot_date"] for r in trend})
+    fig.update_xaxes(type="date", tickformat="%b %-d", dtick=86_400_000 * math.ceil(days / 8))  # whole days
     fig.update_yaxes(tickformat=".0%", title_text="VTR", row=1, col=1)
     fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.12}, hovermode="closest")
     return fig
@@ -252,8 +255,10 @@ def _reasons_figure(rows: list[dict]) -> go.Figure:
                              name=REASON_LABELS[reason], marker_color=color))
     if not rows:
         fig.add_annotation(text="No invalid packages", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    most = max((sum(r[f"invalid_{x}"] for x in REASONS) for r in rows), default=0)
+    fig.update_yaxes(dtick=1 if most < 6 else None, rangemode="tozero")  # counts: no fractional ticks
     fig.update_layout(barmode="stack", title=f"Invalid packages by reason and category, {window}-day window",
-                      yaxis_title="packages")
+                      yaxis_title="packages", bargap=0.3)
     return fig
 
 
@@ -273,7 +278,9 @@ def _carrier_figure(rows: list[dict]) -> go.Figure:
                              hovertemplate=f"%{{x}}: {label} %{{y:.2f}} days<extra></extra>"), row=1, col=2)
     fig.update_yaxes(tickformat=".0%", row=1, col=1)
     fig.update_yaxes(title_text="days", row=1, col=2)
-    fig.update_layout(barmode="group", legend={"orientation": "h", "x": 1, "xanchor": "right", "y": -0.18})
+    fig.update_xaxes(automargin=True)
+    fig.update_layout(barmode="group", margin={"t": 80},
+                      legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.22})
     return fig
 
 
@@ -283,11 +290,11 @@ def _at_risk_list(con, settings: Settings, day: dt.date, key: list[str]) -> str:
     rows = _rows(con, "select * from at_risk_packages where snapshot_date = ? and seller_id = ? and marketplace = ?"
                  " order by fix_by_date, order_id, tracking_number nulls first limit ?", [day, *key, AT_RISK_ROWS])
     path = settings.output / "at_risk_packages" / f"snapshot_date={day.isoformat()}" / "data.parquet"
-    note = (f"<p class='note'>Packages not yet valid that still count towards a window not yet final, the earliest "
-            f"fix-by date first: {min(total, AT_RISK_ROWS)} of {total:,} shown. The full list is in "
-            f"<code>{escape(str(path))}</code>.</p>")
     if not rows:
-        return "<h3>Packages to fix</h3>" + note
+        return "<h3>Packages to fix</h3><p class='note'>No package is at risk.</p>"
+    note = (f"<p class='note'>Packages not yet valid that still count towards a window not yet final, the earliest "
+            f"fix-by date first: {len(rows)} of {total:,} shown. The full list is in "
+            f"<code>{escape(str(path))}</code>.</p>")
     table = _table(["Fix by", "Order", "Tracking number", "Carrier", "Shipped", "Promised", "Categories", "Reason",
                     "Days since ship"],
                    [[str(r["fix_by_date"]), escape(r["order_id"]), escape(r["tracking_number"] or "(none)"),
