@@ -1,0 +1,311 @@
+"""The real `vtr_daily` DAG, run in this process (dag.test on SQLite metadata), on hand-written files.
+
+Alerts go to real servers on 127.0.0.1: an HTTP endpoint (Apprise json://) and an SMTP server (mailto://).
+Seller acme sells Books (40 packages, all scanned) and Toys (10 packages); all are promised 2026-11-05, so they are
+in both windows (7 and 30 days, lag 14) of 2026-11-20, -21 and -22:
+  day 1 (11-20): 8 of 10 Toys scanned: Toys 80.00 % < 95 % in both windows; overall 48/50 = 96 % is ok.
+  day 2 (11-21): orders and confirmations files arrive, no scans file: the scans feed is stale; Toys still 80 %.
+  day 3 (11-22): the scans file for 11-22 scans the two missing Toys: Toys 100 %, back on target.
+The Toys packages are also in the early warning's projected 30-day window (promised D - 29 .. D) on days 1 and 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from aiosmtpd.controller import Controller
+from conftest import Project
+from test_alerts import Hook, Inbox, free_port
+from test_models import confirmations_tsv, orders_tsv, scans_csv
+
+from pipeline.airflow_local import run_dag
+from pipeline.run import run
+from pipeline.settings import load_settings
+
+D1, D2, D3 = dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 22)
+PROMISED, SHIPPED = "2026-11-05", "2026-11-02"
+BOOKS = [f"B{i:03d}" for i in range(1, 41)]
+TOYS = [f"T{i:03d}" for i in range(1, 11)]
+CONF_HEADER_ONLY = confirmations_tsv()
+VTR_BREACH = "VTR below target: acme Amazon.se"
+EARLY_WARNING = "Early warning: projected VTR below target: acme Amazon.se"
+
+
+@pytest.fixture(autouse=True)
+def quick_alert_retries(monkeypatch):
+    monkeypatch.setenv("VTR_ALERT_BACKOFF_SECONDS", "0.01")
+
+
+class Servers:
+    """The HTTP hook and the SMTP inbox; `received()` is every (title, message) so far, per channel."""
+
+    def __init__(self):
+        self.hook = Hook()
+        self.inbox = Inbox()
+        self.smtp = Controller(self.inbox, hostname="127.0.0.1", port=free_port())
+        self.smtp.start()
+        self.mail_url = (f"mailto://127.0.0.1:{self.smtp.port}?mode=insecure&from=vtr@example.com"
+                         "&to=ops@example.com")
+
+    def posts(self) -> list[tuple[str, str]]:
+        return [(m["title"], m["message"]) for m in self.hook.messages()]
+
+    def mails(self) -> list[tuple[str, str]]:
+        found = []
+        for raw in self.inbox.mails:
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            body = msg.get_body(("plain",)).get_content().replace("\r\n", "\n").strip()
+            found.append((str(msg["subject"]), body))
+        return found
+
+    def close(self):
+        self.smtp.stop()
+        self.hook.server.shutdown()
+        self.hook.server.server_close()
+
+
+def new_project(root: Path, servers: Servers, extra: str = "") -> Project:
+    project = Project(root)
+    project.write_config(f'[[alerts]]\nurl = "{servers.hook.url}"\n[[alerts]]\nurl = "{servers.mail_url}"\n' + extra)
+    return project
+
+
+def day_files(day: dt.date) -> list[tuple[str, str, str]]:
+    """(feed, file name, content) that land for a day."""
+    if day == D1:
+        scanned = BOOKS + TOYS[:8]
+        return [
+            ("catalog", "catalog.csv", "sku,category\nSKU-B,Books\nSKU-T,Toys\n"),
+            ("orders", "orders_2026-11-20.txt", orders_tsv(*[(o, f"{o}-1", "SKU-B" if o[0] == "B" else "SKU-T", PROMISED)
+                                                             for o in BOOKS + TOYS])),
+            ("confirmations", "confirmations_2026-11-20.txt", confirmations_tsv(
+                *[(o, f"{o}-1", SHIPPED, "UPS", "", f"1Z{o}") for o in BOOKS + TOYS])),
+            ("scans", "scans_2026-11-20.csv", scans_csv(*[(f"1Z{o}", "2026-11-03T10:00:00Z", "in_transit")
+                                                         for o in scanned])),
+        ]
+    if day == D2:  # a new order (promised later, outside the windows); no scans file today
+        return [("orders", "orders_2026-11-21.txt", orders_tsv(("N2", "N2-1", "SKU-B", "2026-12-10"))),
+                ("confirmations", "confirmations_2026-11-21.txt", CONF_HEADER_ONLY)]
+    return [("orders", "orders_2026-11-22.txt", orders_tsv(("N3", "N3-1", "SKU-B", "2026-12-11"))),
+            ("confirmations", "confirmations_2026-11-22.txt", CONF_HEADER_ONLY),
+            ("scans", "scans_2026-11-22.csv", scans_csv(*[(f"1Z{o}", "2026-11-22T08:00:00Z", "out_for_delivery")
+                                                         for o in TOYS[8:]]))]
+
+
+def drop_day(project: Project, day: dt.date) -> None:
+    for feed, name, content in day_files(day):
+        project.drop("acme", feed, name, content)
+
+
+def dag_run(project: Project, day: dt.date, **kwargs):
+    log = project.root / "airflow.log"
+    result = run_dag(project.config, [day], log_file=log, **kwargs)[0]
+    result.log_tail = log.read_text()[-3000:]
+    return result
+
+
+def query(project: Project, sql: str, params=None) -> list[tuple]:
+    con = duckdb.connect(str(project.settings().warehouse), read_only=True)  # closed before the next DAG run
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def output_files(project: Project) -> dict[str, Path]:
+    out = project.settings().output
+    return {p.relative_to(out).as_posix(): p for p in sorted(out.rglob("*.parquet"))}
+
+
+# --- three consecutive days, one re-run ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def three_days(tmp_path_factory):
+    """Runs day 1, day 1 again, day 2 and day 3; records what each run sent and how long it took."""
+    servers = Servers()
+    project = new_project(tmp_path_factory.mktemp("dag_e2e"), servers)
+    steps = {}
+    for name, day, new_files in [("day1", D1, True), ("rerun1", D1, False), ("day2", D2, True), ("day3", D3, True)]:
+        if new_files:
+            drop_day(project, day)
+        posts, mails = len(servers.posts()), len(servers.mails())
+        started = time.monotonic()
+        result = dag_run(project, day)
+        steps[name] = {"result": result, "seconds": time.monotonic() - started,
+                       "posts": servers.posts()[posts:], "mails": servers.mails()[mails:]}
+    yield project, steps
+    servers.close()
+
+
+def assert_succeeded(result) -> None:
+    assert result.state == "success", (result.tasks, result.log_tail)
+    assert result.failed_tasks == [], result.tasks
+
+
+def test_day1_sends_one_category_breach_alert_per_channel_with_its_figures(three_days):
+    _, steps = three_days
+    day1 = steps["day1"]
+    assert_succeeded(day1["result"])
+    assert set(day1["result"].tasks) == {
+        "plan_run", "list_sellers", "wait_for_files[0]", "ingest_seller[0]", "build_models", "check_quality",
+        "publish_snapshots", "alert_below_target"}
+    assert [title for title, _ in day1["posts"]] == [VTR_BREACH, EARLY_WARNING]
+    assert day1["mails"] == day1["posts"]  # the same alerts, once each by e-mail
+    body, early = day1["posts"][0][1], day1["posts"][1][1]
+    assert "acme on Amazon.se, snapshot 2026-11-20: 2 below target, 0 back on target." in body
+    assert "category Toys, 7 days: VTR 80.00% < target 95.00% (8/10 valid); top reasons: no_carrier_events 2" in body
+    assert "category Toys, 30 days: VTR 80.00% < target 95.00% (8/10 valid)" in body
+    assert "overall" not in body and "Books" not in body  # 48/50 = 96 % and 40/40 are on target
+    assert "stale" not in body
+    assert ("category Toys, 30 days (promised 2026-10-22 to 2026-11-20): projected VTR 80.00% < target 95.00%"
+            " (8/10 valid so far)") in early
+
+
+def test_rerun_of_a_date_sends_nothing_new(three_days):
+    project, steps = three_days
+    assert_succeeded(steps["rerun1"]["result"])
+    assert steps["rerun1"]["posts"] == [] and steps["rerun1"]["mails"] == []
+    log = query(project, "select kind, snapshot_date, channel, delivered, attempts from main.alert_log"
+                         " where snapshot_date = ? order by channel", [D1])
+    port_hook = project.config.read_text().split("json://127.0.0.1:")[1].split("/")[0]
+    assert sorted((k, c.split(":")[0], d, a) for k, _, c, d, a in log) == [
+        ("early_warning", "json", True, 1), ("early_warning", "mailto", True, 1),
+        ("vtr", "json", True, 1), ("vtr", "mailto", True, 1)]
+    assert {c for _, _, c, _, _ in log if c.startswith("json")} == {f"json://127.0.0.1:{port_hook}"}  # the channel's service and host, never the URL's token
+
+
+def test_stale_scans_feed_is_alerted_and_the_run_does_not_wait(three_days):
+    _, steps = three_days
+    day2 = steps["day2"]
+    assert_succeeded(day2["result"])
+    assert day2["seconds"] < 60  # the sensor's poke interval is 5 minutes: a wait would show
+    titles = sorted(title for title, _ in day2["posts"])
+    assert titles == [EARLY_WARNING, "Stale feed: acme (scans)", VTR_BREACH]
+    assert sorted(day2["mails"]) == sorted(day2["posts"])
+    messages = dict(day2["posts"])
+    assert "No file arrived for 2026-11-21 in seller acme's feed(s): scans." in messages["Stale feed: acme (scans)"]
+    vtr = messages[VTR_BREACH]
+    assert "computed on stale scans: no scans file arrived for 2026-11-21" in vtr
+    assert "category Toys, 7 days: VTR 80.00% < target 95.00% (8/10 valid)" in vtr
+
+
+def test_day3_recovery_alert(three_days):
+    _, steps = three_days
+    day3 = steps["day3"]
+    assert_succeeded(day3["result"])
+    assert [title for title, _ in day3["posts"]] == ["VTR back on target: acme Amazon.se"]
+    assert day3["mails"] == day3["posts"]
+    body = day3["posts"][0][1]
+    assert "0 below target, 2 back on target." in body
+    assert "recovered: category Toys, 7 days: VTR 100.00% >= 95.00% (10/10 valid)" in body
+    assert "recovered: category Toys, 30 days: VTR 100.00% >= 95.00% (10/10 valid)" in body
+    assert "stale" not in body
+
+
+def test_dag_outputs_equal_those_of_vtr_run_on_the_same_files(three_days, tmp_path):
+    project, _ = three_days
+    copy = Project(tmp_path)
+    copy.write_config()
+    for day in (D1, D2, D3):  # the files as they had landed by each run
+        drop_day(copy, day)
+        run(load_settings(copy.config), day)
+    dag_files, cli_files = output_files(project), output_files(copy)
+    datasets = {name.split("/")[0] for name in dag_files}
+    assert {"vtr_snapshots", "category_report", "invalid_packages"} <= datasets
+    assert sorted(dag_files) == sorted(cli_files)
+    assert len(dag_files) == 3 * len(datasets)
+    for name, path in dag_files.items():
+        dag_table, cli_table = pq.read_table(path), pq.read_table(cli_files[name])
+        assert dag_table.equals(cli_table), name
+    toys = pq.read_table(dag_files["vtr_snapshots/snapshot_date=2026-11-20/data.parquet"]).to_pylist()
+    assert {(r["window_days"], r["packages_valid"], r["packages_total"], r["status"])
+            for r in toys if r["scope_value"] == "Toys"} == {(7, 8, 10, "below_target"), (30, 8, 10, "below_target")}
+
+
+# --- failures ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def servers():
+    s = Servers()
+    yield s
+    s.close()
+
+
+def test_alert_endpoint_down_fails_the_alert_task_and_a_later_run_delivers(tmp_path, servers):
+    project = new_project(tmp_path, servers)
+    drop_day(project, D1)
+    servers.hook.status = 500
+
+    down = dag_run(project, D1)
+
+    assert down.state == "failed"
+    assert down.tasks["alert_below_target"] == "failed", down.tasks
+    assert down.tasks["publish_snapshots"] == "success"
+    assert [t for t, _ in servers.posts()].count(VTR_BREACH) == 3  # three tries inside the step, with back-off
+    mails = [t for t, _ in servers.mails()]  # e-mail still works, and says the step failed
+    assert mails == [VTR_BREACH, EARLY_WARNING, "VTR run failed: vtr_daily / alert_below_target for 2026-11-20"]
+    log = query(project, "select channel, delivered, attempts, error from main.alert_log where kind = 'vtr'")
+    failed = [row for row in log if row[0].startswith("json")]
+    assert [(d, a) for _, d, a, _ in failed] == [(False, 3)]
+    assert "500" in failed[0][3]
+
+    servers.hook.status = 200
+    servers.hook.posts.clear()
+    up = dag_run(project, D1)
+
+    assert_succeeded(up)
+    assert [t for t, _ in servers.posts()] == [VTR_BREACH, EARLY_WARNING]
+    assert len(servers.mails()) == len(mails)  # nothing twice by e-mail
+    assert query(project, "select count(*) from main.alert_log where kind = 'vtr' and channel like 'json%'"
+                          " and delivered")[0][0] == 1
+
+
+def test_failed_quality_check_publishes_nothing_and_alerts_the_step_and_error(tmp_path, servers):
+    project = new_project(tmp_path, servers, "[quality]\nmax_reject_share = 0.01\n")
+    drop_day(project, D1)
+    bad_row = "\tX-1\t2026-10-25T10:00:00+00:00\tSKU-B\t1\t10.00\tSEK\t2026-11-05\tAmazon.se\tA Buyer\n"
+    project.drop("acme", "orders", "orders_2026-11-20b.txt", orders_tsv(("B900", "B900-1", "SKU-B", PROMISED)) + bad_row)
+
+    result = dag_run(project, D1)
+
+    assert result.state == "failed"
+    assert result.tasks["check_quality"] == "failed"
+    assert result.tasks["publish_snapshots"] == "upstream_failed"
+    assert result.tasks["alert_below_target"] == "upstream_failed"
+    assert output_files(project) == {}
+    (title, message), = servers.posts()
+    assert title == "VTR run failed: vtr_daily / check_quality for 2026-11-20"
+    assert "step check_quality failed for 2026-11-20" in message
+    assert "QualityCheckFailed: data-quality check failed, outputs not published: assert_reject_share_below_threshold" \
+        in message
+    assert "orders/orders_2026-11-20b.txt" in message
+    assert servers.mails() == servers.posts()
+
+
+def test_a_bad_snapshot_date_param_is_refused_before_any_task_runs(tmp_path, servers):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    project = new_project(tmp_path, servers)
+    with pytest.raises(ParamValidationError, match="snapshot_date"):
+        dag_run(project, dt.date(2026, 11, 25), conf={"snapshot_date": "25.11.2026"})
+    assert not project.settings().warehouse.exists()
+    assert servers.posts() == []
+
+
+def test_a_date_param_runs_that_date(tmp_path, servers):
+    project = new_project(tmp_path, servers)
+    drop_day(project, D1)
+    result = dag_run(project, dt.date(2026, 11, 26), conf={"snapshot_date": "2026-11-20"})
+    assert_succeeded(result)
+    assert sorted({name.split("/")[1] for name in output_files(project)}) == ["snapshot_date=2026-11-20"]
+    shutil.rmtree(tmp_path / "data")
