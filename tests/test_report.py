@@ -111,7 +111,7 @@ def test_one_self_contained_file_with_a_section_per_account(published):
     # the odd category is shown escaped, never as markup
     assert escape(ODD_CATEGORY) in page and ODD_CATEGORY not in page
     assert "projection by this pipeline, not the marketplace's figure" in page
-    assert "Early warning" in page.replace("EARLY WARNING", "Early warning")
+    assert "Early warning: projected VTR" in page
 
 
 def test_at_risk_list_shows_the_first_twenty_and_points_to_the_full_dataset(published):
