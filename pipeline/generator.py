@@ -144,7 +144,8 @@ PROFILES = {
                   ("High Street", "Station Road", "Church Lane", "Victoria Road", "Park Avenue", "Mill Lane",
                    "Queens Road", "Green Lane", "Manor Road", "King Street", "The Crescent", "New Road"),
                   (("London", "SW1"), ("Manchester", "M1"), ("Birmingham", "B1"), ("Leeds", "LS1"), ("Bristol", "BS1"),
-                   ("Glasgow", "G1"), ("Liverpool", "L1"), ("Sheffield", "S1"), ("Cardiff", "CF1"), ("Leicester", "LE1")),
+                   ("Glasgow", "G1"), ("Liverpool", "L1"), ("Sheffield", "S1"), ("Cardiff", "CF1"),
+                   ("Leicester", "LE1")),
                   "uk"),
     "us": Profile("America/New_York", "US", "USD", 1.1,
                   (("usps", 0.45), ("ups", 0.25), ("fedex", 0.15), ("amzl", 0.15)), "ontrac", "+1 ",
@@ -339,8 +340,11 @@ def generate(
     """Write `days` days of orders, confirmations and scans for about `packages` orders under landing/<seller_id>/.
 
     Files of an earlier call for the same seller are replaced. `dip_category` (None for no dip) loses about a
-    tenth of its packages for ten days in the middle of the period; `aggregator_exports` adds the EasyPost and
-    AfterShip JSON files (else those carriers' events go to the canonical CSV too).
+    tenth of its packages for ten days of purchases from `days // 2 - 14` on (GenerationStats.dip_start/dip_end),
+    so that with the default 14-day lag its 7-day VTR falls below target and recovers within the period.
+    `aggregator_exports` adds the EasyPost and AfterShip JSON files (else those carriers' events go to the
+    canonical CSV too). Marketplaces ending .se/.dk/.no/.fi get Nordic carriers, .co.uk British (Royal Mail
+    needs CARRIER_ALIASES in the settings to count as integrated), .com American, any other German ones.
     """
     if days < 1 or packages < 1:
         raise ValueError("days and packages must be positive")
@@ -502,7 +506,7 @@ def _build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_
     asof join mix as mx on mk.m = mx.m and x.u_carrier >= mx.cum_lo
     """)
     # items first: the order's primary category decides whether the dip hits it
-    con.execute(f"""
+    con.execute("""
     create table items as
     with expanded as (
         select b.p, k.k,
@@ -758,7 +762,7 @@ def _fill_stats(con, stats: GenerationStats, start: dt.date) -> None:
         select case mode when 'fixed' then 'fixed' when 'keep' then 'kept' else 'removed' end, count(distinct p)
         from conf where rev = 1 group by all order by 1""").fetchall())
     # the final state per package, judged in the pipeline's order of reasons
-    rows = con.execute(f"""
+    rows = con.execute("""
     with final as (
         select p, any_value(mode) as mode, any_value(integrated) as integrated, any_value(promise_d) as promise_d,
             arg_max(tracking_kind, rev) filter (where tracking_kind is distinct from 'blank') as kind,
@@ -804,12 +808,13 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
     phone_prefix = "(case o.m " + " ".join(f"when {i} then '{p.phone}'" for i, p in enumerate(profiles)) + " end)"
     vat = "(case o.country " + " ".join(f"when '{k}' then {v}" for k, v in VAT.items()) + " else 0.2 end)"
     n7 = "lpad(floor(u(o.p, 55) * 1e7)::bigint::varchar, 7, '0')"
+    letters = list("ABDEFGHJLNPQRSTUWXYZ")
     postal = f"""case {fmt}
             when 'se' then {zip_prefix} || floor(u(o.p, 56) * 10)::int::varchar || ' '
                            || lpad(floor(u(o.p, 57) * 100)::int::varchar, 2, '0')
             when '5' then {zip_prefix} || lpad(floor(u(o.p, 56) * 1000)::int::varchar, 3, '0')
             when 'uk' then {zip_prefix} || ' ' || floor(u(o.p, 56) * 10)::int::varchar
-                           || {_pick(list("ABDEFGHJLNPQRSTUWXYZ"), "o.p", 57)} || {_pick(list("ABDEFGHJLNPQRSTUWXYZ"), "o.p", 58)}
+                           || {_pick(letters, "o.p", 57)} || {_pick(letters, "o.p", 58)}
             else {zip_prefix} || lpad(floor(u(o.p, 56) * 100)::int::varchar, 2, '0')
         end"""
     purchase_local = _ts("o.day", "o.purchase_sec")
@@ -855,7 +860,8 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
             '0.00' as "shipping-tax",
             case when u(o.p, 62) < 0.08 then 'Expedited' else 'Standard' end as "ship-service-level",
             case when u(o.p, 63) < 0.8 then {first} else {r_first} end || ' ' || {last} as "recipient-name",
-            {street} || ' ' || (1 + floor(u(o.p, 64) * 120)::int)::varchar as "ship-address-1",
+            case when o.country in ('GB', 'US') then (1 + floor(u(o.p, 64) * 120)::int)::varchar || ' ' || {street}
+                 else {street} || ' ' || (1 + floor(u(o.p, 64) * 120)::int)::varchar end as "ship-address-1",
             case when u(o.p, 65) < 0.15 then 'lgh ' || (1001 + floor(u(o.p, 66) * 400)::int)::varchar end
                 as "ship-address-2",
             null::varchar as "ship-address-3",
@@ -1073,6 +1079,6 @@ def _write_files(con, root: Path, start: dt.date, days: int, aggregator_exports:
 
 
 def _gzip(plain: Path, target: Path) -> None:
-    """Compress in a worker thread while DuckDB writes the next files (zlib releases the GIL); mtime 0 keeps bytes stable."""
+    """Gzip in a worker thread while DuckDB writes the next files (zlib releases the GIL); mtime 0: stable bytes."""
     target.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=6, mtime=0))
     plain.unlink()

@@ -33,7 +33,7 @@ def _tsv(path: Path) -> list[dict]:
 def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     a = generate(tmp_path / "a", start=START, days=12, packages=800, seed=3)
     b = generate(tmp_path / "b", start=START, days=12, packages=800, seed=3)
-    c = generate(tmp_path / "c", start=START, days=12, packages=800, seed=4)
+    generate(tmp_path / "c", start=START, days=12, packages=800, seed=4)
     files_a, files_b, files_c = _files(tmp_path / "a"), _files(tmp_path / "b"), _files(tmp_path / "c")
     assert a == b
     assert files_a == files_b
@@ -69,7 +69,8 @@ def test_files_are_named_by_day_and_carry_buyer_data(tmp_path):
     catalog = (seller / "catalog" / "catalog.csv").read_text().splitlines()
     assert catalog[0] == "sku,category" and len({line.split(",")[1] for line in catalog[1:]}) == 10
 
-    line = json.loads(gzip.decompress(next((seller / "scans").glob("*_aftership.jsonl.gz")).read_bytes()).splitlines()[0])
+    export = next((seller / "scans").glob("*_aftership.jsonl.gz"))
+    line = json.loads(gzip.decompress(export.read_bytes()).splitlines()[0])
     assert line["checkpoints"] and {"tag", "checkpoint_time"} <= set(line["checkpoints"][0])
 
 
