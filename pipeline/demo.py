@@ -1,0 +1,136 @@
+"""`vtr demo`: sample data for one seller on two marketplaces, the real DAG run over weeks of it, the report.
+
+Everything lives in one folder (default ./demo), made anew on every run:
+    landing/     the generated feeds        vtr.toml    the settings
+    warehouse.duckdb                        output/     Parquet datasets and reports/
+    airflow/     Airflow's home (SQLite metadata) and the log of the in-process DAG runs
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+
+DAYS = 90           # days of generated orders, ending on the latest snapshot date
+HISTORY_FROM = 30   # the backfill starts this many days into the data (the dip shows up after it)
+SELLER = "nordic-home"
+
+
+class _Progress:
+    def __init__(self, steps: int):
+        self.steps, self.step, self.started = steps, 0, time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        self.step += 1
+        self.step_started = time.monotonic()
+        print(f"[{self.step}/{self.steps}] {text}", flush=True)
+
+    def done(self, detail: str = "") -> None:
+        now = time.monotonic()
+        print(f"      done in {now - self.step_started:.1f} s (total {now - self.started:.1f} s){detail}", flush=True)
+
+
+def _settings_text() -> str:
+    from pipeline.generator import CARRIER_ALIASES
+
+    aliases = "\n".join(f'"{k}" = "{v}"' for k, v in CARRIER_ALIASES.items())
+    return ('[paths]\nlanding = "landing"\nwarehouse = "warehouse.duckdb"\noutput = "output"\n\n'
+            f"[carrier_aliases]\n{aliases}\n\n"
+            "# add a channel to receive the alerts, e.g.\n# [[alerts]]\n# url = \"json://localhost:8080/hook\"\n")
+
+
+def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None = None) -> int:
+    """Make the demo folder, run the DAG for the history in one pass and then for the latest date; 0 on success."""
+    root = Path(folder).resolve()
+    latest = latest or dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    start = latest - dt.timedelta(days=DAYS - 1)
+    history_start = start + dt.timedelta(days=HISTORY_FROM)
+    progress = _Progress(4)
+
+    for part in ("landing", "output", "airflow", "warehouse.duckdb", "warehouse.duckdb.wal", "vtr.toml"):
+        target = root / part
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    root.mkdir(parents=True, exist_ok=True)
+
+    progress(f"generating {packages:,} packages over {DAYS} days ({start} .. {latest}) in {root / 'landing'}")
+    from pipeline.generator import generate
+
+    stats = generate(root / "landing", seller_id=SELLER, start=start, days=DAYS, packages=packages)
+    config = root / "vtr.toml"
+    config.write_text(_settings_text())
+    progress.done(f": {stats.files} files, {stats.packages:,} packages, dip in {stats.dip_category} "
+                  f"for purchases {stats.dip_start} .. {stats.dip_end}")
+
+    from pipeline.airflow_local import prepare, run_dag
+
+    prepare(root / "airflow")
+    log_file = root / "airflow" / "dag_runs.log"
+    days_back = (latest - history_start).days
+    progress(f"running the vtr_daily DAG in-process: history {history_start} .. {latest - dt.timedelta(days=1)} "
+             f"({days_back} snapshot dates in one pass)")
+    yesterday = latest - dt.timedelta(days=1)
+    history = run_dag(config, [yesterday], log_file=log_file,
+                      conf={"snapshot_date": history_start.isoformat(), "end_date": yesterday.isoformat()})
+    progress.done()
+    progress(f"running the vtr_daily DAG for the latest date {latest}")
+    daily = run_dag(config, [latest], log_file=log_file)
+    progress.done()
+    failed = [r for r in history + daily if r.state != "success"]
+    if failed:
+        for r in failed:
+            print(f"DAG run {r.logical_date} {r.state}: failed tasks {r.failed_tasks}; see {log_file}")
+        return 1
+
+    progress("writing the HTML report")
+    from pipeline.report import write_report
+    from pipeline.settings import load_settings
+
+    settings = load_settings(config)
+    report = write_report(settings, latest)
+    progress.done()
+    print()
+    print(_summary(settings, latest))
+    print(f"""
+report:     {report}
+outputs:    {settings.output}  (Parquet: vtr_snapshots, category_report, invalid_packages, at_risk_packages,
+            projected_vtr, carrier_performance; partitioned by snapshot_date=)
+warehouse:  {settings.warehouse}  (open read-only: duckdb -readonly {settings.warehouse})
+settings:   {config}
+DAG log:    {log_file}
+next:       .venv/bin/vtr run --config {config} --date {latest}""")
+    return 0
+
+
+def _summary(settings, day: dt.date) -> str:
+    from pipeline.db import connect
+
+    con = connect(settings, read_only=True)
+    try:
+        rows = con.execute(
+            """select marketplace, window_days, scope, coalesce(scope_value, ''), packages_valid, packages_total,
+                      vtr, status
+            from marts.mart_vtr_snapshots
+            where snapshot_date = ? and (scope = 'overall' or (scope = 'category' and status = 'below_target'))
+            order by marketplace, scope <> 'overall', window_days, scope_value""", [day]).fetchall()
+        dipped = con.execute(
+            """select scope_value, window_days, min(vtr), arg_min(snapshot_date, vtr)
+            from marts.mart_vtr_snapshots
+            where scope = 'category' and status = 'below_target' and packages_total >= 50
+            group by all order by 3 limit 3""").fetchall()
+        at_risk = con.execute("select count(*) from marts.mart_at_risk_packages where snapshot_date = ?",
+                              [day]).fetchone()[0]
+    finally:
+        con.close()
+    lines = [f"VTR on {day} for {SELLER}:"]
+    for marketplace, window, scope, value, valid, total, vtr, status in rows:
+        rate = f"{vtr:.2%}" if vtr is not None else "-"
+        lines.append(f"  {marketplace:<10} {window:>2}d {scope:<9} {value:<14} {valid:>6}/{total:<6} {rate:>8}  {status}")
+    for category, window, vtr, when in dipped:
+        lines.append(f"  below target in the history: {category}, {window} days, lowest {vtr:.2%} on {when}")
+    lines.append(f"  packages at risk to fix before the marketplace measures them: {at_risk}")
+    return "\n".join(lines)
