@@ -161,3 +161,12 @@ def test_tasks_that_open_the_warehouse_share_the_one_slot_pool(dag):
 def test_every_task_alerts_on_failure_and_the_sensor_frees_its_slot_while_waiting(dag):
     assert dag.get_task("wait_for_files").partial_kwargs["mode"] == "reschedule"
     assert all(t.on_failure_callback for t in dag.tasks)  # the run-failed alert names the failed step
+
+
+def test_the_test_session_runs_airflow_in_a_temporary_home_with_sqlite():
+    from airflow import settings
+
+    home = Path(os.environ["AIRFLOW_HOME"])
+    assert home != Path.home() / "airflow" and home.name.startswith("vtr_airflow_")
+    assert settings.SQL_ALCHEMY_CONN == f"sqlite:///{home / 'airflow.db'}"
+    assert Path(settings.DAGS_FOLDER) == DAGS_FOLDER

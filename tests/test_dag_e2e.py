@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import shutil
 import time
 from pathlib import Path
 
@@ -308,4 +307,3 @@ def test_a_date_param_runs_that_date(tmp_path, servers):
     result = dag_run(project, dt.date(2026, 11, 26), conf={"snapshot_date": "2026-11-20"})
     assert_succeeded(result)
     assert sorted({name.split("/")[1] for name in output_files(project)}) == ["snapshot_date=2026-11-20"]
-    shutil.rmtree(tmp_path / "data")
