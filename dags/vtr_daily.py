@@ -5,7 +5,7 @@ One run per snapshot date D (the run's logical date; on the schedule, the start 
 run for D starts once D is over): wait for the day's files, ingest each seller's feeds, build the models, check
 data quality, publish the Parquet datasets, alert.
 
-Task graph (every edge; `plan_run`'s plan is also read by every task after `list_sellers`):
+Task graph (every edge; every later task reads `plan_run`'s plan):
 
     plan_run >> list_sellers >> wait_for_files >> ingest_seller >> build_models
     build_models >> check_quality >> publish_snapshots >> alert_below_target
