@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import random
+import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -336,6 +337,7 @@ def generate(
     marketplaces: tuple[str, ...] = ("Amazon.se", "Amazon.de"),
     dip_category: str | None = "Garden",
     aggregator_exports: bool = True,
+    memory_limit: str = "4GB",
 ) -> GenerationStats:
     """Write `days` days of orders, confirmations and scans for about `packages` orders under landing/<seller_id>/.
 
@@ -343,7 +345,8 @@ def generate(
     tenth of its packages for ten days of purchases from `days // 2 - 14` on (GenerationStats.dip_start/dip_end),
     so that with the default 14-day lag its 7-day VTR falls below target and recovers within the period.
     `aggregator_exports` adds the EasyPost and AfterShip JSON files (else those carriers' events go to the
-    canonical CSV too). Marketplaces ending .se/.dk/.no/.fi get Nordic carriers, .co.uk British (Royal Mail
+    canonical CSV too). `memory_limit` caps DuckDB's memory (the rest spills to a temporary folder; a million
+    packages peak at about 4 GB). Marketplaces ending .se/.dk/.no/.fi get Nordic carriers, .co.uk British (Royal Mail
     needs CARRIER_ALIASES in the settings to count as integrated), .com American, any other German ones.
     """
     if days < 1 or packages < 1:
@@ -370,7 +373,9 @@ def generate(
     else:
         dip_lo, dip_hi = days + 1, days + 1
 
-    con = duckdb.connect()
+    spill = tempfile.TemporaryDirectory(prefix="vtr-generator-")
+    # a million packages make a few GB of text tables: cap memory, let DuckDB spill the rest to disk
+    con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": spill.name})
     try:
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"create macro u(k, salt) as ((hash(k, salt, {int(seed)}) >> 11)::double / 9007199254740992.0)")
@@ -383,6 +388,7 @@ def generate(
         stats.files = _write_files(con, root, start, days, aggregator_exports)
     finally:
         con.close()
+        spill.cleanup()
     return stats
 
 
@@ -595,6 +601,7 @@ def _build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_
     join carriers as c on c.key = o.carrier
     join offsets as offs on offs.m = o.m and offs.d = least(o.d, {days - 1})
     """)
+    con.execute("drop table base")
 
 
 def _ts(day_expr: str, sec_expr: str) -> str:
@@ -895,6 +902,7 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
         {", ".join(f'case when cont = 0 then "{c}" end as "{c}"' for c in ORDER_HEADER[2:])}
     from full_lines
     """)
+    con.execute("drop table order_lines")  # the wide tables are what costs memory at a million packages
     item_id = _digits(_perm("c.item_key", 14, random.Random(seed * 31 + 1)), 14)
     typo = _typo_sql("c.tracking_true", "c.shape", "floor(u(c.p, 19) * 1000)::int")
     ship_local = _ts("c.ship_day", "13 * 3600 + floor(u(c.p, 21) * 4 * 3600)")
@@ -1025,6 +1033,7 @@ def _build_outputs(con, profiles, seed: int, days: int) -> None:
     where e.channel = 'aftership'
     order by e.file_d
     """)
+    con.execute("drop table exports; drop table agg_events")
 
 
 ORDER_KEYS = {
