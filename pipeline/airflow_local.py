@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,9 +73,6 @@ def _run(logical_dates: list[dt.date], conf: dict | None) -> list[DagRunResult]:
     spec.loader.exec_module(module)
     results = []
     for day in logical_dates:
-        # pipeline.alerts reads a failed delivery's reason ("error=500") from Apprise's WARNING records, which a
-        # quiet root level (ERROR) would not create; the console handler still shows only errors
-        logging.getLogger("apprise").setLevel(logging.WARNING)
         run = module.daily_dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, tz="UTC"),
                                     run_conf=conf)
         tasks = {

@@ -434,9 +434,16 @@ def _scrubbed_logs(secrets: set[str]):
     loggers = [logging.getLogger(name) for name in _SCRUBBED_LOGGERS]
     for lg in loggers:
         lg.addFilter(scrub)
+    # a failed delivery's reason ("error=500") comes from Apprise's WARNING records, which a quiet
+    # deployment (root level ERROR) would not create; handlers still decide what is shown
+    apprise_log = logging.getLogger("apprise")
+    level = apprise_log.level
+    if apprise_log.getEffectiveLevel() > logging.WARNING:
+        apprise_log.setLevel(logging.WARNING)
     try:
         yield
     finally:
+        apprise_log.setLevel(level)
         for lg in loggers:
             lg.removeFilter(scrub)
 
