@@ -152,12 +152,12 @@ CHECKS = {
 }
 
 # JSON adapters: each yields the canonical scan fields as text, one row per event, from the table `lines`.
-EASYPOST_STATUS = """case lower(d ->> 'status')
+EASYPOST_STATUS = """case lower(d.status)
     when 'return_to_sender' then 'returned'
     when 'cancelled' then 'unknown'
     when 'error' then 'unknown'
-    else lower(d ->> 'status') end"""
-AFTERSHIP_STATUS = """case c ->> 'tag'
+    else lower(d.status) end"""
+AFTERSHIP_STATUS = """case c.tag
     when 'Pending' then 'pre_transit'
     when 'InfoReceived' then 'pre_transit'
     when 'Expired' then 'unknown'
@@ -166,46 +166,61 @@ AFTERSHIP_STATUS = """case c ->> 'tag'
     when 'AvailableForPickup' then 'available_for_pickup'
     when 'Delivered' then 'delivered'
     when 'AttemptFail' then 'failure'
-    when 'Exception' then
-        case when c ->> 'subtag' in ('Exception_010', 'Exception_011') then 'returned' else 'failure' end
-    else c ->> 'tag' end"""
+    when 'Exception' then case when c.subtag in ('Exception_010', 'Exception_011') then 'returned' else 'failure' end
+    else c.tag end"""
+# The fields both adapters read, parsed once per line (from_json is lenient: a missing or mistyped key is NULL);
+# AfterShip's API wraps a tracking in {"tracking": {...}}.
+_CHECKPOINTS = ('[{"tag": "VARCHAR", "subtag": "VARCHAR", "checkpoint_time": "VARCHAR", "message": "VARCHAR", '
+                '"location": "VARCHAR", "city": "VARCHAR", "state": "VARCHAR", "country_iso3": "VARCHAR"}]')
+_AFTERSHIP = f'"tracking_number": "VARCHAR", "slug": "VARCHAR", "checkpoints": {_CHECKPOINTS}'
+TRACKING_SCHEMA = (
+    '{"tracking_code": "VARCHAR", "carrier": "VARCHAR", "tracking_details": [{"status": "VARCHAR", '
+    '"status_detail": "VARCHAR", "datetime": "VARCHAR", "message": "VARCHAR", '
+    '"tracking_location": {"city": "VARCHAR", "state": "VARCHAR", "country": "VARCHAR"}}], '
+    f'{_AFTERSHIP}, "tracking": {{{_AFTERSHIP}}}}}'
+)
 JSON_EVENTS = f"""
 with json_lines as (
     select line, try_cast(text as json) as parsed,
-        case when json_type(parsed) = 'OBJECT' then parsed end as doc
+        case when json_type(parsed) = 'OBJECT' then from_json(parsed, '{TRACKING_SCHEMA}') end as obj
     from lines
 ),
 objects as (
-    select line, coalesce(doc -> 'tracking', doc) as obj
+    select
+        line,
+        obj.tracking_code,
+        obj.carrier,
+        obj.tracking_details,
+        coalesce(obj.tracking.tracking_number, obj.tracking_number) as aftership_number,
+        coalesce(obj.tracking.slug, obj.slug) as slug,
+        coalesce(obj.tracking.checkpoints, obj.checkpoints) as checkpoints,
     from json_lines
-    where doc is not null
+    where obj is not null
 ),
 easypost as (
     select
         o.line, 1 as n_fields,
-        nullif(trim(o.obj ->> 'tracking_code'), '') as tracking_number,
-        nullif(trim(o.obj ->> 'carrier'), '') as carrier,
-        nullif(trim(d ->> 'datetime'), '') as event_time,
+        nullif(trim(o.tracking_code), '') as tracking_number,
+        nullif(trim(o.carrier), '') as carrier,
+        nullif(trim(d.datetime), '') as event_time,
         {EASYPOST_STATUS} as status,
-        coalesce(d ->> 'status_detail', d ->> 'status') as event_code,
-        d ->> 'message' as description,
-        nullif(concat_ws(', ', d -> 'tracking_location' ->> 'city', d -> 'tracking_location' ->> 'state',
-            d -> 'tracking_location' ->> 'country'), '') as location
-    from objects as o, unnest(cast(o.obj -> 'tracking_details' as json[])) as t(d)
-    where json_type(o.obj -> 'tracking_details') = 'ARRAY'
+        coalesce(d.status_detail, d.status) as event_code,
+        d.message as description,
+        nullif(concat_ws(', ', d.tracking_location.city, d.tracking_location.state, d.tracking_location.country), '')
+            as location
+    from (select line, tracking_code, carrier, unnest(tracking_details) as d from objects) as o
 ),
 aftership as (
     select
         o.line, 1 as n_fields,
-        nullif(trim(o.obj ->> 'tracking_number'), '') as tracking_number,
-        nullif(trim(o.obj ->> 'slug'), '') as carrier,
-        nullif(trim(c ->> 'checkpoint_time'), '') as event_time,
+        nullif(trim(o.aftership_number), '') as tracking_number,
+        nullif(trim(o.slug), '') as carrier,
+        nullif(trim(c.checkpoint_time), '') as event_time,
         {AFTERSHIP_STATUS} as status,
-        coalesce(c ->> 'subtag', c ->> 'tag') as event_code,
-        c ->> 'message' as description,
-        coalesce(c ->> 'location', nullif(concat_ws(', ', c ->> 'city', c ->> 'state', c ->> 'country_iso3'), '')) as location
-    from objects as o, unnest(cast(o.obj -> 'checkpoints' as json[])) as t(c)
-    where json_type(o.obj -> 'checkpoints') = 'ARRAY'
+        coalesce(c.subtag, c.tag) as event_code,
+        c.message as description,
+        coalesce(c.location, nullif(concat_ws(', ', c.city, c.state, c.country_iso3), '')) as location
+    from (select line, aftership_number, slug, unnest(checkpoints) as c from objects) as o
 )
 select * from easypost
 union all
@@ -214,9 +229,8 @@ union all
 -- a line that is not JSON (n_fields -1), or JSON in neither format (0), is one rejected row
 select line, case when parsed is null then -1 else 0 end, null, null, null, null, null, null, null
 from json_lines
-where doc is null
-   or (json_type(coalesce(doc -> 'tracking', doc) -> 'tracking_details') is distinct from 'ARRAY'
-       and json_type(coalesce(doc -> 'tracking', doc) -> 'checkpoints') is distinct from 'ARRAY')
+where obj is null
+   or (obj.tracking_details is null and obj.checkpoints is null and obj.tracking.checkpoints is null)
 """
 
 CSV_FIELD = """'(?:^|,)("(?:[^"]|"")*"|[^,]*)'"""
@@ -288,8 +302,10 @@ def _delimited_sql(feed: str, fmt: str, header: list[str]) -> str:
     if fmt == "tsv":
         split = "string_split(l.text, chr(9))"
     else:
-        split = (f"list_transform(regexp_extract_all(l.text, {CSV_FIELD}, 1), "
-                 "lambda x: case when x like '\"%\"' then replace(x[2:-2], '\"\"', '\"') else x end)")
+        # the quote-aware regex is slow: only lines holding a quote need it
+        split = (f"case when contains(l.text, '\"') then list_transform(regexp_extract_all(l.text, {CSV_FIELD}, 1), "
+                 "lambda x: case when x like '\"%\"' then replace(x[2:-2], '\"\"', '\"') else x end) "
+                 "else string_split(l.text, ',') end")
     fields = ",\n        ".join(
         f"nullif(trim(fields[{positions[c]}]), '') as {c}" if c in positions else f"null::varchar as {c}"
         for c in COLUMNS[feed]
@@ -366,13 +382,14 @@ def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: P
         text, was_utf8 = _decode(data)
         fmt = _format_of(path, text)
         parse_sql = _parse_sql(feed, fmt, text)
-        # DuckDB reads a plain UTF-8 file itself; anything decompressed, re-encoded or with a BOM is handed over
-        # as text (no temporary copy on disk, where a killed run would leave buyers' data behind)
-        if was_utf8 and not was_compressed and not data.startswith(codecs.BOM_UTF8):
-            source, arg = "select content from read_text(?)", str(path)
+        # DuckDB's CSV reader splits a UTF-8 file (plain or .gz) into numbered lines, in parallel; anything
+        # re-encoded or with a BOM is handed over as text (no temporary copy on disk, where a killed run would
+        # leave buyers' data behind)
+        if was_utf8 and not data.startswith(codecs.BOM_UTF8) and (not was_compressed or path.suffix.lower() == ".gz"):
+            lines_sql, arg = FILE_LINES, str(path)
         else:
-            source, arg = "select ?::varchar as content", text
-        counts = _load_parsed(con, seller_id, feed, rel, len(data), digest, fmt, parse_sql, source, arg)
+            lines_sql, arg = TEXT_LINES, text
+        counts = _load_parsed(con, seller_id, feed, rel, len(data), digest, fmt, parse_sql, lines_sql, arg)
     except FileError as exc:
         result.message = str(exc)
         return result
@@ -384,22 +401,28 @@ def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: P
     return result
 
 
-def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, source, arg) -> tuple[int, int, int]:
+# Numbered lines of a file, blank lines (whitespace and separators only, as spreadsheets export empty rows) left out.
+# A file: the CSV reader with one column and no quoting (NUL bytes were refused before) splits it in parallel.
+FILE_LINES = """
+select ordinality as line, text
+from read_csv(?, columns = {'text': 'VARCHAR'}, delim = chr(0), quote = '', escape = '', header = false,
+              auto_detect = false, max_line_size = 104857600) with ordinality
+where text is not null and not regexp_full_match(text, '[\\s,]*')"""
+# Text from Python: unnest in the select list (a lateral unnest of a large file's lines runs out of memory);
+# CRs go before the split (CRLF line ends), as an rtrim of every line is several times slower.
+TEXT_LINES = """
+select t.line, t.text
+from (
+    select unnest(s.lines) as text, generate_subscripts(s.lines, 1) as line
+    from (select string_split(replace(?::varchar, chr(13), ''), chr(10)) as lines) as s
+) as t
+where not regexp_full_match(t.text, '[\\s,]*')"""
+
+
+def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, lines_sql, arg) -> tuple[int, int, int]:
     con.execute("begin transaction")
     try:
-        con.execute(
-            f"""create or replace temp table lines as
-            select t.line, t.text
-            from (
-                -- unnest in the select list: a lateral unnest of a large file's lines runs out of memory;
-                -- CRs go before the split (CRLF line ends), as an rtrim of every line is several times slower
-                select unnest(s.lines) as text, generate_subscripts(s.lines, 1) as line
-                from (select string_split(replace(r.content, chr(13), ''), chr(10)) as lines from ({source}) as r) as s
-            ) as t
-            -- blank lines (whitespace and separators only, as spreadsheets export empty rows) are not rows
-            where not regexp_full_match(t.text, '[\\s,]*')""",
-            [arg],
-        )
+        con.execute(f"create or replace temp table lines as {lines_sql}", [arg])
         if fmt == "json":
             lines, objects = con.execute(
                 "select count(*), count(*) filter (json_type(try_cast(text as json)) = 'OBJECT') from lines").fetchone()

@@ -435,7 +435,7 @@ def test_a_killed_load_leaves_nothing_and_the_next_run_loads_the_file_whole(proj
     # a small memory limit: the load of a file many times smaller than memory must not run out of it
     project.write_config('[duckdb]\nmemory_limit = "256MB"\n')
     drop_fixture(project, "catalog", "catalog.csv")  # loads first (catalog is the first feed) and says so
-    n = 300_000
+    n = 2_000_000
     big = project.landing / "acme" / "orders" / "big.txt"
     with big.open("w") as f:
         f.write("order-id\torder-item-id\tbuyer-name\tsku\tquantity-purchased\tlatest-delivery-date\n")
@@ -446,7 +446,7 @@ def test_a_killed_load_leaves_nothing_and_the_next_run_loads_the_file_whole(proj
     try:
         line = proc.stderr.readline()
         assert "catalog/catalog.csv: loaded" in line, line
-        time.sleep(0.5)  # now inside the big file's load, which takes well over a second
+        time.sleep(0.3)  # now inside the big file's load, which takes well over a second
         assert proc.poll() is None, "the load finished before it could be interrupted; make the file bigger"
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)
