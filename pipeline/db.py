@@ -26,9 +26,10 @@ create table if not exists raw.files (
     rows_loaded bigint not null,
     rows_rejected bigint not null,
     loaded_at timestamptz not null,
+    modified_ns bigint,
     unique (seller_id, feed, sha256)
 );
-comment on table raw.files is 'Load manifest: one row per file loaded, in load order (file_id). A file is known by the sha256 of its decompressed content.';
+comment on table raw.files is 'Load manifest: one row per file loaded, in load order (file_id). A file is known by the sha256 of its decompressed content; path, size and modification time (modified_ns) let a run skip re-reading a file it has loaded.';
 
 create table if not exists raw.orders (
     seller_id varchar not null,
@@ -66,6 +67,7 @@ create table if not exists raw.scans (
     file_id bigint not null,
     line bigint not null,
     tracking_number varchar not null,
+    tracking_key varchar,
     carrier varchar,
     event_at timestamptz not null,
     status varchar not null,
@@ -73,7 +75,7 @@ create table if not exists raw.scans (
     description varchar,
     location varchar
 );
-comment on table raw.scans is 'Carrier tracking events, canonical form, from CSV and from EasyPost / AfterShip JSON lines (repeats kept here, removed in staging).';
+comment on table raw.scans is 'Carrier tracking events, canonical form, from CSV and from EasyPost / AfterShip JSON lines (repeats kept here, removed in staging); tracking_key is the normalised number, so a run finds a package''s events without normalising history.';
 
 create table if not exists raw.catalog (
     seller_id varchar not null,

@@ -112,6 +112,7 @@ TYPED = {
     },
     "scans": {
         "tracking_number": "f.tracking_number",
+        "tracking_key": "normalize_tracking(f.tracking_number)",
         "carrier": "f.carrier",
         "event_at": "parse_instant(f.event_time)",
         "status": "lower(f.status)",
@@ -369,6 +370,16 @@ def _parse_sql(feed: str, fmt: str, text: str) -> str:
 def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: Path, rel: str) -> FileResult:
     """Load one file and its manifest row in one transaction; a file seen before (by content) is skipped."""
     result = FileResult(seller_id, feed, rel, "failed")
+    stat = path.stat()
+    # the same path, size and modification time as a file loaded before: the same file, not read again
+    # (a daily run's work grows with the day's new files, not with every file ever dropped)
+    if con.execute(
+        "select 1 from raw.files where seller_id = ? and feed = ? and path = ? and size_bytes = ? and modified_ns = ?",
+        [seller_id, feed, rel, stat.st_size, stat.st_mtime_ns],
+    ).fetchone():
+        result.status = "skipped"
+        result.message = "loaded before"
+        return result
     try:
         data, was_compressed = _read_content(path)
         digest = hashlib.sha256(data).hexdigest()
@@ -389,7 +400,8 @@ def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: P
             lines_sql, arg = FILE_LINES, str(path)
         else:
             lines_sql, arg = TEXT_LINES, text
-        counts = _load_parsed(con, seller_id, feed, rel, len(data), digest, fmt, parse_sql, lines_sql, arg)
+        counts = _load_parsed(con, seller_id, feed, rel, stat.st_size, digest, fmt, parse_sql, lines_sql, arg,
+                              stat.st_mtime_ns)
     except FileError as exc:
         result.message = str(exc)
         return result
@@ -419,7 +431,8 @@ from (
 where not regexp_full_match(t.text, '[\\s,]*')"""
 
 
-def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, lines_sql, arg) -> tuple[int, int, int]:
+def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, lines_sql, arg,
+                 modified_ns) -> tuple[int, int, int]:
     con.execute("begin transaction")
     try:
         con.execute(f"create or replace temp table lines as {lines_sql}", [arg])
@@ -444,8 +457,8 @@ def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, lines_
         )
         read, rejected = con.execute("select count(*), count(reason) from parsed").fetchone()
         con.execute(
-            "insert into raw.files values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [file_id, seller_id, feed, rel, digest, size, read, read - rejected, rejected],
+            "insert into raw.files values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
+            [file_id, seller_id, feed, rel, digest, size, read, read - rejected, rejected, modified_ns],
         )
         con.execute("drop table lines; drop table parsed")
         con.execute("commit")

@@ -490,3 +490,25 @@ def test_vtr_ingest_prints_per_seller_and_feed_and_exits_1_on_a_failed_file(proj
     failed = next(line for line in out if "broken.jsonl.gz" in line)
     assert failed.startswith("FAILED bolt scans/broken.jsonl.gz") and "gzip" in failed
     assert "could not be read" in captured.err and "Traceback" not in captured.err
+
+
+# --- files already loaded --------------------------------------------------------------------------------------------
+
+def test_a_file_loaded_before_is_not_read_again_but_one_rewritten_in_place_is(project, monkeypatch):
+    path = drop_fixture(project, "catalog", "catalog.csv")
+    assert run_ingest(project)["catalog/catalog.csv"].status == "loaded"
+
+    import pipeline.ingest as ingest_module
+
+    def no_reading(_path):
+        raise AssertionError("an unchanged file loaded before was read again")
+
+    with monkeypatch.context() as m:
+        m.setattr(ingest_module, "_read_content", no_reading)
+        assert run_ingest(project)["catalog/catalog.csv"].status == "skipped"
+
+    # corrections written over the same file name: new content, so it loads on top
+    path.write_text(path.read_text() + "SKU-NEW,Garden\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    result = run_ingest(project)["catalog/catalog.csv"]
+    assert result.status == "loaded" and result.rows_loaded > 0
