@@ -1,0 +1,569 @@
+"""Benchmark of the VTR pipeline against a hand-written DuckDB baseline, on the generator's data.
+
+    make bench SIZE=M                       # = .venv/bin/python benchmarks/run.py --size M
+    .venv/bin/python benchmarks/run.py --size S --repeats 3 --only cold,baseline,warm
+
+Every measured step is a separate process (`vtr ...`, benchmarks/baseline.py, benchmarks/dag_run.py); its wall
+time and its own peak RSS (os.wait4) are recorded. The product is only called through its command line, the
+generator and pipeline.airflow_local. See benchmarks/README.md for what each scenario does and how to read
+the output; the last lines printed are the targets, each `met` or `not met`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+VTR = BIN / "vtr"
+
+SELLER = "nordic-home"
+LAST_DAY = dt.date(2026, 6, 30)  # every data set ends here: a past date, so the DAG never waits for files
+# size -> (packages, days of data, history growth (short, long) in days)
+SIZES = {
+    "tiny": (2_000, 60, (30, 90)),
+    "S": (100_000, 120, (45, 365)),
+    "M": (1_000_000, 120, (45, 365)),
+    "L": (5_000_000, 120, (45, 365)),
+}
+GROUPS = ("cold", "baseline", "warm", "history", "backfill", "dag", "demo")
+DEFAULT_GROUPS = {"L": ("cold", "baseline")}  # at L the target is the cold run's memory; --only all for the rest
+BACKFILL_DATES = 60
+
+
+@dataclass
+class Scenario:
+    name: str
+    what: str
+    walls: list[float] = field(default_factory=list)
+    rss_mib: list[float] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "what": self.what,
+            "wall_s": self.walls,
+            "median_s": statistics.median(self.walls) if self.walls else None,
+            "min_s": min(self.walls) if self.walls else None,
+            "max_s": max(self.walls) if self.walls else None,
+            "peak_rss_mib": max(self.rss_mib) if self.rss_mib else None,
+            **self.extra,
+        }
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- processes
+
+def measure(cmd: list[str], log_file: Path, env: dict | None = None) -> tuple[float, float, int]:
+    """Run cmd as a child; its wall time (s), its own peak RSS (MiB) and exit code. Output goes to log_file."""
+    with open(log_file, "ab") as out:
+        out.write(("$ " + " ".join(map(str, cmd)) + "\n").encode())
+        out.flush()
+        started = time.perf_counter()
+        child = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, child.returncode  # ru_maxrss is in KiB on Linux
+
+
+def run_checked(cmd: list[str], log_file: Path, what: str) -> tuple[float, float]:
+    wall, rss, code = measure(cmd, log_file)
+    if code != 0:
+        tail = log_file.read_text(errors="replace").splitlines()[-15:]
+        raise BenchError(f"{what} failed (exit {code}); last lines of {log_file}:\n" + "\n".join(tail))
+    return wall, rss
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+def dataset(data_dir: Path, size: str, packages: int, days: int, seed: int) -> Path:
+    """The generator's landing folder for (size, days, seed), generated once and reused (benchmarks/data/)."""
+    folder = data_dir / f"{size}-{days}d-seed{seed}"
+    marker = folder / "dataset.json"
+    wanted = {"packages": packages, "days": days, "seed": seed, "seller_id": SELLER,
+              "start": (LAST_DAY - dt.timedelta(days=days - 1)).isoformat(), "end": LAST_DAY.isoformat()}
+    if marker.exists():
+        try:
+            if {k: v for k, v in json.loads(marker.read_text()).items() if k in wanted} == wanted:
+                return folder / "landing"
+        except ValueError:
+            pass
+    from pipeline.generator import generate
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    log(f"generating {packages:,} packages over {days} days (seed {seed}) into {folder} ...")
+    started = time.perf_counter()
+    stats = generate(folder / "landing", seller_id=SELLER, start=LAST_DAY - dt.timedelta(days=days - 1), days=days,
+                     packages=packages, seed=seed)
+    size_bytes = sum(p.stat().st_size for p in (folder / "landing").rglob("*") if p.is_file())
+    marker.write_text(json.dumps({**wanted, "files": stats.files, "packages_written": stats.packages,
+                                  "bytes": size_bytes, "generated_in_s": round(time.perf_counter() - started, 1)}))
+    log(f"  {stats.files} files, {size_bytes / 2**20:.0f} MiB in {time.perf_counter() - started:.0f} s")
+    return folder / "landing"
+
+
+def link_tree(source: Path, target: Path, skip_date: dt.date | None = None) -> int:
+    """A copy of the landing folder made of hard links (symlinks across file systems), without the files whose
+    name carries skip_date. Returns how many files were left out."""
+    skipped = 0
+    for path in sorted(source.rglob("*")):
+        if not path.is_file():
+            continue
+        if skip_date and skip_date.isoformat() in path.name:
+            skipped += 1
+            continue
+        dest = target / path.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, dest)
+        except OSError:
+            dest.symlink_to(path.resolve())
+    return skipped
+
+
+def write_settings(path: Path, landing: Path, warehouse: Path, output: Path, args) -> Path:
+    from pipeline.generator import CARRIER_ALIASES
+
+    lines = [
+        "[paths]",
+        f'landing = "{landing}"',
+        f'warehouse = "{warehouse}"',
+        f'output = "{output}"',
+        "",
+        "[carrier_aliases]",
+        *(f'"{alias}" = "{code}"' for alias, code in CARRIER_ALIASES.items()),
+        "",
+        "[schedule]",
+        "wait_for_files_minutes = 0",
+        "",
+        "[duckdb]",
+        f'memory_limit = "{args.memory_limit}"',
+        f'temp_directory = "{path.parent / "spill"}"',
+    ]
+    if args.threads:
+        lines.append(f"threads = {args.threads}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def restore(saved: Path, warehouse: Path, output: Path) -> None:
+    """Put the saved warehouse back and empty the outputs: every repeat starts from the same state."""
+    for leftover in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    if saved is not None:
+        shutil.copyfile(saved, warehouse)
+    shutil.rmtree(output, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+
+def snapshot_rows(parquet: Path) -> list[tuple]:
+    """vtr_snapshots rows as sorted tuples, VTR rounded to 12 digits (the columns are the spec's, in order)."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(parquet).to_pylist()
+    return sorted((tuple(round(v, 12) if isinstance(v, float) else v for v in r.values()) for r in rows), key=repr)
+
+
+def compare(name: str, expected: Path, got: Path) -> dict:
+    a, b = snapshot_rows(expected), snapshot_rows(got)
+    only_a = [r for r in a if r not in set(b)]
+    only_b = [r for r in b if r not in set(a)]
+    return {"check": name, "match": a == b, "rows_expected": len(a), "rows_got": len(b),
+            "only_in_expected": len(only_a), "only_in_got": len(only_b),
+            "examples": [repr(r) for r in (only_a[:3] + only_b[:3])]}
+
+
+def partition(output: Path, day: dt.date) -> Path:
+    return output / "vtr_snapshots" / f"snapshot_date={day.isoformat()}" / "data.parquet"
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.size = args.size
+        packages, days, history = SIZES[args.size]
+        self.packages = args.packages or packages
+        self.days = args.days or days
+        self.history_days = history
+        self.day = LAST_DAY
+        self.scenarios: dict[str, Scenario] = {}
+        self.checks: list[dict] = []
+        self.work = Path(tempfile.mkdtemp(prefix="work-", dir=args.work_dir))
+        self.logs = self.work / "logs"
+        self.logs.mkdir()
+        self.landing = None
+        self.cold_warehouse = None   # after the last cold run: every file loaded, D built
+        self.cold_output = None
+        self.warm_output = None
+
+    def scenario(self, name: str, what: str) -> Scenario:
+        return self.scenarios.setdefault(name, Scenario(name, what))
+
+    def vtr_run(self, settings: Path, day: dt.date) -> list[str]:
+        return [VTR, "run", "--config", settings, "--date", day.isoformat()]
+
+    # -- 1. cold
+    def cold(self) -> None:
+        s = self.scenario("cold", "vtr run for the last date on an empty warehouse (every file ingested)")
+        folder = self.work / "cold"
+        settings = write_settings(folder / "vtr.toml", self.landing, folder / "warehouse.duckdb", folder / "output",
+                                  self.args)
+        for i in range(self.args.repeats):
+            restore(None, folder / "warehouse.duckdb", folder / "output")
+            wall, rss = run_checked(self.vtr_run(settings, self.day), self.logs / "cold.log", "cold vtr run")
+            s.walls.append(wall)
+            s.rss_mib.append(rss)
+            log(f"cold run {i + 1}/{self.args.repeats}: {wall:.2f} s, {rss:.0f} MiB")
+        self.cold_warehouse, self.cold_output = folder / "warehouse.duckdb", folder / "output"
+
+    def ensure_loaded(self) -> None:
+        """A warehouse holding every file and D's marts (the cold run's, or built untimed)."""
+        if self.cold_warehouse is None:
+            folder = self.work / "cold"
+            settings = write_settings(folder / "vtr.toml", self.landing, folder / "warehouse.duckdb",
+                                      folder / "output", self.args)
+            run_checked(self.vtr_run(settings, self.day), self.logs / "setup.log", "setup vtr run")
+            self.cold_warehouse, self.cold_output = folder / "warehouse.duckdb", folder / "output"
+
+    # -- 2. baseline
+    def baseline(self) -> None:
+        s = self.scenario("baseline", "benchmarks/baseline.sql: one hand-written DuckDB script, same files, same date")
+        folder = self.work / "baseline"
+        settings = write_settings(folder / "vtr.toml", self.landing, folder / "unused.duckdb", folder / "unused",
+                                  self.args)
+        out = folder / "vtr_snapshots.parquet"
+        for i in range(self.args.repeats):
+            out.unlink(missing_ok=True)
+            cmd = [sys.executable, HERE / "baseline.py", "--config", settings, "--date", self.day.isoformat(),
+                   "--out", out]
+            wall, rss = run_checked(cmd, self.logs / "baseline.log", "baseline")
+            s.walls.append(wall)
+            s.rss_mib.append(rss)
+            log(f"baseline {i + 1}/{self.args.repeats}: {wall:.2f} s, {rss:.0f} MiB")
+        self.ensure_loaded()
+        check = compare("baseline rows = vtr run rows", partition(self.cold_output, self.day), out)
+        self.checks.append(check)
+        s.extra["rows"] = check["rows_got"]
+        s.extra["rows_match_product"] = check["match"]
+
+    # -- 3, 4, 6. warm
+    def warm_state(self, name: str, landing: Path, days: int) -> tuple[Path, Path, Path, Path]:
+        """Warehouse holding every day before D (files loaded, every earlier snapshot date built), saved aside;
+        and the settings of the run for D, whose landing folder also holds D's files."""
+        folder = self.work / name
+        prev_landing = folder / "landing_before"
+        if link_tree(landing, prev_landing, skip_date=self.day) == 0:
+            raise BenchError(f"no file named for {self.day} under {landing}")
+        warehouse, output = folder / "warehouse.duckdb", folder / "output"
+        before = write_settings(folder / "before.toml", prev_landing, warehouse, folder / "output_before", self.args)
+        first = self.day - dt.timedelta(days=days - 1)
+        log(f"{name}: building the warehouse of the {days - 1} days before {self.day} (untimed) ...")
+        started = time.perf_counter()
+        run_checked([VTR, "backfill", "--config", before, "--start", first.isoformat(),
+                     "--end", (self.day - dt.timedelta(days=1)).isoformat()], self.logs / f"{name}-setup.log",
+                    f"{name} setup backfill")
+        log(f"  done in {time.perf_counter() - started:.0f} s")
+        saved = folder / "saved.duckdb"
+        shutil.copyfile(warehouse, saved)
+        settings = write_settings(folder / "vtr.toml", landing, warehouse, output, self.args)
+        return settings, saved, warehouse, output
+
+    def warm_runs(self, s: Scenario, state, label: str) -> None:
+        settings, saved, warehouse, output = state
+        for i in range(self.args.repeats):
+            restore(saved, warehouse, output)
+            wall, rss = run_checked(self.vtr_run(settings, self.day), self.logs / f"{s.name}.log", f"{label} vtr run")
+            s.walls.append(wall)
+            s.rss_mib.append(rss)
+            log(f"{label} {i + 1}/{self.args.repeats}: {wall:.2f} s, {rss:.0f} MiB")
+
+    def warm(self, state) -> None:
+        s = self.scenario("warm", "vtr run for the last date; every earlier day already in the warehouse")
+        self.warm_runs(s, state, "warm")
+        self.warm_output = state[3]
+
+    def history(self) -> None:
+        for key, days in zip(("history_short", "history_long"), self.history_days):
+            packages = max(1, round(self.packages * days / self.days))  # the same daily volume
+            landing = dataset(self.args.data_dir, self.size, packages, days, self.args.seed)
+            s = self.scenario(key, f"warm daily run with {days} days of history ({packages:,} packages)")
+            s.extra.update({"history_days": days, "packages": packages})
+            self.warm_runs(s, self.warm_state(key, landing, days), f"warm, {days} days of history,")
+
+    # -- 5. backfill
+    def backfill(self) -> None:
+        self.ensure_loaded()
+        saved = self.work / "loaded.duckdb"
+        shutil.copyfile(self.cold_warehouse, saved)
+        folder = self.work / "backfill"
+        warehouse, output = folder / "warehouse.duckdb", folder / "output"
+        settings = write_settings(folder / "vtr.toml", self.landing, warehouse, output, self.args)
+        one = self.scenario("run_loaded", "vtr run of one date, every file already loaded")
+        many = self.scenario("backfill", f"vtr backfill of {BACKFILL_DATES} dates, every file already loaded")
+        start = self.day - dt.timedelta(days=BACKFILL_DATES - 1)
+        for i in range(self.args.repeats):
+            restore(saved, warehouse, output)
+            wall, rss = run_checked(self.vtr_run(settings, self.day), self.logs / "run_loaded.log", "vtr run (loaded)")
+            one.walls.append(wall)
+            one.rss_mib.append(rss)
+            restore(saved, warehouse, output)
+            cmd = [VTR, "backfill", "--config", settings, "--start", start.isoformat(), "--end", self.day.isoformat()]
+            wall2, rss2 = run_checked(cmd, self.logs / "backfill.log", "vtr backfill")
+            many.walls.append(wall2)
+            many.rss_mib.append(rss2)
+            log(f"loaded: run 1 date {wall:.2f} s, backfill {BACKFILL_DATES} dates {wall2:.2f} s")
+        self.checks.append(compare("backfill's last date = vtr run rows", partition(self.cold_output, self.day),
+                                   partition(output, self.day)))
+        saved.unlink()
+
+    # -- 6. DAG
+    def dag(self, state) -> None:
+        settings, saved, warehouse, output = state
+        s = self.scenario("dag", "the same warm daily run through the real DAG in-process (dag.test), whole process")
+        home = self.work / "airflow"
+        run_checked([sys.executable, HERE / "dag_run.py", "--home", home, "--init-only"], self.logs / "dag.log",
+                    "Airflow metadata DB setup")
+        startups, dag_parts = [], []
+        for i in range(self.args.repeats):
+            restore(saved, warehouse, output)
+            result = self.work / "dag_result.json"
+            cmd = [sys.executable, HERE / "dag_run.py", "--home", home, "--config", settings,
+                   "--date", self.day.isoformat(), "--result", result, "--log", self.logs / "dag-airflow.log"]
+            wall, rss = run_checked(cmd, self.logs / "dag.log", "DAG run")
+            parts = json.loads(result.read_text())
+            s.walls.append(wall)
+            s.rss_mib.append(rss)
+            startups.append(parts["startup_s"])
+            dag_parts.append(parts["dag_s"])
+            log(f"DAG {i + 1}/{self.args.repeats}: {wall:.2f} s (Airflow import + DB {parts['startup_s']:.2f} s,"
+                f" run_dag {parts['dag_s']:.2f} s), {rss:.0f} MiB")
+        s.extra["airflow_startup_median_s"] = statistics.median(startups)
+        s.extra["run_dag_median_s"] = statistics.median(dag_parts)
+        if self.warm_output is not None:
+            self.checks.append(compare("DAG rows = vtr run rows (warm)", partition(self.warm_output, self.day),
+                                       partition(output, self.day)))
+
+    # -- demo
+    def demo(self) -> None:
+        s = self.scenario("demo", "vtr demo (sample data, the DAG in-process, report)")
+        for i in range(self.args.repeats if self.args.repeats < 2 else 1):
+            folder = self.work / f"demo{i}"
+            wall, rss = run_checked([VTR, "demo", "--dir", folder], self.logs / "demo.log", "vtr demo")
+            s.walls.append(wall)
+            s.rss_mib.append(rss)
+            log(f"vtr demo: {wall:.2f} s, {rss:.0f} MiB")
+
+    def run(self, groups: list[str]) -> None:
+        self.landing = dataset(self.args.data_dir, self.size, self.packages, self.days, self.args.seed)
+        if "cold" in groups:
+            self.cold()
+        if "baseline" in groups:
+            self.baseline()
+        if "warm" in groups or "dag" in groups:
+            state = self.warm_state("warm", self.landing, self.days)
+            if "warm" in groups:
+                self.warm(state)
+                if self.cold_output is not None:
+                    self.checks.append(compare("warm rows = cold rows", partition(self.cold_output, self.day),
+                                               partition(self.warm_output, self.day)))
+            if "dag" in groups:
+                self.dag(state)
+            state[1].unlink()
+        if "history" in groups:
+            self.history()
+        if "backfill" in groups:
+            self.backfill()
+        if "demo" in groups:
+            self.demo()
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+def median(scenarios: dict, name: str) -> float | None:
+    s = scenarios.get(name)
+    return statistics.median(s.walls) if s and s.walls else None
+
+
+def targets(bench: Bench) -> list[dict]:
+    sc, size = bench.scenarios, bench.size
+
+    def ratio(a, b):
+        x, y = median(sc, a), median(sc, b)
+        return x / y if x is not None and y else None
+
+    short, long_ = bench.history_days
+    cold = sc.get("cold")
+    rows = [
+        {"name": "cold/baseline", "value": ratio("cold", "baseline"), "op": "<=", "target": 1.5, "size": "M"},
+        {"name": "warm/cold", "value": ratio("warm", "cold"), "op": "<=", "target": 0.25, "size": "M"},
+        {"name": f"warm {long_}d history / {short}d", "value": ratio("history_long", "history_short"), "op": "<=",
+         "target": 1.3, "size": None},
+        {"name": f"backfill {BACKFILL_DATES} dates / one date", "value": ratio("backfill", "run_loaded"),
+         "op": "<=", "target": 3.0, "size": None},
+        {"name": "DAG in-process / vtr run same day", "value": ratio("dag", "warm"), "op": "<=", "target": 1.3,
+         "size": None},
+        {"name": "cold run peak memory", "value": max(cold.rss_mib) if cold and cold.rss_mib else None, "op": "<=",
+         "target": 2048.0, "size": "L", "unit": "MiB"},
+    ]
+    if bench.args.with_demo or "demo" in sc:
+        rows.append({"name": "vtr demo", "value": median(sc, "demo"), "op": "<", "target": 120.0, "size": None,
+                     "unit": "s"})
+    for r in rows:
+        v = r["value"]
+        r["measured_at"] = size
+        r["met"] = None if v is None else (v <= r["target"] if r["op"] == "<=" else v < r["target"])
+    return rows
+
+
+def target_line(r: dict) -> str:
+    at = f" at {r['size']}" if r["size"] else ""
+    unit = r.get("unit", "")
+    if r["value"] is None:
+        return f"{r['name']}{at}: not measured ({r['op']} {r['target']:g}{' ' + unit if unit else ''})"
+    fmt = (lambda x: f"{x:.0f} MiB") if unit == "MiB" else (lambda x: f"{x:.1f} s") if unit == "s" else (
+        lambda x: f"{x:.2f}")
+    line = f"{r['name']}{at}: {fmt(r['value'])} {r['op']} {fmt(r['target'])} {'met' if r['met'] else 'NOT met'}"
+    if r["size"] and r["size"] != r["measured_at"]:
+        line += f" (measured at {r['measured_at']}; target is for {r['size']})"
+    elif not r["size"]:
+        line += f" (measured at {r['measured_at']})"
+    return line
+
+
+def render(bench: Bench) -> list[str]:
+    lines = [f"{'scenario':<14} {'median s':>9} {'min s':>8} {'max s':>8} {'peak RSS MiB':>13}  what"]
+    for s in bench.scenarios.values():
+        d = s.as_dict()
+        if not s.walls:
+            continue
+        lines.append(f"{s.name:<14} {d['median_s']:>9.2f} {d['min_s']:>8.2f} {d['max_s']:>8.2f}"
+                     f" {d['peak_rss_mib']:>13.0f}  {s.what}")
+    dag = bench.scenarios.get("dag")
+    if dag and dag.walls:
+        lines.append(f"{'':<14} DAG parts (median): Python + Airflow import + metadata DB "
+                     f"{dag.extra['airflow_startup_median_s']:.2f} s, run_dag (parse + dag.test) "
+                     f"{dag.extra['run_dag_median_s']:.2f} s")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="VTR benchmark: vtr run, a hand-written baseline, warm runs, "
+                                                 "history growth, backfill and the DAG, side by side")
+    parser.add_argument("--size", choices=list(SIZES), default="S",
+                        help="tiny (2k packages, 60 days; CI), S 100k, M 1M, L 5M packages over 120 days")
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(GROUPS)} (or 'all'); default: all "
+                                       "but demo (at L: cold,baseline)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per scenario; the median is reported")
+    parser.add_argument("--with-demo", action="store_true", help="also time `vtr demo` (target < 120 s)")
+    parser.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit for the product and baseline")
+    parser.add_argument("--threads", type=int, help="DuckDB threads (default: the product's default)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--packages", type=int, help="override the size's package count")
+    parser.add_argument("--days", type=int, help="override the size's number of days")
+    parser.add_argument("--data-dir", type=Path, default=HERE / "data", help="cache of generated data")
+    parser.add_argument("--results-dir", type=Path, default=HERE / "results")
+    parser.add_argument("--work-dir", type=Path, help="scratch space (default: under --data-dir)")
+    parser.add_argument("--keep-work", action="store_true", help="keep warehouses, outputs and logs")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.only in (None, ""):
+        groups = list(DEFAULT_GROUPS.get(args.size, [g for g in GROUPS if g != "demo"]))
+    elif args.only == "all":
+        groups = [g for g in GROUPS if g != "demo"]
+    else:
+        groups = [g.strip() for g in args.only.split(",") if g.strip()]
+        unknown = set(groups) - set(GROUPS)
+        if unknown:
+            parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from {', '.join(GROUPS)}")
+    if args.with_demo and "demo" not in groups:
+        groups.append("demo")
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    args.work_dir = args.work_dir or args.data_dir
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+
+    bench = Bench(args)
+    log(f"VTR benchmark, size {args.size}: {bench.packages:,} packages over {bench.days} days ending {LAST_DAY}; "
+        f"{args.repeats} repeat(s); scenarios {','.join(groups)}; work folder {bench.work}")
+    started = time.perf_counter()
+    error = None
+    try:
+        bench.run(groups)
+    except BenchError as exc:
+        error = str(exc)
+    finally:
+        if not args.keep_work and error is None:
+            shutil.rmtree(bench.work, ignore_errors=True)
+    rows = targets(bench)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    result_file = args.results_dir / f"{args.size}-{stamp}.json"
+    result = {
+        "size": args.size, "packages": bench.packages, "days": bench.days, "seed": args.seed,
+        "snapshot_date": LAST_DAY.isoformat(), "repeats": args.repeats, "memory_limit": args.memory_limit,
+        "threads": args.threads, "scenarios_run": groups,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "git_commit": _git_commit(), "total_s": round(time.perf_counter() - started, 1),
+        "scenarios": {name: s.as_dict() for name, s in bench.scenarios.items()},
+        "checks": bench.checks, "targets": rows, "error": error,
+    }
+    result_file.write_text(json.dumps(result, indent=2, default=str))
+
+    print()
+    for line in render(bench):
+        print(line)
+    print()
+    mismatches = [c for c in bench.checks if not c["match"]]
+    for c in bench.checks:
+        print(f"check {c['check']}: {'same rows' if c['match'] else 'MISMATCH'} ({c['rows_expected']} vs "
+              f"{c['rows_got']} rows; {c['only_in_expected']} only in the first, {c['only_in_got']} only in the "
+              "second)")
+        for example in c["examples"] if not c["match"] else []:
+            print(f"    e.g. {example}")
+    if error:
+        print(f"\nBENCHMARK FAILED: {error}\n(work folder kept: {bench.work})")
+    if mismatches:
+        print(f"\nMISMATCH: {len(mismatches)} check(s) found different vtr_snapshots rows (see above)")
+    print(f"results: {result_file}  (total {result['total_s']:.0f} s)")
+    print()
+    for r in rows:
+        print(target_line(r))
+    return 1 if error or mismatches else 0
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
