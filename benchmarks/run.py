@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/run.py --size S --repeats 3 --only cold,baseline,warm
 
 Every measured step is a separate process (`vtr ...`, benchmarks/baseline.py, benchmarks/dag_run.py); its wall
-time and its own peak RSS (os.wait4) are recorded. The product is only called through its command line, the
+time and its own peak RSS (os.wait4 in a small launcher process) are recorded. The product is only called through its command line, the
 generator and pipeline.airflow_local. See benchmarks/README.md for what each scenario does and how to read
 the output; the last lines printed are the targets, each `met` or `not met`.
 """
@@ -74,17 +74,37 @@ def log(message: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- processes
 
-def measure(cmd: list[str], log_file: Path, env: dict | None = None) -> tuple[float, float, int]:
-    """Run cmd as a child; its wall time (s), its own peak RSS (MiB) and exit code. Output goes to log_file."""
+# The measured command runs under a small launcher process. A child forked from the harness would report the
+# harness's own peak RSS as its floor (Linux keeps the parent's high-water mark across fork and exec), and the
+# harness holds the generator's DuckDB tables; the launcher is a fresh small interpreter.
+LAUNCHER = """
+import json, os, sys, time
+result, cmd = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(cmd[0], cmd)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+with open(result, "w") as f:
+    json.dump({"wall_s": wall, "maxrss_kib": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}, f)
+"""
+
+
+def measure(cmd: list, log_file: Path) -> tuple[float, float, int]:
+    """Run cmd as a child process; its wall time (s), its own peak RSS (MiB) and exit code. Output goes to log_file."""
+    result = log_file.with_suffix(".measure.json")
     with open(log_file, "ab") as out:
         out.write(("$ " + " ".join(map(str, cmd)) + "\n").encode())
         out.flush()
-        started = time.perf_counter()
-        child = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, child.returncode  # ru_maxrss is in KiB on Linux
+        subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *map(str, cmd)], stdout=out,
+                       stderr=subprocess.STDOUT, check=True)
+    m = json.loads(result.read_text())
+    result.unlink()
+    return m["wall_s"], m["maxrss_kib"] / 1024, m["code"]  # ru_maxrss is in KiB on Linux
 
 
 def run_checked(cmd: list[str], log_file: Path, what: str) -> tuple[float, float]:
