@@ -99,7 +99,8 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
 report:     {report}
 outputs:    {settings.output}  (Parquet: vtr_snapshots, category_report, invalid_packages, at_risk_packages,
             projected_vtr, carrier_performance; partitioned by snapshot_date=)
-warehouse:  {settings.warehouse}  (open read-only: duckdb -readonly {settings.warehouse})
+warehouse:  {settings.warehouse}
+            (read-only: python -c "import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True).sql('from marts.mart_vtr_snapshots limit 5'))")
 settings:   {config}
 DAG log:    {log_file}
 next:       .venv/bin/vtr run --config {config} --date {latest}""")
@@ -131,6 +132,6 @@ def _summary(settings, day: dt.date) -> str:
         rate = f"{vtr:.2%}" if vtr is not None else "-"
         lines.append(f"  {marketplace:<10} {window:>2}d {scope:<9} {value:<14} {valid:>6}/{total:<6} {rate:>8}  {status}")
     for category, window, vtr, when in dipped:
-        lines.append(f"  below target in the history: {category}, {window} days, lowest {vtr:.2%} on {when}")
+        lines.append(f"  among the lowest in the history: {category}, {window} days, {vtr:.2%} on {when}")
     lines.append(f"  packages at risk to fix before the marketplace measures them: {at_risk}")
     return "\n".join(lines)

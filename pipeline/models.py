@@ -100,6 +100,14 @@ def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.d
     con.execute("begin transaction")
     try:
         write_config(con, settings)
+        # the run's dates; staging holds only the orders they need (promised on or after earliest_promised_date:
+        # the first date of the largest window of the first snapshot), so a day's work does not grow with history
+        con.execute(
+            """create or replace table config.run as
+            select $start_date::date as start_date, $end_date::date as end_date,
+                   $start_date::date - m.lag_days - (select max(window_days) from config.windows) + 1
+                       as earliest_promised_date
+            from config.metric as m""", values)
         for layer in LAYERS:
             con.execute(f"create schema if not exists {layer}")
         for model in load_models():

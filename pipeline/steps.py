@@ -49,11 +49,13 @@ def plan(config: str, logical_date: dt.date, params: dict) -> dict:
     unknown = sorted(set(sellers) - set(known))
     if unknown:
         raise ValueError(f"unknown seller(s) {unknown}; landing folders: {known}")
-    con = connect(settings)
-    try:
-        after = last_file_id(con)
-    finally:
-        con.close()
+    after = 0
+    if settings.warehouse.exists():  # read-only: an analyst's open reader must not fail the run's first step
+        con = connect(settings, read_only=True)
+        try:
+            after = last_file_id(con)
+        finally:
+            con.close()
     return {"config": config, "start": start.isoformat(), "end": end.isoformat(), "sellers": sorted(sellers),
             "loaded_after_file_id": after, "full_rebuild": bool(params.get("full_rebuild"))}
 

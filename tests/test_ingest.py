@@ -72,6 +72,9 @@ def rows(con, sql, params=None):
 def current_order_items(con):
     """The current order items as the staging model computes them (later non-blank values overwrite)."""
     sql = (ROOT / "sql" / "staging" / "stg_orders.sql").read_text()
+    # the run's range (written by the model runner): early enough to hold every order
+    con.execute("create or replace temp table run as select date '2000-01-01' as earliest_promised_date")
+    sql = sql.replace("config.run", "temp.run")
     return {
         (r[0], r[1]): r[2:]
         for r in rows(con, f"select order_id, order_item_id, sku, quantity, latest_delivery_date, marketplace "

@@ -541,3 +541,23 @@ def test_carrier_scope_rows_count_untracked_packages_under_their_confirmed_carri
         "UNKNOWN": (1, 0, "below_target"),
     }
     assert overall(project)[7] == (5, 2, 0.4, "below_target")
+
+
+def test_a_run_reads_only_the_orders_its_windows_need_and_keeps_every_account(project):
+    project.drop("acme", "orders", "orders.txt", orders_tsv(
+        ("OLD", "OLD-1", "SKU1", "2026-01-05", "Amazon.de"),   # promised long before the 30-day window of D
+        ("NEW", "NEW-1", "SKU1", IN_BOTH),
+    ))
+    project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
+        ("OLD", "OLD-1", "2026-01-02", "UPS", "", "1ZOLD"),
+        ("NEW", "NEW-1", SHIPPED, "UPS", "", "1ZNEW"),
+    ))
+    project.drop("acme", "scans", "scans.csv", scans_csv(("1ZOLD", "2026-01-02T10:00:00Z", "in_transit"),
+                                                       ("1ZNEW", SCANNED, "in_transit")))
+    run(project.settings(), D)
+
+    assert query(project, "select order_id from staging.stg_orders") == [("NEW",)]
+    assert query(project, "select tracking_number from staging.stg_scans") == [("1ZNEW",)]
+    assert overall(project) == {7: (1, 1, 1.0, "ok"), 30: (1, 1, 1.0, "ok")}
+    # the marketplace whose only order is old is still an account, with nothing in its windows
+    assert overall(project, marketplace="Amazon.de") == {7: (0, 0, None, "no_packages"), 30: (0, 0, None, "no_packages")}

@@ -11,8 +11,8 @@
 --   packages_total: packages promised in the window sent with this carrier
 --   packages_invalid: of those, not validly tracked
 --   share_of_invalid: packages_invalid / all invalid packages of the account in the window
---   packages_scanned: packages with a physical scan by the end of D
---   median_days_to_first_scan: median days from 00:00 UTC of the ship date to the first physical scan
+--   packages_scanned: packages with a physical scan that counts (within the grace bound) by the end of D
+--   median_days_to_first_scan: median days from 00:00 UTC of the ship date to the first physical scan that counts
 --   p90_days_to_first_scan: 90th percentile of the same
 with packages as (
     select
@@ -22,8 +22,9 @@ with packages as (
         coalesce(wp.carrier_code, 'UNKNOWN') as carrier,
         wp.window_days,
         wp.is_valid,
-        case when p.first_physical_scan_at < w.scans_until
-            then epoch(p.first_physical_scan_at - (wp.ship_date::timestamp at time zone 'UTC')) / 86400.0
+        -- the first scan that counts (within the grace bound): a recycled number's old scans say nothing of this parcel
+        case when p.first_valid_scan_at < w.scans_until
+            then epoch(p.first_valid_scan_at - (wp.ship_date::timestamp at time zone 'UTC')) / 86400.0
         end as days_to_first_scan,
     from marts.fct_window_packages as wp
     inner join marts.fct_packages as p

@@ -16,7 +16,7 @@
 --   final_on: the snapshot date on which the marketplace measures this window, D + lag
 --   packages_total: shipped and confirmed packages promised in the window
 --   packages_valid_now: of those, validly tracked by the end of D
---   packages_at_risk: of those, invalid and not expected to become valid without a fix
+--   packages_at_risk: of those, invalid and not expected to become valid without a fix (includes packages already measured, which are listed in invalid_packages rather than at_risk_packages)
 --   projected_vtr: (packages_total - packages_at_risk) / packages_total; NULL when the window holds no package
 --   target: the VTR target from the settings
 --   status: ok, or below_target when projected_vtr < target (a window with no package has no row)

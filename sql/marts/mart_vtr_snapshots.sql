@@ -1,6 +1,6 @@
 -- VTR per account, window and scope on each snapshot date: the published vtr_snapshots dataset.
 -- Grain: one row per snapshot date, account (seller_id, marketplace), window, scope and scope value.
--- Key: snapshot_date, seller_id, marketplace, window_days, scope, scope_value. Upstream: marts.fct_window_packages, marts.fct_snapshot_windows, staging.stg_orders, config.metric.
+-- Key: snapshot_date, seller_id, marketplace, window_days, scope, scope_value. Upstream: marts.fct_window_packages, marts.fct_snapshot_windows, staging.stg_accounts, config.metric.
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name
@@ -34,7 +34,7 @@ counted as (
     group by all
 ),
 accounts as (
-    select distinct seller_id, marketplace from staging.stg_orders
+    select seller_id, marketplace from staging.stg_accounts
 ),
 -- every account has an overall row for every window, with no package too
 overall as (

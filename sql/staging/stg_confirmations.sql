@@ -1,5 +1,7 @@
 -- Shipping-confirmation lines with carrier codes resolved and tracking numbers normalised, in load order.
--- Grain: one row per confirmation line. Key: seller_id, load_seq. Upstream: raw.confirmations, config.carrier_aliases.
+-- Holds the lines of the orders in staging.stg_orders, and recent lines (shipped on or after config.run's earliest
+-- date) whose order has not arrived at all (held).
+-- Grain: one row per confirmation line. Key: seller_id, load_seq. Upstream: raw.confirmations, raw.orders, staging.stg_orders, config.carrier_aliases, config.run.
 -- columns:
 --   seller_id: the seller's landing folder name
 --   load_seq: load order of the line (file, then line); later wins
@@ -21,6 +23,9 @@ with resolved as (
         end as carrier_text,
         upper(trim(c.tracking_number)) = 'NULL' as is_tracking_removed,
     from raw.confirmations as c
+    where (c.seller_id, c.order_id) in (select seller_id, order_id from staging.stg_orders)
+        or (c.ship_date >= (select earliest_promised_date from config.run)
+            and not exists (select 1 from raw.orders as o where o.seller_id = c.seller_id and o.order_id = c.order_id))
 )
 select
     r.seller_id,

@@ -1,5 +1,6 @@
 -- Current order items: every order-report line replayed in load order; a non-blank value overwrites, a blank one keeps.
--- Grain: one row per order item. Key: seller_id, order_id, order_item_id. Upstream: raw.orders.
+-- Holds the orders the latest run needs: those with a promised delivery date on or after config.run's earliest date.
+-- Grain: one row per order item. Key: seller_id, order_id, order_item_id. Upstream: raw.orders, config.run.
 -- columns:
 --   seller_id: the seller's landing folder name
 --   order_id: the marketplace's order id
@@ -19,4 +20,10 @@ select
     arg_max(latest_delivery_date, load_seq(file_id, line)) as latest_delivery_date,
     arg_max(purchase_at, load_seq(file_id, line)) as purchase_at,
 from raw.orders
+where (seller_id, order_id) in (
+    -- rows load in time order, so this filter skips most of the history without reading it
+    select seller_id, order_id
+    from raw.orders
+    where latest_delivery_date >= (select earliest_promised_date from config.run)
+)
 group by seller_id, order_id, order_item_id
