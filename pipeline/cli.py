@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = run(settings, start, end)
         print(summary.render())
         print(f"\noutputs: {settings.output}\nwarehouse: {settings.warehouse}")
+        if summary.report:
+            print(f"report: {summary.report}")
         if summary.failed_files:
             print(f"vtr: {len(summary.failed_files)} file(s) could not be read; see FAILED above", file=sys.stderr)
             return EXIT_FAILED
@@ -70,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"vtr: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except duckdb.IOException as exc:
-        print(f"vtr: cannot open the warehouse: {str(exc).splitlines()[0]}", file=sys.stderr)
+    except duckdb.IOException as exc:  # a lock held by another process, a full disk
+        print(f"vtr: warehouse I/O failed: {str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_FAILED
     except duckdb.Error as exc:
         print(f"vtr: run failed: {str(exc).splitlines()[0]}", file=sys.stderr)

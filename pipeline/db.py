@@ -113,3 +113,12 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         con.execute(RAW_DDL)
         con.execute(MACROS.read_text())
     return con
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failed statement; DuckDB may have ended the transaction already (out of memory or disk),
+    and that must not hide the error that caused it."""
+    try:
+        con.execute("rollback")
+    except duckdb.TransactionException:
+        pass

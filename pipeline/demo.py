@@ -47,7 +47,7 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     latest = latest or dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
     start = latest - dt.timedelta(days=DAYS - 1)
     history_start = start + dt.timedelta(days=HISTORY_FROM)
-    progress = _Progress(4)
+    progress = _Progress(3)
 
     for part in ("landing", "output", "airflow", "warehouse.duckdb", "warehouse.duckdb.wal", "vtr.toml"):
         target = root / part
@@ -77,7 +77,7 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     history = run_dag(config, [yesterday], log_file=log_file,
                       conf={"snapshot_date": history_start.isoformat(), "end_date": yesterday.isoformat()})
     progress.done()
-    progress(f"running the vtr_daily DAG for the latest date {latest}")
+    progress(f"running the vtr_daily DAG for the latest date {latest} (it writes the report too)")
     daily = run_dag(config, [latest], log_file=log_file)
     progress.done()
     failed = [r for r in history + daily if r.state != "success"]
@@ -86,13 +86,10 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
             print(f"DAG run {r.logical_date} {r.state}: failed tasks {r.failed_tasks}; see {log_file}")
         return 1
 
-    progress("writing the HTML report")
-    from pipeline.report import write_report
     from pipeline.settings import load_settings
 
     settings = load_settings(config)
-    report = write_report(settings, latest)
-    progress.done()
+    report = settings.output / "reports" / f"vtr_report_{latest.isoformat()}.html"
     print()
     print(_summary(settings, latest))
     print(f"""

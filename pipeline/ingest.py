@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.db import rollback
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -463,7 +464,7 @@ def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, lines_
         con.execute("drop table lines; drop table parsed")
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback(con)
         raise
     return read, read - rejected, rejected
 

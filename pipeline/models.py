@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.db import rollback
 from pipeline.settings import Settings
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -114,7 +115,7 @@ def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.d
             _run(con, model, values)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback(con)
         raise
 
 

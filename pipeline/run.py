@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 
@@ -12,6 +13,7 @@ from pipeline.db import connect
 from pipeline.ingest import FileResult, ingest
 from pipeline.models import build_models
 from pipeline.outputs import publish
+from pipeline.report import write_report
 from pipeline.settings import Settings
 
 
@@ -25,6 +27,7 @@ class RunSummary:
     uncategorized_items: int = 0
     failed_checks: list[CheckResult] = field(default_factory=list)
     published: bool = False
+    report: Path | None = None
 
     @property
     def failed_files(self) -> list[FileResult]:
@@ -84,6 +87,7 @@ def run(settings: Settings, start: dt.date, end: dt.date | None = None) -> RunSu
         if not summary.failed_checks:
             publish(con, settings, start, end)
             summary.published = True
+            summary.report = write_report(settings, end)
         return summarise(con, summary)
     finally:
         con.close()

@@ -162,16 +162,20 @@ def check(plan: dict) -> list[str]:
 
 
 def publish(plan: dict) -> int:
-    """Write the plan's dates' Parquet partitions; returns the number of files written."""
+    """Write the plan's dates' Parquet partitions and the last date's HTML report; returns the files written."""
     from pipeline.db import connect
     from pipeline.outputs import publish as write_partitions
+    from pipeline.report import write_report
 
     settings = load_settings(plan["config"])
+    start, end = _dates(plan)
     con = connect(settings, read_only=True)
     try:
-        return len(write_partitions(con, settings, *_dates(plan)))
+        written = len(write_partitions(con, settings, start, end))
     finally:
         con.close()
+    write_report(settings, end)
+    return written + 1
 
 
 def alert(plan: dict, waits: list[dict]) -> int:

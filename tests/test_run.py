@@ -61,8 +61,9 @@ def mart_rows(project) -> dict[str, list[tuple]]:
 
 
 def output_files(project) -> dict[str, bytes]:
+    """The Parquet datasets' files (the HTML report is written for a run's last date only)."""
     out = project.settings().output
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
 
 
 def test_backfill_over_a_range_equals_single_runs_date_by_date(project):
