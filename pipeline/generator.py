@@ -378,6 +378,7 @@ def generate(
     con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": spill.name})
     try:
         con.execute("set TimeZone = 'UTC'")
+        con.execute("set enable_progress_bar = false")
         con.execute(f"create macro u(k, salt) as ((hash(k, salt, {int(seed)}) >> 11)::double / 9007199254740992.0)")
         _build_reference(con, rng, profiles, marketplaces, start, days, seller_id)
         _build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_hi)
