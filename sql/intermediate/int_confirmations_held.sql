@@ -8,13 +8,16 @@
 --   order_id: the order the line confirms
 --   order_item_id: the item it confirms; NULL for the whole order
 --   ship_date: ship date as written
+with run_orders as (
+    select distinct seller_id, order_id from staging.stg_orders
+)
 select
     c.seller_id, c.load_seq, c.file_id, c.line, c.order_id, c.order_item_id, c.ship_date,
 from staging.stg_confirmations as c
-where not exists (
-    select 1
-    from staging.stg_orders as o
-    where o.seller_id = c.seller_id
-        and o.order_id = c.order_id
-        and (c.order_item_id is null or o.order_item_id = c.order_item_id)
-)
+-- joins, not a correlated subquery with an OR: DuckDB cannot turn that into a hash join
+left join run_orders as o
+    on o.seller_id = c.seller_id and o.order_id = c.order_id
+left join staging.stg_orders as i
+    on i.seller_id = c.seller_id and i.order_id = c.order_id and i.order_item_id = c.order_item_id
+where o.order_id is null
+    or (c.order_item_id is not null and i.order_item_id is null)

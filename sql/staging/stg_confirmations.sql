@@ -13,7 +13,13 @@
 --   carrier_code: carrier code after aliases; NULL when the line gives none (keeps the earlier one)
 --   tracking_action: set (new number), remove (the literal NULL, any case) or keep (blank)
 --   tracking_number: the normalised tracking number when tracking_action is set
-with resolved as (
+with run_orders as (
+    select distinct seller_id, order_id from staging.stg_orders
+),
+loaded_orders as (
+    select distinct seller_id, order_id from raw.orders
+),
+resolved as (
     select
         c.*,
         -- carrier-name counts only when carrier-code is Other (or blank)
@@ -23,9 +29,13 @@ with resolved as (
         end as carrier_text,
         upper(trim(c.tracking_number)) = 'NULL' as is_tracking_removed,
     from raw.confirmations as c
-    where (c.seller_id, c.order_id) in (select seller_id, order_id from staging.stg_orders)
-        or (c.ship_date >= (select earliest_promised_date from config.run)
-            and not exists (select 1 from raw.orders as o where o.seller_id = c.seller_id and o.order_id = c.order_id))
+    -- joins, not subqueries under an OR: DuckDB cannot turn those into hash joins
+    left join run_orders as r
+        on r.seller_id = c.seller_id and r.order_id = c.order_id
+    left join loaded_orders as l
+        on l.seller_id = c.seller_id and l.order_id = c.order_id
+    where r.order_id is not null
+        or (l.order_id is null and c.ship_date >= (select earliest_promised_date from config.run))
 )
 select
     r.seller_id,
