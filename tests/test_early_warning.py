@@ -76,3 +76,35 @@ def test_a_late_scan_takes_a_package_off_the_at_risk_list(project):
 
     rows = query(project, "select order_id from marts.mart_at_risk_packages where snapshot_date = ? order by 1", [D])
     assert rows == [("C",), ("E",)]
+
+
+def test_the_early_warning_for_the_dipping_category_comes_before_the_marketplace_breach(project):
+    """On the generator's data, the projected 7-day VTR of the dip category falls below target, and an early
+    warning is planned, days before the measured 7-day VTR does (the measured one lags by 14 days)."""
+    from pipeline import alerts
+    from pipeline.db import connect
+    from pipeline.generator import CARRIER_ALIASES, generate
+
+    start = dt.date(2026, 3, 2)
+    stats = generate(project.landing, seller_id="acme", start=start, days=60, packages=6000, seed=7)
+    project.write_config("[carrier_aliases]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in CARRIER_ALIASES.items()))
+    run(project.settings(), start + dt.timedelta(days=20), start + dt.timedelta(days=59))
+
+    con = connect(project.settings(), read_only=True)
+    try:
+        def first_below(mart):
+            return con.execute(f"""
+                select min(snapshot_date) from marts.{mart}
+                where scope = 'category' and scope_value = ? and window_days = 7 and status = 'below_target'""",
+                               [stats.dip_category]).fetchone()[0]
+
+        warned_on, breached_on = first_below("mart_projected_vtr"), first_below("mart_vtr_snapshots")
+        warning = alerts.plan_early_warnings(con, project.settings(), warned_on)
+        breaches = alerts.plan_vtr_alerts(con, project.settings(), warned_on)
+    finally:
+        con.close()
+    assert warned_on is not None and breached_on is not None
+    assert (breached_on - warned_on).days >= 7, (warned_on, breached_on)
+    assert any(a.title.startswith("Early warning") and f"category {stats.dip_category}, 7 days" in a.body
+               for a in warning)
+    assert not any(f"category {stats.dip_category}, 7 days" in a.body for a in breaches)
