@@ -69,7 +69,7 @@ def _alert_run_failed(context) -> None:
     tags=["vtr"],
 )
 def vtr_daily():
-    @task(pool=WAREHOUSE_POOL, retries=0)
+    @task(pool=WAREHOUSE_POOL)  # retried: an analyst's reader or another run may hold the warehouse a while
     def plan_run(params=None, logical_date=None) -> dict:
         from pipeline import steps
 
