@@ -78,11 +78,16 @@ def run(settings: Settings, start: dt.date, end: dt.date | None = None) -> RunSu
     their partitions; a failed data-quality check leaves the outputs unpublished (summary.failed_checks)."""
     end = end or start
     summary = RunSummary(start, end)
+    # one connection a step, as the DAG's tasks do: the writer closes before the checks read what it committed
     con = connect(settings)
     try:
         loaded_after = last_file_id(con)
         summary.files = ingest(con, settings)
         build_models(con, settings, start, end)
+    finally:
+        con.close()
+    con = connect(settings, read_only=True)
+    try:
         summary.failed_checks = [c for c in run_checks(con, settings, start, end, loaded_after) if not c.passed]
         if not summary.failed_checks:
             publish(con, settings, start, end)
