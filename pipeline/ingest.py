@@ -372,15 +372,6 @@ def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: P
     """Load one file and its manifest row in one transaction; a file seen before (by content) is skipped."""
     result = FileResult(seller_id, feed, rel, "failed")
     stat = path.stat()
-    # the same path, size and modification time as a file loaded before: the same file, not read again
-    # (a daily run's work grows with the day's new files, not with every file ever dropped)
-    if con.execute(
-        "select 1 from raw.files where seller_id = ? and feed = ? and path = ? and size_bytes = ? and modified_ns = ?",
-        [seller_id, feed, rel, stat.st_size, stat.st_mtime_ns],
-    ).fetchone():
-        result.status = "skipped"
-        result.message = "loaded before"
-        return result
     try:
         data, was_compressed = _read_content(path)
         digest = hashlib.sha256(data).hexdigest()
@@ -482,12 +473,22 @@ def feed_files(settings: Settings, seller_id: str, feed: str) -> list[Path]:
 
 def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, feed: str) -> list[FileResult]:
     """Load every new file of one seller's feed, in name order."""
+    # a file with the path, size and modification time of one loaded before is that file: not read again,
+    # so a daily run's work grows with the day's new files, not with every file ever dropped
+    loaded = set(con.execute(
+        "select path, size_bytes, modified_ns from raw.files where seller_id = ? and feed = ?", [seller_id, feed],
+    ).fetchall())
     results = []
     for path in feed_files(settings, seller_id, feed):
         rel = path.relative_to(settings.landing / seller_id).as_posix()
-        result = load_file(con, seller_id, feed, path, rel)
-        log.info("%s %s %s: %s %s", seller_id, feed, rel, result.status,
-                 result.message or f"{result.rows_loaded} loaded, {result.rows_rejected} rejected")
+        stat = path.stat()
+        if (rel, stat.st_size, stat.st_mtime_ns) in loaded:
+            result = FileResult(seller_id, feed, rel, "skipped", message="loaded before")
+        else:
+            result = load_file(con, seller_id, feed, path, rel)
+        if result.message != "loaded before":  # the log names what happened today, not every old file
+            log.info("%s %s %s: %s %s", seller_id, feed, rel, result.status,
+                     result.message or f"{result.rows_loaded} loaded, {result.rows_rejected} rejected")
         results.append(result)
     return results
 
