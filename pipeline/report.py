@@ -32,6 +32,7 @@ REASON_LABELS = {
 }
 REASON_COLORS = ("#636efa", "#ef553b", "#ffa15a", "#ab63fa", "#19d3f3")
 AT_RISK_ROWS = 20
+TREND_DAYS = 90  # how far back the trend charts go
 DATASETS = ("vtr_snapshots", "projected_vtr", "category_report", "carrier_performance", "at_risk_packages")
 STATUS_TEXT = {"ok": "OK", "below_target": "Below target", "no_packages": "No packages"}
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
@@ -64,15 +65,17 @@ code { font-size: 12px; background: #f0f4f8; padding: 1px 4px; border-radius: 3p
 
 def write_report(settings: Settings, snapshot_date: dt.date, *, seller_id: str | None = None) -> Path:
     """Write output/reports/vtr_report_<D>.html (…_<D>_<seller>.html for one seller) from the Parquet outputs
-    of every snapshot date up to D; raises FileNotFoundError when D has not been published."""
+    of the TREND_DAYS snapshot dates up to D; raises FileNotFoundError when D has not been published."""
     if not (settings.output / "vtr_snapshots" / f"snapshot_date={snapshot_date.isoformat()}").is_dir():
         raise FileNotFoundError(f"no published outputs for {snapshot_date} under {settings.output}; run it first")
     con = duckdb.connect()
     try:
         for name in DATASETS:
             path = (settings.output / name / "*" / "data.parquet").as_posix().replace("'", "''")
+            # the trend covers the TREND_DAYS up to D: a report costs the same after a year of history
             con.execute(f"create view {name} as select * from read_parquet('{path}', hive_partitioning = true)"
-                        f" where snapshot_date <= date '{snapshot_date.isoformat()}'")
+                        f" where snapshot_date between date '{snapshot_date.isoformat()}' - {TREND_DAYS - 1}"
+                        f" and date '{snapshot_date.isoformat()}'")
         accounts = con.execute(
             "select distinct seller_id, marketplace from vtr_snapshots where snapshot_date = ?"
             " and (?::varchar is null or seller_id = ?) order by all", [snapshot_date, seller_id, seller_id],
