@@ -1,8 +1,9 @@
 """Model runner: the SQL files under sql/ run in dependency order inside one transaction.
 
-Folder = layer = schema. staging and intermediate are views; `fct_*` marts are tables rebuilt on
-every run; `mart_*` marts keep every snapshot date and have the run's dates replaced
-(delete, then insert), so a re-run of a date gives the same rows.
+Folder = layer = schema. staging, intermediate and `fct_*` models are tables rebuilt on every run (as
+views, DuckDB inlined a staging model into each model reading it and computed it three or four times);
+`mart_*` marts keep every snapshot date and have the run's dates replaced (delete, then insert), so a
+re-run of a date gives the same rows.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ class Model:
 
     @property
     def kind(self) -> str:
-        if self.layer != "marts":
-            return "view"
         return "snapshot" if self.name.startswith("mart_") else "table"
 
 
@@ -121,9 +120,11 @@ def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.d
 
 def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
     params = _params(model.sql, values)
-    if model.kind == "view":
-        con.execute(f"create or replace view {model.table} as {model.sql}")
-    elif model.kind == "table":
+    if model.kind == "table":
+        # a warehouse built before staging became tables holds views of the same names
+        if con.execute("select 1 from duckdb_views() where schema_name = ? and view_name = ?",
+                       [model.layer, model.name]).fetchone():
+            con.execute(f"drop view {model.table}")
         con.execute(f"create or replace table {model.table} as {model.sql}", params)
     else:
         con.execute(f"create or replace temp table _new_rows as {model.sql}", params)
@@ -140,8 +141,7 @@ def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
 
 
 def _document(con: duckdb.DuckDBPyConnection, model: Model) -> None:
-    kind = "view" if model.kind == "view" else "table"
-    con.execute(f"comment on {kind} {model.table} is {_quote(model.description)}")
+    con.execute(f"comment on table {model.table} is {_quote(model.description)}")
     for column, doc in model.column_docs.items():
         con.execute(f"comment on column {model.table}.{column} is {_quote(doc)}")
 

@@ -142,9 +142,8 @@ def test_every_mart_and_model_column_is_documented(project):
             select schema_name || '.' || table_name || '.' || column_name from duckdb_columns()
             where schema_name in ('staging', 'intermediate', 'marts') and coalesce(comment, '') = ''""").fetchall()
         tables = con.execute("""
-            select table_name, comment from duckdb_tables() where schema_name = 'marts'
-            union all
-            select view_name, comment from duckdb_views() where schema_name in ('staging', 'intermediate')""").fetchall()
+            select table_name, comment from duckdb_tables()
+            where schema_name in ('staging', 'intermediate', 'marts')""").fetchall()
     finally:
         con.close()
     assert undocumented == []
