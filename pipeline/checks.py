@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.models import sql_params
 from pipeline.settings import Settings
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "sql" / "checks"
@@ -41,8 +42,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.dat
     results = []
     for path in sorted(CHECKS_DIR.glob("assert_*.sql")):
         sql = path.read_text()
-        params = {k: v for k, v in values.items() if f"${k}" in sql}
-        rows = con.execute(sql, params).fetchall()
+        rows = con.execute(sql, sql_params(sql, values)).fetchall()
         results.append(CheckResult(path.stem, len(rows), rows[:5]))
     return results
 

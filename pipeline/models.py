@@ -90,7 +90,8 @@ def write_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     )
 
 
-def _params(sql: str, values: dict) -> dict:
+def sql_params(sql: str, values: dict) -> dict:
+    """The named parameters ($name) a statement uses, from values: DuckDB refuses values it does not use."""
     return {k: v for k, v in values.items() if f"${k}" in sql}
 
 
@@ -119,7 +120,7 @@ def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.d
 
 
 def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
-    params = _params(model.sql, values)
+    params = sql_params(model.sql, values)
     if model.kind == "table":
         # a warehouse built before staging became tables holds views of the same names
         if con.execute("select 1 from duckdb_views() where schema_name = ? and view_name = ?",

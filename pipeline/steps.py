@@ -119,7 +119,7 @@ def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -
     Returns (is_done, {"seller_id", "stale": feeds still missing}); a run past its deadline never waits.
     """
     settings = load_settings(plan["config"])
-    snapshot_date = dt.date.fromisoformat(plan["end"])
+    snapshot_date = _dates(plan)[1]
     missing = stale_feeds(settings, seller_id, snapshot_date)
     now = now or dt.datetime.now(dt.timezone.utc)
     done = not missing or now >= wait_deadline(settings, snapshot_date)
@@ -184,7 +184,7 @@ def alert(plan: dict, waits: list[dict]) -> int:
     from pipeline.db import connect
 
     settings = load_settings(plan["config"])
-    snapshot_date = dt.date.fromisoformat(plan["end"])
+    snapshot_date = _dates(plan)[1]
     stale = {w["seller_id"]: w["stale"] for w in waits if w and w["stale"]}
     con = connect(settings)
     try:
