@@ -107,8 +107,8 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     if not read_only:
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse), read_only=read_only, config=config)
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("set enable_progress_bar = false")  # it would be garbage in task logs and piped output  # instants without an offset are UTC (spec section 2)
+    con.execute("set TimeZone = 'UTC'")  # instants without an offset are UTC (spec section 2)
+    con.execute("set enable_progress_bar = false")  # it would be garbage in task logs and piped output
     if not read_only:
         con.execute(RAW_DDL)
         con.execute(MACROS.read_text())

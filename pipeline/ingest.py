@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import logging
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,12 +184,14 @@ TRACKING_SCHEMA = (
 )
 JSON_EVENTS = f"""
 with json_lines as (
-    select line, try_cast(text as json) as parsed,
-        case when json_type(parsed) = 'OBJECT' then from_json(parsed, '{TRACKING_SCHEMA}') end as obj
+    select file_id, line, json_valid(text) as parsed,
+        starts_with(ltrim(text, ' ' || chr(9) || chr(13)), '{{') as is_object,
+        case when parsed and is_object then from_json(text, '{TRACKING_SCHEMA}') end as obj
     from lines
 ),
 objects as (
     select
+        file_id,
         line,
         obj.tracking_code,
         obj.carrier,
@@ -201,7 +204,7 @@ objects as (
 ),
 easypost as (
     select
-        o.line, 1 as n_fields,
+        o.file_id, o.line, 1 as n_fields,
         nullif(trim(o.tracking_code), '') as tracking_number,
         nullif(trim(o.carrier), '') as carrier,
         nullif(trim(d.datetime), '') as event_time,
@@ -210,11 +213,11 @@ easypost as (
         d.message as description,
         nullif(concat_ws(', ', d.tracking_location.city, d.tracking_location.state, d.tracking_location.country), '')
             as location
-    from (select line, tracking_code, carrier, unnest(tracking_details) as d from objects) as o
+    from (select file_id, line, tracking_code, carrier, unnest(tracking_details) as d from objects) as o
 ),
 aftership as (
     select
-        o.line, 1 as n_fields,
+        o.file_id, o.line, 1 as n_fields,
         nullif(trim(o.aftership_number), '') as tracking_number,
         nullif(trim(o.slug), '') as carrier,
         nullif(trim(c.checkpoint_time), '') as event_time,
@@ -222,14 +225,15 @@ aftership as (
         coalesce(c.subtag, c.tag) as event_code,
         c.message as description,
         coalesce(c.location, nullif(concat_ws(', ', c.city, c.state, c.country_iso3), '')) as location
-    from (select line, aftership_number, slug, unnest(checkpoints) as c from objects) as o
+    from (select file_id, line, aftership_number, slug, unnest(checkpoints) as c from objects) as o
 )
 select * from easypost
 union all
 select * from aftership
 union all
--- a line that is not JSON (n_fields -1), or JSON in neither format (0), is one rejected row
-select line, case when parsed is null then -1 else 0 end, null, null, null, null, null, null, null
+-- a line that is not JSON (n_fields -1), JSON but not an object (-2), or an object in neither format (0), is one
+-- rejected row
+select file_id, line, case when not parsed then -1 when not is_object then -2 else 0 end, null, null, null, null, null, null, null
 from json_lines
 where obj is null
    or (obj.tracking_details is null and obj.checkpoints is null and obj.tracking.checkpoints is null)
@@ -289,8 +293,8 @@ def _format_of(path: Path, text: str) -> str:
     return "tsv" if "\t" in first_line else "csv"
 
 
-def _delimited_sql(feed: str, fmt: str, header: list[str]) -> str:
-    """SQL over table `lines` giving one row per data line: line, reason, typed columns, fields map."""
+def _positions(feed: str, header: list[str]) -> dict[str, int]:
+    """Canonical column -> 1-based position in the header; a missing required column is a FileError."""
     positions = {}
     for col, names in COLUMNS[feed].items():
         for name in names:
@@ -301,6 +305,19 @@ def _delimited_sql(feed: str, fmt: str, header: list[str]) -> str:
     if missing:
         wanted = ", ".join(COLUMNS[feed][c][0] for c in missing)
         raise FileError(f"missing required column(s): {wanted}")
+    return positions
+
+
+def _whitelisted(feed: str, positions: dict[str, int], field: str) -> str:
+    """The whitelisted text columns, trimmed, blank as NULL; `field` formats a 1-based position as SQL."""
+    return ",\n        ".join(
+        f"nullif(trim({field.format(positions[c])}), '') as {c}" if c in positions else f"null::varchar as {c}"
+        for c in COLUMNS[feed]
+    )
+
+
+def _delimited_sql(feed: str, fmt: str, header: list[str]) -> str:
+    """SQL over table `lines` giving one row per data line: file_id, line, reason, typed columns, fields map."""
     if fmt == "tsv":
         split = "string_split(l.text, chr(9))"
     else:
@@ -308,14 +325,10 @@ def _delimited_sql(feed: str, fmt: str, header: list[str]) -> str:
         split = (f"case when contains(l.text, '\"') then list_transform(regexp_extract_all(l.text, {CSV_FIELD}, 1), "
                  "lambda x: case when x like '\"%\"' then replace(x[2:-2], '\"\"', '\"') else x end) "
                  "else string_split(l.text, ',') end")
-    fields = ",\n        ".join(
-        f"nullif(trim(fields[{positions[c]}]), '') as {c}" if c in positions else f"null::varchar as {c}"
-        for c in COLUMNS[feed]
-    )
     source = f"""
-    select f.line, len(f.fields) as n_fields,
-        {fields}
-    from (select l.line, {split} as fields from lines as l where l.line > 1) as f"""
+    select f.file_id, f.line, len(f.fields) as n_fields,
+        {_whitelisted(feed, _positions(feed, header), "fields[{}]")}
+    from (select l.file_id, l.line, {split} as fields from lines as l where l.line > 1) as f"""
     # A line with the wrong number of columns keeps no fields: shifted values could be personal data.
     wrong_count = (f"f.n_fields <> {len(header)}",
                    f"'wrong column count: ' || f.n_fields || ' instead of {len(header)}'")
@@ -323,7 +336,7 @@ def _delimited_sql(feed: str, fmt: str, header: list[str]) -> str:
 
 
 def _checked_sql(feed: str, source: str, first_check: tuple[str, str]) -> str:
-    """Row checks and typed columns over `source` (line, n_fields, whitelisted text columns).
+    """Row checks and typed columns over `source` (file_id, line, n_fields, whitelisted text columns).
 
     `first_check` rejects the whole line before any field is looked at; such a line keeps no fields.
     """
@@ -339,7 +352,7 @@ with checked as (
         end as reason
     from ({source}) as f
 )
-select f.line, f.reason,
+select f.file_id, f.line, f.reason,
     {typed},
     case when f.reason is not null and not ({whole_line})
         then map_from_entries(list_filter([{entries}], lambda x: x.value is not null))
@@ -355,110 +368,216 @@ NOT_TRACKING_OBJECT = (
 )
 
 
-def _parse_sql(feed: str, fmt: str, text: str) -> str:
+def _header(feed: str, fmt: str, text: str) -> list[str] | None:
+    """The normalised header of a delimited file (None for JSON lines), checked for the required columns."""
     if fmt == "json":
         if feed != "scans":
             raise FileError(f"JSON is read for the scans feed only, not for {feed}")
-        return _checked_sql(feed, JSON_EVENTS, NOT_TRACKING_OBJECT)
+        return None
     header_line = _first_line(text)
     if not header_line.strip():
         raise FileError("no header line (empty file, or a blank first line)")
-    sep = "\t" if fmt == "tsv" else ","
-    header = [_normalise_header(h) for h in header_line.split(sep)]
-    return _delimited_sql(feed, fmt, header)
+    header = [_normalise_header(h) for h in header_line.split("\t" if fmt == "tsv" else ",")]
+    _positions(feed, header)
+    return header
 
 
-def load_file(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, path: Path, rel: str) -> FileResult:
-    """Load one file and its manifest row in one transaction; a file seen before (by content) is skipped."""
-    result = FileResult(seller_id, feed, rel, "failed")
-    stat = path.stat()
+@dataclass
+class NewFile:
+    """A file not loaded before, read once by Python: what the manifest records and how DuckDB can read it."""
+    path: Path
+    rel: str
+    size: int
+    modified_ns: int
+    sha256: str
+    fmt: str  # tsv | csv | json
+    header: list[str] | None
+    lines: int  # physical lines, header included
+    direct: bool  # UTF-8 without a BOM, plain or .gz: DuckDB reads the file itself
+    file_id: int = 0
+
+
+def _try_inspect(feed: str, path: Path, rel: str) -> NewFile | FileError:
     try:
-        data, was_compressed = _read_content(path)
-        digest = hashlib.sha256(data).hexdigest()
-        seen = con.execute(
-            "select path from raw.files where seller_id = ? and feed = ? and sha256 = ?", [seller_id, feed, digest]
-        ).fetchone()
-        if seen:
-            result.status = "skipped"
-            result.message = f"same content as {seen[0]}, loaded before"
-            return result
-        text, was_utf8 = _decode(data)
-        fmt = _format_of(path, text)
-        parse_sql = _parse_sql(feed, fmt, text)
-        # DuckDB's CSV reader splits a UTF-8 file (plain or .gz) into numbered lines, in parallel; anything
-        # re-encoded or with a BOM is handed over as text (no temporary copy on disk, where a killed run would
-        # leave buyers' data behind)
-        if was_utf8 and not data.startswith(codecs.BOM_UTF8) and (not was_compressed or path.suffix.lower() == ".gz"):
-            lines_sql, arg = FILE_LINES, str(path)
-        else:
-            lines_sql, arg = TEXT_LINES, text
-        counts = _load_parsed(con, seller_id, feed, rel, stat.st_size, digest, fmt, parse_sql, lines_sql, arg,
-                              stat.st_mtime_ns)
+        return _inspect(feed, path, rel)
     except FileError as exc:
-        result.message = str(exc)
-        return result
-    except duckdb.Error as exc:
-        result.message = f"could not be read: {str(exc).splitlines()[0]}"
-        return result
-    result.status = "loaded"
-    result.rows_read, result.rows_loaded, result.rows_rejected = counts
-    return result
+        return exc
 
 
-# Numbered lines of a file, blank lines (whitespace and separators only, as spreadsheets export empty rows) left out.
-# A file: the CSV reader with one column and no quoting (NUL bytes were refused before) splits it in parallel.
+def _inspect(feed: str, path: Path, rel: str) -> NewFile:
+    """Hash, decompress and decode a file once; a file that is not what it claims is a FileError."""
+    stat = path.stat()
+    data, was_compressed = _read_content(path)
+    text, was_utf8 = _decode(data)
+    fmt = _format_of(path, text)
+    return NewFile(
+        path=path, rel=rel, size=stat.st_size, modified_ns=stat.st_mtime_ns,
+        sha256=hashlib.sha256(data).hexdigest(), fmt=fmt, header=_header(feed, fmt, text),
+        lines=data.count(b"\n") + (0 if data.endswith(b"\n") else 1),
+        # anything re-encoded or with a BOM is handed over as text (no temporary copy on disk, where a killed run
+        # would leave buyers' data behind)
+        direct=was_utf8 and not data.startswith(codecs.BOM_UTF8)
+        and (not was_compressed or path.suffix.lower() == ".gz"),
+    )
+
+
+# Numbered lines of files, blank lines (whitespace and separators only, as spreadsheets export empty rows) left out.
+# The CSV reader with one column and no quoting (NUL bytes were refused before) splits them in parallel; a line is
+# its ordinality minus the ordinality of its file's first line (the reader keeps file and line order).
 FILE_LINES = """
-select ordinality as line, text
-from read_csv(?, columns = {'text': 'VARCHAR'}, delim = chr(0), quote = '', escape = '', header = false,
-              auto_detect = false, max_line_size = 104857600) with ordinality
-where text is not null and not regexp_full_match(text, '[\\s,]*')"""
+with r as (
+    select filename, ordinality as o, text
+    from read_csv(?, columns = {'text': 'VARCHAR'}, delim = chr(0), quote = '', escape = '', header = false,
+                  auto_detect = false, max_line_size = 104857600, filename = true) with ordinality
+),
+firsts as (select filename, min(o) as first from r group by filename)
+select b.file_id, r.o - firsts.first + 1 as line, r.text
+from r join firsts using (filename) join batch_files as b on b.path = r.filename
+where r.text is not null and not regexp_full_match(r.text, '[\\s,]*')"""
 # Text from Python: unnest in the select list (a lateral unnest of a large file's lines runs out of memory);
 # CRs go before the split (CRLF line ends), as an rtrim of every line is several times slower.
 TEXT_LINES = """
-select t.line, t.text
+select (select file_id from batch_files) as file_id, t.line, t.text
 from (
     select unnest(s.lines) as text, generate_subscripts(s.lines, 1) as line
     from (select string_split(replace(?::varchar, chr(13), ''), chr(10)) as lines) as s
 ) as t
 where not regexp_full_match(t.text, '[\\s,]*')"""
+# Delimited files with one header, read by DuckDB's CSV reader (fields split natively, only the whitelisted
+# columns kept). A line the reader skips (blank, wrong column count, a quoted line break) would shift the
+# numbering, so the caller compares each file's rows with its physical lines and loads a file that differs
+# line by line instead.
+FIELDS = """
+with r as (
+    select filename, ordinality as o, *
+    from read_csv(?, columns = {columns}, header = true, delim = {delim}, quote = '{quote}', escape = '{quote}',
+                  auto_detect = false, max_line_size = 104857600, filename = true, ignore_errors = true)
+         with ordinality
+),
+firsts as (select filename, min(o) as first from r group by filename)
+select b.file_id, r.o - firsts.first + 2 as line, {n_fields} as n_fields,
+        {fields}
+from r join firsts using (filename) join batch_files as b on b.path = r.filename"""
 
 
-def _load_parsed(con, seller_id, feed, rel, size, digest, fmt, parse_sql, lines_sql, arg,
-                 modified_ns) -> tuple[int, int, int]:
+# JSON lines files (their rows in bulk_source) of which no line is a JSON object: not what they claim to be
+NO_JSON_OBJECT = "select file_id from bulk_source group by file_id having bool_and(n_fields in (-1, -2))"
+
+
+def _start_batch(con: duckdb.DuckDBPyConnection, files: list[NewFile]) -> None:
     con.execute("begin transaction")
+    con.execute(
+        "create or replace temp table batch_files (file_id bigint, path varchar, rel varchar, sha256 varchar, "
+        "size_bytes bigint, modified_ns bigint, lines bigint)"
+    )
+    con.executemany(
+        "insert into batch_files values (?, ?, ?, ?, ?, ?, ?)",
+        [[f.file_id, str(f.path), f.rel, f.sha256, f.size, f.modified_ns, f.lines] for f in files],
+    )
+
+
+def _load_bulk(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, files: list[NewFile]) -> dict[int, tuple]:
+    """Load files DuckDB reads itself, a few statements for all of them, in one transaction.
+
+    Returns file_id -> (read, loaded, rejected) for the files loaded; the others are for `_load_one` (a file whose
+    lines the reader does not map one to one, or that is not JSON lines), and all of them are when a statement fails.
+    """
+    if not files:
+        return {}
+    columns = ", ".join(COLUMNS[feed])
     try:
-        con.execute(f"create or replace temp table lines as {lines_sql}", [arg])
-        if fmt == "json":
-            lines, objects = con.execute(
-                "select count(*), count(*) filter (json_type(try_cast(text as json)) = 'OBJECT') from lines").fetchone()
-            if lines and not objects:
+        _start_batch(con, files)
+        con.execute(f"create or replace temp table bulk_source (file_id bigint, line bigint, n_fields integer, "
+                    f"{', '.join(c + ' varchar' for c in COLUMNS[feed])})")
+        groups: dict[tuple, list[NewFile]] = {}
+        for f in files:
+            groups.setdefault((f.fmt, tuple(f.header or ())), []).append(f)
+        retry = set()
+        for (fmt, header), group in groups.items():
+            paths = [str(f.path) for f in group]
+            if fmt == "json":
+                con.execute(f"create or replace temp table lines as {FILE_LINES}", [paths])
+                con.execute(f"insert into bulk_source ({columns}, file_id, line, n_fields) "
+                            f"select {columns}, file_id, line, n_fields from ({JSON_EVENTS})")
+                retry |= {row[0] for row in con.execute(NO_JSON_OBJECT).fetchall()}
+                continue
+            sql = FIELDS.format(
+                columns="{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, len(header) + 1)) + "}",
+                delim="chr(9)" if fmt == "tsv" else "','", quote="" if fmt == "tsv" else '"',
+                n_fields=len(header), fields=_whitelisted(feed, _positions(feed, list(header)), "r.c{}"),
+            )
+            con.execute(f"insert into bulk_source {sql}", [paths])
+            blank = " and ".join(f"{c} is null" for c in COLUMNS[feed])
+            retry |= {row[0] for row in con.execute(
+                f"select b.file_id from batch_files as b left join bulk_source as s using (file_id) "
+                f"where b.path in (select unnest(?)) group by b.file_id, b.lines "
+                f"having count(s.line) <> b.lines - 1 or count(s.line) filter ({blank}) > 0", [paths]).fetchall()}
+        if retry:
+            con.execute("delete from bulk_source where file_id in (select unnest(?))", [sorted(retry)])
+            con.execute("delete from batch_files where file_id in (select unnest(?))", [sorted(retry)])
+        con.execute(f"create or replace temp table parsed as {_checked_sql(feed, 'from bulk_source', NOT_TRACKING_OBJECT)}")
+        counts = _store(con, seller_id, feed)
+        con.execute("commit")
+    except duckdb.Error as exc:
+        rollback(con)
+        log.warning("%s %s: reading %d files together failed (%s); loading them one by one",
+                 seller_id, feed, len(files), str(exc).splitlines()[0])
+        return {}
+    return counts
+
+
+def _load_one(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, f: NewFile) -> tuple[int, int, int]:
+    """Load one file line by line, with its manifest row, in one transaction (FileError when it cannot be read)."""
+    try:
+        _start_batch(con, [f])
+        if f.direct:
+            con.execute(f"create or replace temp table lines as {FILE_LINES}", [[str(f.path)]])
+        else:
+            con.execute(f"create or replace temp table lines as {TEXT_LINES}", [_decode(_read_content(f.path)[0])[0]])
+        if f.fmt == "json":
+            con.execute(f"create or replace temp table bulk_source as {JSON_EVENTS}")
+            if con.execute(NO_JSON_OBJECT).fetchall():
                 raise FileError("no line is a JSON object: not a JSON lines export (one tracking object a line)")
+            parse_sql = _checked_sql(feed, "from bulk_source", NOT_TRACKING_OBJECT)
+        else:
+            parse_sql = _delimited_sql(feed, f.fmt, f.header)
         con.execute(f"create or replace temp table parsed as {parse_sql}")
-        file_id = con.execute("select nextval('raw.file_seq')").fetchone()[0]
-        columns = ", ".join(TYPED[feed])
-        target = "raw." + feed
-        con.execute(
-            f"insert into {target} (seller_id, file_id, line, {columns}) "
-            f"select ?, ?, line, {columns} from parsed where reason is null order by line",
-            [seller_id, file_id],
-        )
-        con.execute(
-            "insert into main.rejects select ?, ?, ?, line, reason, fields, ? from parsed "
-            "where reason is not null order by line",
-            [seller_id, feed, rel, file_id],
-        )
-        read, rejected = con.execute("select count(*), count(reason) from parsed").fetchone()
-        con.execute(
-            "insert into raw.files values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
-            [file_id, seller_id, feed, rel, digest, size, read, read - rejected, rejected, modified_ns],
-        )
-        con.execute("drop table lines; drop table parsed")
+        counts = _store(con, seller_id, feed)
         con.execute("commit")
     except BaseException:
         rollback(con)
         raise
-    return read, read - rejected, rejected
+    return counts[f.file_id]
 
+
+def _store(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str) -> dict[int, tuple]:
+    """Append table `parsed` to the raw table and the rejects, with a manifest row per file of `batch_files`;
+    returns file_id -> (rows read, loaded, rejected)."""
+    columns = ", ".join(TYPED[feed])
+    con.execute(
+        f"insert into raw.{feed} (seller_id, file_id, line, {columns}) "
+        f"select ?, file_id, line, {columns} from parsed where reason is null",
+        [seller_id],
+    )
+    con.execute(
+        "insert into main.rejects select ?, ?, b.rel, p.line, p.reason, p.fields, p.file_id "
+        "from parsed as p join batch_files as b using (file_id) where p.reason is not null order by p.file_id, p.line",
+        [seller_id, feed],
+    )
+    con.execute(
+        """insert into raw.files
+        select b.file_id, ?, ?, b.rel, b.sha256, b.size_bytes, coalesce(c.read, 0), coalesce(c.read - c.rejected, 0),
+            coalesce(c.rejected, 0), now(), b.modified_ns
+        from batch_files as b
+        left join (select file_id, count(*) as read, count(reason) as rejected from parsed group by file_id) as c
+            using (file_id)
+        order by b.file_id""",
+        [seller_id, feed],
+    )
+    rows = con.execute("select file_id, rows_read, rows_loaded, rows_rejected from raw.files "
+                       "where file_id in (select file_id from batch_files)").fetchall()
+    con.execute("drop table if exists lines; drop table if exists bulk_source; drop table parsed; drop table batch_files")
+    return {file_id: counts for file_id, *counts in rows}
 
 def feed_files(settings: Settings, seller_id: str, feed: str) -> list[Path]:
     """Every file in the feed folder, in name order (hidden and partial files excluded)."""
@@ -472,25 +591,58 @@ def feed_files(settings: Settings, seller_id: str, feed: str) -> list[Path]:
 
 
 def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, feed: str) -> list[FileResult]:
-    """Load every new file of one seller's feed, in name order."""
+    """Load every new file of one seller's feed; file ids (the load order) follow the names."""
+    known = con.execute(
+        "select path, size_bytes, modified_ns, sha256 from raw.files where seller_id = ? and feed = ?",
+        [seller_id, feed],
+    ).fetchall()
     # a file with the path, size and modification time of one loaded before is that file: not read again,
     # so a daily run's work grows with the day's new files, not with every file ever dropped
-    loaded = set(con.execute(
-        "select path, size_bytes, modified_ns from raw.files where seller_id = ? and feed = ?", [seller_id, feed],
-    ).fetchall())
-    results = []
+    unchanged = {(path, size, modified) for path, size, modified, _ in known}
+    seen = {digest: path for path, _, _, digest in known}
+    results: dict[str, FileResult] = {}
+    todo: list[tuple[Path, str]] = []
     for path in feed_files(settings, seller_id, feed):
         rel = path.relative_to(settings.landing / seller_id).as_posix()
         stat = path.stat()
-        if (rel, stat.st_size, stat.st_mtime_ns) in loaded:
-            result = FileResult(seller_id, feed, rel, "skipped", message="loaded before")
+        if (rel, stat.st_size, stat.st_mtime_ns) in unchanged:
+            results[rel] = FileResult(seller_id, feed, rel, "skipped", message="loaded before")
         else:
-            result = load_file(con, seller_id, feed, path, rel)
+            todo.append((path, rel))
+    new: list[NewFile] = []
+    # reading, decompressing and hashing release the GIL: two files at a time
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for (path, rel), f in zip(todo, pool.map(lambda item: _try_inspect(feed, *item), todo)):
+            if isinstance(f, FileError):
+                results[rel] = FileResult(seller_id, feed, rel, "failed", message=str(f))
+            elif f.sha256 in seen:
+                results[rel] = FileResult(seller_id, feed, rel, "skipped",
+                                          message=f"same content as {seen[f.sha256]}, loaded before")
+            else:
+                seen[f.sha256] = rel
+                new.append(f)
+                results[rel] = FileResult(seller_id, feed, rel, "loaded")
+    if new:
+        ids = sorted(row[0] for row in con.execute("select nextval('raw.file_seq') from range(?)", [len(new)]).fetchall())
+        for f, file_id in zip(new, ids):
+            f.file_id = file_id
+    loaded = _load_bulk(con, seller_id, feed, [f for f in new if f.direct])
+    for f in new:
+        result = results[f.rel]
+        try:
+            counts = loaded[f.file_id] if f.file_id in loaded else _load_one(con, seller_id, feed, f)
+        except FileError as exc:
+            result.status, result.message = "failed", str(exc)
+            continue
+        except duckdb.Error as exc:
+            result.status, result.message = "failed", f"could not be read: {str(exc).splitlines()[0]}"
+            continue
+        result.rows_read, result.rows_loaded, result.rows_rejected = counts
+    for result in results.values():
         if result.message != "loaded before":  # the log names what happened today, not every old file
-            log.info("%s %s %s: %s %s", seller_id, feed, rel, result.status,
+            log.info("%s %s %s: %s %s", seller_id, feed, result.file, result.status,
                      result.message or f"{result.rows_loaded} loaded, {result.rows_rejected} rejected")
-        results.append(result)
-    return results
+    return list(results.values())
 
 
 def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sellers: list[str] | None = None) -> list[FileResult]:

@@ -515,3 +515,41 @@ def test_a_file_loaded_before_is_not_read_again_but_one_rewritten_in_place_is(pr
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
     result = run_ingest(project)["catalog/catalog.csv"]
     assert result.status == "loaded" and result.rows_loaded > 0
+
+
+def test_files_read_together_keep_their_own_line_numbers_and_name_order(project, open_warehouse, caplog):
+    """New files of a feed are read in one pass where DuckDB's reader maps their lines one to one; a file with
+    a blank line, a wrong column count or a line break inside quotes is read line by line instead. Either way a
+    reject names its own file and line, and the load order follows the names."""
+    header = "tracking_number,carrier,event_time,status,event_code,description,location\n"
+    good = "1Z999,UPS,2026-11-20T10:00:00Z,in_transit,I,Scanned,\"Lund, SE\"\n"
+    project.drop("acme", "scans", "a_clean.csv", header + good + good + "1Z998,UPS,2026-11-20T11:00:00Z,lost,X,?,\n")
+    project.drop("acme", "scans", "b_blank_and_short.csv", header + good + "\n" + "1Z997,UPS\n" + good)
+    project.drop("acme", "scans", "c_quoted_break.csv",
+                 header + "1Z996,UPS,2026-11-20T12:00:00Z,in_transit,I,\"two\nlines\",x\n" + "1Z995,UPS,never,in_transit,I,,\n")
+    project.drop("acme", "scans", "d_clean.csv.gz",
+                 gzip.compress((header + good + "1Z994,UPS,yesterday,in_transit,I,,\n").encode()))
+    caplog.set_level(logging.WARNING)
+    results = run_ingest(project)
+    assert {r.file: (r.status, r.rows_read, r.rows_rejected) for r in results.values()} == {
+        "scans/a_clean.csv": ("loaded", 3, 1),
+        "scans/b_blank_and_short.csv": ("loaded", 3, 1),
+        "scans/c_quoted_break.csv": ("loaded", 3, 3),
+        "scans/d_clean.csv.gz": ("loaded", 2, 1),
+    }
+    con = open_warehouse()
+    assert rows(con, "select file, line, reason from main.rejects order by file, line") == [
+        ("scans/a_clean.csv", 4, "unknown status lost"),
+        ("scans/b_blank_and_short.csv", 4, "wrong column count: 2 instead of 7"),
+        ("scans/c_quoted_break.csv", 2, "wrong column count: 6 instead of 7"),
+        ("scans/c_quoted_break.csv", 3, "wrong column count: 2 instead of 7"),
+        ("scans/c_quoted_break.csv", 4, "unparseable event_time"),
+        ("scans/d_clean.csv.gz", 3, "unparseable event_time"),
+    ]
+    assert rows(con, "select path from raw.files order by file_id") == [
+        ("scans/a_clean.csv",), ("scans/b_blank_and_short.csv",), ("scans/c_quoted_break.csv",), ("scans/d_clean.csv.gz",)]
+    assert rows(con, "select f.path, s.line from raw.scans as s join raw.files as f using (file_id) "
+                     "order by s.file_id, s.line") == [
+        ("scans/a_clean.csv", 2), ("scans/a_clean.csv", 3), ("scans/b_blank_and_short.csv", 2),
+        ("scans/b_blank_and_short.csv", 5), ("scans/d_clean.csv.gz", 2)]
+    assert not caplog.records  # the pass over all files did not fail and fall back
