@@ -20,6 +20,8 @@ def _date(text: str) -> dt.date:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vtr", description="Valid Tracking Rate pipeline")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress: every file loaded and every model built, with its time")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ingest", help="load every new file of every seller's feeds into the warehouse")
     p.add_argument("--config", required=True, help="settings file (TOML)")
@@ -38,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import duckdb
 
     from pipeline.settings import SettingsError, load_settings

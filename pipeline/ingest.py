@@ -89,14 +89,15 @@ REQUIRED = {
     "catalog": ("sku", "category"),
 }
 
-# Per feed: the typed raw columns (from the whitelisted text fields f.<col>) and the row checks, first failing wins.
+# Per feed: the typed raw columns (from the whitelisted text fields f.<col>), and the row checks (first failing wins)
+# over the text fields and the typed values f.typed_<col>, so that each value is parsed once.
 TYPED = {
     "orders": {
         "order_id": "f.order_id",
         "order_item_id": "f.order_item_id",
         "purchase_at": "parse_instant(f.purchase_date)",
         "sku": "f.sku",
-        "quantity": "cast(f.quantity as integer)",
+        "quantity": "try_cast(f.quantity as integer)",
         "item_price": "try_cast(f.item_price as decimal(18, 2))",
         "currency": "f.currency",
         "latest_delivery_date": "parse_calendar_date(f.latest_delivery_date)",
@@ -105,7 +106,7 @@ TYPED = {
     "confirmations": {
         "order_id": "f.order_id",
         "order_item_id": "f.order_item_id",
-        "quantity": "cast(f.quantity as integer)",
+        "quantity": "try_cast(f.quantity as integer)",
         "ship_date": "parse_calendar_date(f.ship_date)",
         "carrier_code": "f.carrier_code",
         "carrier_name": "f.carrier_name",
@@ -129,24 +130,24 @@ CHECKS = {
     "orders": [
         ("f.order_id is null", "'missing order-id'"),
         ("f.order_item_id is null", "'missing order-item-id'"),
-        ("f.purchase_date is not null and parse_instant(f.purchase_date) is null", "'unparseable purchase-date'"),
-        ("f.latest_delivery_date is not null and parse_calendar_date(f.latest_delivery_date) is null",
+        ("f.purchase_date is not null and f.typed_purchase_at is null", "'unparseable purchase-date'"),
+        ("f.latest_delivery_date is not null and f.typed_latest_delivery_date is null",
          "'unparseable latest-delivery-date'"),
         ("f.quantity is not null and not regexp_full_match(f.quantity, '\\d{1,9}')", "'unparseable quantity-purchased'"),
-        ("f.item_price is not null and try_cast(f.item_price as decimal(18, 2)) is null", "'unparseable item-price'"),
+        ("f.item_price is not null and f.typed_item_price is null", "'unparseable item-price'"),
     ],
     "confirmations": [
         ("f.order_id is null", "'missing order-id'"),
         ("f.ship_date is null", "'missing ship-date'"),
-        ("parse_calendar_date(f.ship_date) is null", "'unparseable ship-date'"),
+        ("f.typed_ship_date is null", "'unparseable ship-date'"),
         ("f.quantity is not null and not regexp_full_match(f.quantity, '\\d{1,9}')", "'unparseable quantity'"),
     ],
     "scans": [
         ("f.tracking_number is null", "'missing tracking_number'"),
         ("f.event_time is null", "'missing event_time'"),
-        ("parse_instant(f.event_time) is null", "'unparseable event_time'"),
+        ("f.typed_event_at is null", "'unparseable event_time'"),
         ("f.status is null", "'missing status'"),
-        (f"lower(f.status) not in ({_STATUS_LIST})", "'unknown status ' || f.status"),
+        (f"f.typed_status not in ({_STATUS_LIST})", "'unknown status ' || f.status"),
     ],
     "catalog": [
         ("f.sku is null", "'missing sku'"),
@@ -341,19 +342,25 @@ def _checked_sql(feed: str, source: str, first_check: tuple[str, str]) -> str:
     `first_check` rejects the whole line before any field is looked at; such a line keeps no fields.
     """
     checks = "\n        ".join(f"when {cond} then {reason}" for cond, reason in CHECKS[feed])
-    typed = ",\n    ".join(f"case when f.reason is null then {expr} end as {col}" for col, expr in TYPED[feed].items())
+    typed = ",\n        ".join(f"{expr} as typed_{col}" for col, expr in TYPED[feed].items())
+    kept = ",\n    ".join(f"case when f.reason is null then f.typed_{col} end as {col}" for col in TYPED[feed])
     entries = ", ".join(f"{{'key': '{COLUMNS[feed][c][0]}', 'value': f.{c}}}" for c in COLUMNS[feed])
     whole_line, whole_reason = first_check
     return f"""
-with checked as (
+with typed as (
+    select f.*,
+        {typed}
+    from ({source}) as f
+),
+checked as (
     select f.*,
         case when {whole_line} then {whole_reason}
         {checks}
         end as reason
-    from ({source}) as f
+    from typed as f
 )
-select f.file_id, f.line, f.reason,
-    {typed},
+select f.file_id, f.line, f.n_fields, f.reason,
+    {kept},
     case when f.reason is not null and not ({whole_line})
         then map_from_entries(list_filter([{entries}], lambda x: x.value is not null))
     end as fields
@@ -460,68 +467,68 @@ select b.file_id, r.o - firsts.first + 2 as line, {n_fields} as n_fields,
 from r join firsts using (filename) join batch_files as b on b.path = r.filename"""
 
 
-# JSON lines files (their rows in bulk_source) of which no line is a JSON object: not what they claim to be
-NO_JSON_OBJECT = "select file_id from bulk_source group by file_id having bool_and(n_fields in (-1, -2))"
+# Files of a batch to load line by line instead: a delimited file whose rows are not its lines one to one (the
+# reader skipped a line, or read a blank one: an empty fields map with a reason), a JSON lines file of which no
+# line is a JSON object (it is not what it claims; loading it alone fails it)
+LINE_BY_LINE = """
+select b.file_id
+from batch_files as b
+left join parsed as p using (file_id)
+group by b.file_id, b.fmt, b.lines
+having case
+    when b.fmt = 'json' then bool_and(p.n_fields in (-1, -2))
+    else count(p.line) <> b.lines - 1 or count(p.line) filter (p.reason is not null and cardinality(p.fields) = 0) > 0
+end"""
 
 
 def _start_batch(con: duckdb.DuckDBPyConnection, files: list[NewFile]) -> None:
     con.execute("begin transaction")
     con.execute(
         "create or replace temp table batch_files (file_id bigint, path varchar, rel varchar, sha256 varchar, "
-        "size_bytes bigint, modified_ns bigint, lines bigint)"
+        "size_bytes bigint, modified_ns bigint, fmt varchar, lines bigint)"
     )
     con.executemany(
-        "insert into batch_files values (?, ?, ?, ?, ?, ?, ?)",
-        [[f.file_id, str(f.path), f.rel, f.sha256, f.size, f.modified_ns, f.lines] for f in files],
+        "insert into batch_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [[f.file_id, str(f.path), f.rel, f.sha256, f.size, f.modified_ns, f.fmt, f.lines] for f in files],
     )
 
 
 def _load_bulk(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, files: list[NewFile]) -> dict[int, tuple]:
-    """Load files DuckDB reads itself, a few statements for all of them, in one transaction.
+    """Load files DuckDB reads itself, one statement per format and header for all of them, in one transaction.
 
-    Returns file_id -> (read, loaded, rejected) for the files loaded; the others are for `_load_one` (a file whose
-    lines the reader does not map one to one, or that is not JSON lines), and all of them are when a statement fails.
+    Returns file_id -> (read, loaded, rejected) for the files loaded; the others are for `_load_one`, and all of them
+    are when a statement fails.
     """
     if not files:
         return {}
-    columns = ", ".join(COLUMNS[feed])
     try:
         _start_batch(con, files)
-        con.execute(f"create or replace temp table bulk_source (file_id bigint, line bigint, n_fields integer, "
-                    f"{', '.join(c + ' varchar' for c in COLUMNS[feed])})")
-        groups: dict[tuple, list[NewFile]] = {}
+        groups: dict[tuple, list[str]] = {}
         for f in files:
-            groups.setdefault((f.fmt, tuple(f.header or ())), []).append(f)
-        retry = set()
-        for (fmt, header), group in groups.items():
-            paths = [str(f.path) for f in group]
+            groups.setdefault((f.fmt, tuple(f.header or ())), []).append(str(f.path))
+        for n, ((fmt, header), paths) in enumerate(groups.items()):
             if fmt == "json":
                 con.execute(f"create or replace temp table lines as {FILE_LINES}", [paths])
-                con.execute(f"insert into bulk_source ({columns}, file_id, line, n_fields) "
-                            f"select {columns}, file_id, line, n_fields from ({JSON_EVENTS})")
-                retry |= {row[0] for row in con.execute(NO_JSON_OBJECT).fetchall()}
-                continue
-            sql = FIELDS.format(
-                columns="{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, len(header) + 1)) + "}",
-                delim="chr(9)" if fmt == "tsv" else "','", quote="" if fmt == "tsv" else '"',
-                n_fields=len(header), fields=_whitelisted(feed, _positions(feed, list(header)), "r.c{}"),
-            )
-            con.execute(f"insert into bulk_source {sql}", [paths])
-            blank = " and ".join(f"{c} is null" for c in COLUMNS[feed])
-            retry |= {row[0] for row in con.execute(
-                f"select b.file_id from batch_files as b left join bulk_source as s using (file_id) "
-                f"where b.path in (select unnest(?)) group by b.file_id, b.lines "
-                f"having count(s.line) <> b.lines - 1 or count(s.line) filter ({blank}) > 0", [paths]).fetchall()}
-        if retry:
-            con.execute("delete from bulk_source where file_id in (select unnest(?))", [sorted(retry)])
-            con.execute("delete from batch_files where file_id in (select unnest(?))", [sorted(retry)])
-        con.execute(f"create or replace temp table parsed as {_checked_sql(feed, 'from bulk_source', NOT_TRACKING_OBJECT)}")
+                sql = _checked_sql(feed, JSON_EVENTS, NOT_TRACKING_OBJECT)
+            else:
+                source = FIELDS.format(
+                    columns="{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, len(header) + 1)) + "}",
+                    delim="chr(9)" if fmt == "tsv" else "','", quote="" if fmt == "tsv" else '"',
+                    n_fields=len(header), fields=_whitelisted(feed, _positions(feed, list(header)), "r.c{}"),
+                )
+                sql = _checked_sql(feed, source, ("false", "null"))  # the reader checked the column count
+            con.execute(f"create or replace temp table parsed as {sql}" if n == 0 else f"insert into parsed by name {sql}",
+                        [] if fmt == "json" else [paths])
+        line_by_line = [row[0] for row in con.execute(LINE_BY_LINE).fetchall()]
+        if line_by_line:
+            con.execute("delete from parsed where file_id in (select unnest(?))", [line_by_line])
+            con.execute("delete from batch_files where file_id in (select unnest(?))", [line_by_line])
         counts = _store(con, seller_id, feed)
         con.execute("commit")
     except duckdb.Error as exc:
         rollback(con)
         log.warning("%s %s: reading %d files together failed (%s); loading them one by one",
-                 seller_id, feed, len(files), str(exc).splitlines()[0])
+                    seller_id, feed, len(files), str(exc).splitlines()[0])
         return {}
     return counts
 
@@ -535,13 +542,11 @@ def _load_one(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, f: NewF
         else:
             con.execute(f"create or replace temp table lines as {TEXT_LINES}", [_decode(_read_content(f.path)[0])[0]])
         if f.fmt == "json":
-            con.execute(f"create or replace temp table bulk_source as {JSON_EVENTS}")
-            if con.execute(NO_JSON_OBJECT).fetchall():
+            con.execute(f"create or replace temp table parsed as {_checked_sql(feed, JSON_EVENTS, NOT_TRACKING_OBJECT)}")
+            if con.execute(LINE_BY_LINE).fetchall():
                 raise FileError("no line is a JSON object: not a JSON lines export (one tracking object a line)")
-            parse_sql = _checked_sql(feed, "from bulk_source", NOT_TRACKING_OBJECT)
         else:
-            parse_sql = _delimited_sql(feed, f.fmt, f.header)
-        con.execute(f"create or replace temp table parsed as {parse_sql}")
+            con.execute(f"create or replace temp table parsed as {_delimited_sql(feed, f.fmt, f.header)}")
         counts = _store(con, seller_id, feed)
         con.execute("commit")
     except BaseException:
@@ -576,7 +581,7 @@ def _store(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str) -> dict[in
     )
     rows = con.execute("select file_id, rows_read, rows_loaded, rows_rejected from raw.files "
                        "where file_id in (select file_id from batch_files)").fetchall()
-    con.execute("drop table if exists lines; drop table if exists bulk_source; drop table parsed; drop table batch_files")
+    con.execute("drop table if exists lines; drop table parsed; drop table batch_files")
     return {file_id: counts for file_id, *counts in rows}
 
 def feed_files(settings: Settings, seller_id: str, feed: str) -> list[Path]:

@@ -9,7 +9,9 @@ re-run of a date gives the same rows.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import time
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -18,6 +20,8 @@ import duckdb
 
 from pipeline.db import rollback
 from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 LAYERS = ("staging", "intermediate", "marts")
@@ -112,7 +116,9 @@ def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.d
         for layer in LAYERS:
             con.execute(f"create schema if not exists {layer}")
         for model in load_models():
+            started = time.perf_counter()
             _run(con, model, values)
+            log.info("built %s in %.1f s", model.table, time.perf_counter() - started)
         con.execute("commit")
     except BaseException:
         rollback(con)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +18,15 @@ from pipeline.models import build_models
 from pipeline.outputs import publish
 from pipeline.report import write_report
 from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _step(name: str):
+    started = time.perf_counter()
+    yield
+    log.info("%s done in %.1f s", name, time.perf_counter() - started)
 
 
 @dataclass
@@ -82,17 +94,22 @@ def run(settings: Settings, start: dt.date, end: dt.date | None = None) -> RunSu
     con = connect(settings)
     try:
         loaded_after = last_file_id(con)
-        summary.files = ingest(con, settings)
-        build_models(con, settings, start, end)
+        with _step("ingest"):
+            summary.files = ingest(con, settings)
+        with _step("models"):
+            build_models(con, settings, start, end)
     finally:
         con.close()
     con = connect(settings, read_only=True)
     try:
-        summary.failed_checks = [c for c in run_checks(con, settings, start, end, loaded_after) if not c.passed]
+        with _step("checks"):
+            summary.failed_checks = [c for c in run_checks(con, settings, start, end, loaded_after) if not c.passed]
         if not summary.failed_checks:
-            publish(con, settings, start, end)
+            with _step("outputs"):
+                publish(con, settings, start, end)
             summary.published = True
-            summary.report = write_report(settings, end)
+            with _step("report"):
+                summary.report = write_report(settings, end)
         return summarise(con, summary)
     finally:
         con.close()
