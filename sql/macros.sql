@@ -43,3 +43,8 @@ create or replace macro package_invalid_reason(
 create or replace macro is_at_risk(invalid_reason, ship_date, snapshot_date, at_risk_after_days) as
     invalid_reason in ('missing_tracking', 'carrier_not_integrated')
     or (invalid_reason is not null and ship_date <= snapshot_date - at_risk_after_days);
+
+-- 00:00 UTC of an instant's UTC day, whatever the session's time zone. Snapshot cut-offs are UTC midnights, so an
+-- instant and the start of its day fall on the same side of every cut-off.
+create or replace macro utc_day_start(t) as
+    timezone('UTC', date_trunc('day', timezone('UTC', t)));

@@ -139,8 +139,7 @@ def test_invalid_packages_match_the_injected_failures(pipeline_run):
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
         found = dict(con.execute(
-            """select invalid_reason, count(*) from marts.fct_window_packages
-            where snapshot_date = ? and window_days = 30 and invalid_reason is not null group by all""",
+            "select reason, count(*) from marts.mart_invalid_packages where snapshot_date = ? group by all",
             [stats.end]).fetchall())
         lo, hi = con.execute("select min(window_start), max(window_end) from marts.fct_snapshot_windows "
                              "where snapshot_date = ? and window_days = 30", [stats.end]).fetchone()

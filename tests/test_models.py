@@ -194,7 +194,8 @@ def test_grace_bound_is_utc_whatever_the_analysts_session_time_zone(project):
         con.execute("set TimeZone = 'America/New_York'")
         assert con.execute("select first_valid_scan_at is not null from intermediate.int_package_scans").fetchall() == [
             (True,)]
-        assert con.execute("select is_valid from marts.fct_window_packages").fetchall() == [(True,), (True,)]
+        assert con.execute("select window_days, packages_valid from marts.mart_vtr_snapshots where scope = 'overall' "
+                           "order by window_days").fetchall() == [(7, 1), (30, 1)]
     finally:
         con.close()
 

@@ -1,7 +1,7 @@
 -- Per carrier, in the largest measured window: its share of the invalid packages and how long its first physical
 -- scan takes after the ship date (the carrier_performance dataset; scans up to the end of D count).
 -- Grain: one row per snapshot date, account and carrier. Key: snapshot_date, seller_id, marketplace, carrier.
--- Upstream: marts.fct_window_packages, marts.fct_packages, marts.fct_snapshot_windows.
+-- Upstream: marts.fct_packages, marts.fct_snapshot_windows.
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name
@@ -16,22 +16,23 @@
 --   p90_days_to_first_scan: 90th percentile of the same
 with packages as (
     select
-        wp.snapshot_date,
-        wp.seller_id,
-        wp.marketplace,
-        coalesce(wp.carrier_code, 'UNKNOWN') as carrier,
-        wp.window_days,
-        wp.is_valid,
+        w.snapshot_date,
+        p.seller_id,
+        p.marketplace,
+        coalesce(p.carrier_code, 'UNKNOWN') as carrier,
+        w.window_days,
+        package_invalid_reason(
+            p.tracking_number, p.is_carrier_integrated, p.carrier_code,
+            p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
+        ) is null as is_valid,
         -- the first scan that counts (within the grace bound): a recycled number's old scans say nothing of this parcel
         case when p.first_valid_scan_at < w.scans_until
-            then epoch(p.first_valid_scan_at - (wp.ship_date::timestamp at time zone 'UTC')) / 86400.0
+            then epoch(p.first_valid_scan_at - (p.ship_date::timestamp at time zone 'UTC')) / 86400.0
         end as days_to_first_scan,
-    from marts.fct_window_packages as wp
+    from marts.fct_snapshot_windows as w
     inner join marts.fct_packages as p
-        on p.package_id = wp.package_id
-    inner join marts.fct_snapshot_windows as w
-        on w.snapshot_date = wp.snapshot_date and w.window_days = wp.window_days
-    where wp.window_days = (select max(window_days) from config.windows)
+        on p.promised_delivery_date between w.window_start and w.window_end
+    where w.window_days = (select max(window_days) from config.windows)
 ),
 by_carrier as (
     select
@@ -39,8 +40,7 @@ by_carrier as (
         count(*) as packages_total,
         count(*) filter (where not is_valid) as packages_invalid,
         count(days_to_first_scan) as packages_scanned,
-        round(median(days_to_first_scan), 2) as median_days_to_first_scan,
-        round(quantile_cont(days_to_first_scan, 0.9), 2) as p90_days_to_first_scan,
+        quantile_cont(days_to_first_scan, [0.5, 0.9]) as days_to_first_scan_quantiles,
     from packages
     group by all
 )
@@ -48,5 +48,7 @@ select
     snapshot_date, seller_id, marketplace, carrier, window_days, packages_total, packages_invalid,
     coalesce(packages_invalid / nullif(sum(packages_invalid) over (partition by snapshot_date, seller_id, marketplace), 0), 0)
         as share_of_invalid,
-    packages_scanned, median_days_to_first_scan, p90_days_to_first_scan,
+    packages_scanned,
+    round(days_to_first_scan_quantiles[1], 2) as median_days_to_first_scan,
+    round(days_to_first_scan_quantiles[2], 2) as p90_days_to_first_scan,
 from by_carrier

@@ -1,6 +1,6 @@
 -- Per account, category and window: the totals and the invalid packages counted by reason (the category_report dataset).
 -- Grain: one row per snapshot date, account, category and window. Key: snapshot_date, seller_id, marketplace, category, window_days.
--- Upstream: marts.fct_window_packages.
+-- Upstream: marts.fct_window_counts.
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name
@@ -16,8 +16,8 @@
 --   invalid_pre_transit_only: invalid packages with events but no physical scan
 --   invalid_scan_before_ship_date: invalid packages whose physical scans all precede the grace bound (recycled number)
 with by_category as (
-    select snapshot_date, seller_id, marketplace, unnest(categories) as category, window_days, is_valid, invalid_reason
-    from marts.fct_window_packages
+    select snapshot_date, seller_id, marketplace, unnest(categories) as category, window_days, invalid_reason, packages
+    from marts.fct_window_counts
 )
 select
     snapshot_date,
@@ -25,13 +25,13 @@ select
     marketplace,
     category,
     window_days,
-    count(*) as packages_total,
-    count(*) filter (where is_valid) as packages_valid,
-    count(*) filter (where is_valid) / count(*) as vtr,
-    count(*) filter (where invalid_reason = 'missing_tracking') as invalid_missing_tracking,
-    count(*) filter (where invalid_reason = 'carrier_not_integrated') as invalid_carrier_not_integrated,
-    count(*) filter (where invalid_reason = 'no_carrier_events') as invalid_no_carrier_events,
-    count(*) filter (where invalid_reason = 'pre_transit_only') as invalid_pre_transit_only,
-    count(*) filter (where invalid_reason = 'scan_before_ship_date') as invalid_scan_before_ship_date,
+    sum(packages)::bigint as packages_total,
+    coalesce(sum(packages) filter (where invalid_reason is null), 0)::bigint as packages_valid,
+    coalesce(sum(packages) filter (where invalid_reason is null), 0) / sum(packages) as vtr,
+    coalesce(sum(packages) filter (where invalid_reason = 'missing_tracking'), 0)::bigint as invalid_missing_tracking,
+    coalesce(sum(packages) filter (where invalid_reason = 'carrier_not_integrated'), 0)::bigint as invalid_carrier_not_integrated,
+    coalesce(sum(packages) filter (where invalid_reason = 'no_carrier_events'), 0)::bigint as invalid_no_carrier_events,
+    coalesce(sum(packages) filter (where invalid_reason = 'pre_transit_only'), 0)::bigint as invalid_pre_transit_only,
+    coalesce(sum(packages) filter (where invalid_reason = 'scan_before_ship_date'), 0)::bigint as invalid_scan_before_ship_date,
 from by_category
 group by all

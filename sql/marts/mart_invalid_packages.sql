@@ -1,5 +1,5 @@
 -- Every invalid package in the largest window: the list a seller works through (the invalid_packages dataset).
--- Grain: one row per snapshot date and invalid package. Key: snapshot_date, package_id. Upstream: marts.fct_window_packages.
+-- Grain: one row per snapshot date and invalid package. Key: snapshot_date, package_id. Upstream: marts.fct_packages, marts.fct_snapshot_windows.
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name
@@ -12,6 +12,19 @@
 --   promised_delivery_date: latest promised delivery date of its items
 --   categories: its items' categories
 --   reason: why it is invalid (the first that applies)
+with judged as (
+    select
+        w.snapshot_date,
+        p.*,
+        package_invalid_reason(
+            p.tracking_number, p.is_carrier_integrated, p.carrier_code,
+            p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
+        ) as invalid_reason,
+    from marts.fct_snapshot_windows as w
+    inner join marts.fct_packages as p
+        on p.promised_delivery_date between w.window_start and w.window_end
+    where w.window_days = (select max(window_days) from config.windows)
+)
 select
     snapshot_date,
     seller_id,
@@ -24,6 +37,5 @@ select
     promised_delivery_date,
     categories,
     invalid_reason as reason,
-from marts.fct_window_packages
-where not is_valid
-    and window_days = (select max(window_days) from config.windows)
+from judged
+where invalid_reason is not null

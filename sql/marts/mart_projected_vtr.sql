@@ -3,7 +3,7 @@
 -- recently to judge is given the benefit of the doubt. Not the marketplace's final number.
 -- Grain: one row per snapshot date, account, window and scope value (overall, category).
 -- Key: snapshot_date, seller_id, marketplace, window_days, scope, scope_value.
--- Upstream: marts.fct_packages, marts.fct_snapshot_windows, config.metric.
+-- Upstream: marts.fct_package_groups, marts.fct_snapshot_windows, config.metric.
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name
@@ -34,13 +34,13 @@ with projected_windows as (
 judged as (
     select
         w.snapshot_date, w.window_days, w.window_start, w.window_end, w.final_on,
-        p.seller_id, p.marketplace, p.categories, p.ship_date,
+        p.seller_id, p.marketplace, p.categories, p.ship_date, p.packages,
         package_invalid_reason(
-            p.tracking_number, p.is_carrier_integrated, p.carrier_code,
-            p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
+            case when p.has_tracking_number then 'present' end, p.is_carrier_integrated, p.carrier_code,
+            p.first_event_day, p.first_physical_scan_day, p.first_valid_scan_day, w.scans_until
         ) as invalid_reason,
     from projected_windows as w
-    inner join marts.fct_packages as p
+    inner join marts.fct_package_groups as p
         on p.promised_delivery_date between w.window_start and w.window_end
 ),
 flagged as (
@@ -59,9 +59,9 @@ scoped as (
 counted as (
     select
         snapshot_date, seller_id, marketplace, window_days, scope, scope_value, window_start, window_end, final_on,
-        count(*) as packages_total,
-        count(*) filter (where is_valid) as packages_valid_now,
-        count(*) filter (where is_at_risk) as packages_at_risk,
+        sum(packages)::bigint as packages_total,
+        coalesce(sum(packages) filter (where is_valid), 0)::bigint as packages_valid_now,
+        coalesce(sum(packages) filter (where is_at_risk), 0)::bigint as packages_at_risk,
     from scoped
     group by all
 )

@@ -1,6 +1,6 @@
 -- VTR per account, window and scope on each snapshot date: the published vtr_snapshots dataset.
 -- Grain: one row per snapshot date, account (seller_id, marketplace), window, scope and scope value.
--- Key: snapshot_date, seller_id, marketplace, window_days, scope, scope_value. Upstream: marts.fct_window_packages, marts.fct_snapshot_windows, staging.stg_accounts, config.metric.
+-- Key: snapshot_date, seller_id, marketplace, window_days, scope, scope_value. Upstream: marts.fct_window_counts, marts.fct_snapshot_windows, staging.stg_accounts, config.metric.
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name
@@ -16,20 +16,22 @@
 --   target: the VTR target from the settings
 --   status: ok, below_target (vtr < target) or no_packages
 with scoped as (
-    select snapshot_date, seller_id, marketplace, window_days, 'overall' as scope, null::varchar as scope_value, is_valid
-    from marts.fct_window_packages
+    select snapshot_date, seller_id, marketplace, window_days, 'overall' as scope, null::varchar as scope_value,
+        invalid_reason, packages
+    from marts.fct_window_counts
     union all
-    select snapshot_date, seller_id, marketplace, window_days, 'category', unnest(categories), is_valid
-    from marts.fct_window_packages
+    select snapshot_date, seller_id, marketplace, window_days, 'category', unnest(categories), invalid_reason, packages
+    from marts.fct_window_counts
     union all
-    select snapshot_date, seller_id, marketplace, window_days, 'carrier', coalesce(carrier_code, 'UNKNOWN'), is_valid
-    from marts.fct_window_packages
+    select snapshot_date, seller_id, marketplace, window_days, 'carrier', coalesce(carrier_code, 'UNKNOWN'),
+        invalid_reason, packages
+    from marts.fct_window_counts
 ),
 counted as (
     select
         snapshot_date, seller_id, marketplace, window_days, scope, scope_value,
-        count(*) as packages_total,
-        count(*) filter (where is_valid) as packages_valid,
+        sum(packages)::bigint as packages_total,
+        coalesce(sum(packages) filter (where invalid_reason is null), 0)::bigint as packages_valid,
     from scoped
     group by all
 ),
