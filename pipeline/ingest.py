@@ -240,6 +240,8 @@ where obj is null
    or (obj.tracking_details is null and obj.checkpoints is null and obj.tracking.checkpoints is null)
 """
 
+
+
 CSV_FIELD = """'(?:^|,)("(?:[^"]|"")*"|[^,]*)'"""
 
 
@@ -400,6 +402,7 @@ class NewFile:
     fmt: str  # tsv | csv | json
     header: list[str] | None
     lines: int  # physical lines, header included
+    content_size: int  # bytes after decompression
     direct: bool  # UTF-8 without a BOM, plain or .gz: DuckDB reads the file itself
     file_id: int = 0
 
@@ -421,6 +424,7 @@ def _inspect(feed: str, path: Path, rel: str) -> NewFile:
         path=path, rel=rel, size=stat.st_size, modified_ns=stat.st_mtime_ns,
         sha256=hashlib.sha256(data).hexdigest(), fmt=fmt, header=_header(feed, fmt, text),
         lines=data.count(b"\n") + (0 if data.endswith(b"\n") else 1),
+        content_size=len(data),
         # anything re-encoded or with a BOM is handed over as text (no temporary copy on disk, where a killed run
         # would leave buyers' data behind)
         direct=was_utf8 and not data.startswith(codecs.BOM_UTF8)
@@ -491,6 +495,10 @@ def _start_batch(con: duckdb.DuckDBPyConnection, files: list[NewFile]) -> None:
         "insert into batch_files values (?, ?, ?, ?, ?, ?, ?, ?)",
         [[f.file_id, str(f.path), f.rel, f.sha256, f.size, f.modified_ns, f.fmt, f.lines] for f in files],
     )
+
+
+# A batch's rows are held until it commits: this bounds the memory of a load, whatever the backlog.
+BATCH_BYTES = 256 * 2**20
 
 
 def _load_bulk(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, files: list[NewFile]) -> dict[int, tuple]:
@@ -615,23 +623,34 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
         else:
             todo.append((path, rel))
     new: list[NewFile] = []
-    # reading, decompressing and hashing release the GIL: two files at a time
+    loaded: dict[int, tuple] = {}
+    batch: list[NewFile] = []
+
+    def load_batch() -> None:
+        loaded.update(_load_bulk(con, seller_id, feed, batch))
+        batch.clear()
+
+    # reading, decompressing and hashing release the GIL: two files at a time, ahead of DuckDB loading the
+    # batches already read
     with ThreadPoolExecutor(max_workers=2) as pool:
         for (path, rel), f in zip(todo, pool.map(lambda item: _try_inspect(feed, *item), todo)):
             if isinstance(f, FileError):
                 results[rel] = FileResult(seller_id, feed, rel, "failed", message=str(f))
-            elif f.sha256 in seen:
+                continue
+            if f.sha256 in seen:
                 results[rel] = FileResult(seller_id, feed, rel, "skipped",
                                           message=f"same content as {seen[f.sha256]}, loaded before")
-            else:
-                seen[f.sha256] = rel
-                new.append(f)
-                results[rel] = FileResult(seller_id, feed, rel, "loaded")
-    if new:
-        ids = sorted(row[0] for row in con.execute("select nextval('raw.file_seq') from range(?)", [len(new)]).fetchall())
-        for f, file_id in zip(new, ids):
-            f.file_id = file_id
-    loaded = _load_bulk(con, seller_id, feed, [f for f in new if f.direct])
+                continue
+            seen[f.sha256] = rel
+            f.file_id = con.execute("select nextval('raw.file_seq')").fetchone()[0]  # load order = name order
+            new.append(f)
+            results[rel] = FileResult(seller_id, feed, rel, "loaded")
+            if f.direct:
+                if batch and sum(b.content_size for b in batch) + f.content_size > BATCH_BYTES:
+                    load_batch()
+                batch.append(f)
+        if batch:
+            load_batch()
     for f in new:
         result = results[f.rel]
         try:

@@ -517,10 +517,14 @@ def test_a_file_loaded_before_is_not_read_again_but_one_rewritten_in_place_is(pr
     assert result.status == "loaded" and result.rows_loaded > 0
 
 
-def test_files_read_together_keep_their_own_line_numbers_and_name_order(project, open_warehouse, caplog):
+@pytest.mark.parametrize("batch_bytes", [None, 1], ids=["one batch", "a batch per file"])
+def test_files_read_together_keep_their_own_line_numbers_and_name_order(project, open_warehouse, caplog, monkeypatch,
+                                                                         batch_bytes):
     """New files of a feed are read in one pass where DuckDB's reader maps their lines one to one; a file with
     a blank line, a wrong column count or a line break inside quotes is read line by line instead. Either way a
-    reject names its own file and line, and the load order follows the names."""
+    reject names its own file and line, and the load order follows the names, however the files are batched."""
+    if batch_bytes:
+        monkeypatch.setattr("pipeline.ingest.BATCH_BYTES", batch_bytes)
     header = "tracking_number,carrier,event_time,status,event_code,description,location\n"
     good = "1Z999,UPS,2026-11-20T10:00:00Z,in_transit,I,Scanned,\"Lund, SE\"\n"
     project.drop("acme", "scans", "a_clean.csv", header + good + good + "1Z998,UPS,2026-11-20T11:00:00Z,lost,X,?,\n")
