@@ -70,12 +70,9 @@ create table if not exists raw.scans (
     tracking_key varchar,
     carrier varchar,
     event_at timestamptz not null,
-    status varchar not null,
-    event_code varchar,
-    description varchar,
-    location varchar
+    status varchar not null
 );
-comment on table raw.scans is 'Carrier tracking events, canonical form, from CSV and from EasyPost / AfterShip JSON lines (repeats kept here, removed in staging); tracking_key is the normalised number, so a run finds a package''s events without normalising history.';
+comment on table raw.scans is 'Carrier tracking events, canonical form, from CSV and from EasyPost / AfterShip JSON lines (repeats kept here, removed in staging); only what the rule uses: an event''s free text can name the person who signed for the parcel; tracking_key is the normalised number, so a run finds a package''s events without normalising history.';
 
 create table if not exists raw.catalog (
     seller_id varchar not null,

@@ -1,11 +1,13 @@
-"""Ingest: every new file of every seller's feed folders into the raw tables, one transaction a file.
+"""Ingest: every new file of every seller's feed folders into the raw tables.
 
-DuckDB reads and splits the files (read_text, set-based; no Python loop over rows); Python only hashes,
-decompresses, decodes what is not UTF-8 (Windows-1252, UTF-16) and reads the header line. Only whitelisted
-columns are ever extracted, so buyers' personal data never reaches the warehouse, the rejects or a log
-(spec sections 2, 5 and 7). A JSON lines file counts one row per tracking event (a line that is not a
-tracking object is one rejected row), so rows loaded + rows rejected = rows read holds for every file.
-"""
+DuckDB reads the files: a feed's new files together, in batches, with its own CSV reader, or line by line (a
+file whose lines the reader does not map one to one: blank lines, a wrong column count); Python only hashes,
+decompresses, decodes what is not UTF-8 (Windows-1252, UTF-16) and reads the header line. A batch, or a file
+read alone, loads in one transaction with its manifest rows. Only whitelisted columns are ever extracted, the
+ones the product uses, so buyers' personal data never reaches the warehouse, the rejects or a log (spec sections
+2, 5 and 7); a scan's free text (who signed for the parcel) is not among them. A JSON lines file counts one row
+per tracking event (a line that is not a tracking object is one rejected row), so rows loaded + rows rejected =
+rows read holds for every file."""
 
 from __future__ import annotations
 
@@ -76,9 +78,6 @@ COLUMNS = {
         "carrier": ("carrier",),
         "event_time": ("event-time",),
         "status": ("status",),
-        "event_code": ("event-code",),
-        "description": ("description",),
-        "location": ("location",),
     },
     "catalog": {"sku": ("sku",), "category": ("category",)},
 }
@@ -119,9 +118,6 @@ TYPED = {
         "carrier": "f.carrier",
         "event_at": "parse_instant(f.event_time)",
         "status": "lower(f.status)",
-        "event_code": "f.event_code",
-        "description": "f.description",
-        "location": "f.location",
     },
     "catalog": {"sku": "f.sku", "category": "f.category"},
 }
@@ -174,13 +170,11 @@ AFTERSHIP_STATUS = """case c.tag
     else c.tag end"""
 # The fields both adapters read, parsed once per line (from_json is lenient: a missing or mistyped key is NULL);
 # AfterShip's API wraps a tracking in {"tracking": {...}}.
-_CHECKPOINTS = ('[{"tag": "VARCHAR", "subtag": "VARCHAR", "checkpoint_time": "VARCHAR", "message": "VARCHAR", '
-                '"location": "VARCHAR", "city": "VARCHAR", "state": "VARCHAR", "country_iso3": "VARCHAR"}]')
+_CHECKPOINTS = '[{"tag": "VARCHAR", "subtag": "VARCHAR", "checkpoint_time": "VARCHAR"}]'
 _AFTERSHIP = f'"tracking_number": "VARCHAR", "slug": "VARCHAR", "checkpoints": {_CHECKPOINTS}'
 TRACKING_SCHEMA = (
     '{"tracking_code": "VARCHAR", "carrier": "VARCHAR", "tracking_details": [{"status": "VARCHAR", '
-    '"status_detail": "VARCHAR", "datetime": "VARCHAR", "message": "VARCHAR", '
-    '"tracking_location": {"city": "VARCHAR", "state": "VARCHAR", "country": "VARCHAR"}}], '
+    '"datetime": "VARCHAR"}], '
     f'{_AFTERSHIP}, "tracking": {{{_AFTERSHIP}}}}}'
 )
 JSON_EVENTS = f"""
@@ -210,10 +204,6 @@ easypost as (
         nullif(trim(o.carrier), '') as carrier,
         nullif(trim(d.datetime), '') as event_time,
         {EASYPOST_STATUS} as status,
-        coalesce(d.status_detail, d.status) as event_code,
-        d.message as description,
-        nullif(concat_ws(', ', d.tracking_location.city, d.tracking_location.state, d.tracking_location.country), '')
-            as location
     from (select file_id, line, tracking_code, carrier, unnest(tracking_details) as d from objects) as o
 ),
 aftership as (
@@ -223,9 +213,6 @@ aftership as (
         nullif(trim(o.slug), '') as carrier,
         nullif(trim(c.checkpoint_time), '') as event_time,
         {AFTERSHIP_STATUS} as status,
-        coalesce(c.subtag, c.tag) as event_code,
-        c.message as description,
-        coalesce(c.location, nullif(concat_ws(', ', c.city, c.state, c.country_iso3), '')) as location
     from (select file_id, line, aftership_number, slug, unnest(checkpoints) as c from objects) as o
 )
 select * from easypost
@@ -234,7 +221,7 @@ select * from aftership
 union all
 -- a line that is not JSON (n_fields -1), JSON but not an object (-2), or an object in neither format (0), is one
 -- rejected row
-select file_id, line, case when not parsed then -1 when not is_object then -2 else 0 end, null, null, null, null, null, null, null
+select file_id, line, case when not parsed then -1 when not is_object then -2 else 0 end, null, null, null, null
 from json_lines
 where obj is null
    or (obj.tracking_details is null and obj.checkpoints is null and obj.tracking.checkpoints is null)
