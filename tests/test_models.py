@@ -403,11 +403,11 @@ def test_the_same_scan_event_repeated_across_files_counts_once(project):
 
     run(project.settings(), D)
 
-    assert query(project, "select status, event_at from staging.stg_scans order by event_at") == [
-        ("pre_transit", dt.datetime(2026, 11, 1, 10, tzinfo=dt.timezone.utc)),
-        ("in_transit", dt.datetime(2026, 11, 2, 10, tzinfo=dt.timezone.utc)),
-        ("delivered", dt.datetime(2026, 11, 3, 10, tzinfo=dt.timezone.utc)),
-    ]
+    utc = dt.timezone.utc
+    assert query(project, "select first_event_at, first_physical_scan_at, first_valid_scan_at "
+                          "from intermediate.int_package_scans") == [
+        (dt.datetime(2026, 11, 1, 10, tzinfo=utc), dt.datetime(2026, 11, 2, 10, tzinfo=utc),
+         dt.datetime(2026, 11, 2, 10, tzinfo=utc))]
     assert overall(project)[7] == (1, 1, 1.0, "ok")
 
 
@@ -558,7 +558,8 @@ def test_a_run_reads_only_the_orders_its_windows_need_and_keeps_every_account(pr
     run(project.settings(), D)
 
     assert query(project, "select order_id from staging.stg_orders") == [("NEW",)]
-    assert query(project, "select tracking_number from staging.stg_scans") == [("1ZNEW",)]
+    assert query(project, "select p.tracking_number from intermediate.int_package_scans as s "
+                          "join intermediate.int_packages as p using (package_id)") == [("1ZNEW",)]
     assert overall(project) == {7: (1, 1, 1.0, "ok"), 30: (1, 1, 1.0, "ok")}
     # the marketplace whose only order is old is still an account, with nothing in its windows
     assert overall(project, marketplace="Amazon.de") == {7: (0, 0, None, "no_packages"), 30: (0, 0, None, "no_packages")}

@@ -1,5 +1,7 @@
 -- Each tracked package's first carrier event, first physical scan, and first physical scan within the grace bound.
--- Grain: one row per package with at least one event. Key: package_id. Upstream: intermediate.int_packages, staging.stg_scans, config.metric.
+-- Events match by seller and normalised number (raw.scans.tracking_key); an event an aggregator export repeats
+-- every day changes none of these firsts, so repeats need no removing.
+-- Grain: one row per package with at least one event. Key: package_id. Upstream: intermediate.int_packages, raw.scans, config.metric.
 -- columns:
 --   package_id: the package
 --   first_event_at: earliest event of any status
@@ -8,13 +10,14 @@
 select
     p.package_id,
     min(s.event_at) as first_event_at,
-    min(s.event_at) filter (where s.is_physical_scan) as first_physical_scan_at,
-    -- spelled in UTC: the view must give the same answer in an analyst's own session time zone
+    min(s.event_at) filter (where is_physical_scan(s.status)) as first_physical_scan_at,
+    -- spelled in UTC: the same answer in an analyst's own session time zone
     min(s.event_at) filter (
-        where s.is_physical_scan and s.event_at >= (p.ship_date - m.scan_grace_days)::timestamp at time zone 'UTC'
+        where is_physical_scan(s.status)
+            and s.event_at >= (p.ship_date - m.scan_grace_days)::timestamp at time zone 'UTC'
     ) as first_valid_scan_at,
 from intermediate.int_packages as p
-inner join staging.stg_scans as s
-    on s.seller_id = p.seller_id and s.tracking_number = p.tracking_number
+inner join raw.scans as s
+    on s.seller_id = p.seller_id and s.tracking_key = p.tracking_number
 cross join config.metric as m
 group by p.package_id
