@@ -1,7 +1,7 @@
 """Run benchmarks/baseline.sql for one snapshot date: the hand-written DuckDB script the benchmark compares
 `vtr run` against. Parameters become DuckDB variables (SET VARIABLE); the script writes one Parquet file.
 
-    python benchmarks/baseline.py --landing DIR --date YYYY-MM-DD --out FILE.parquet [--memory-limit 2GB --threads 2]
+    python benchmarks/baseline.py --landing DIR --date YYYY-MM-DD --out FILE.parquet [--memory-limit 1.5GB --threads 2]
 
 It reads the metric settings from --config (the same settings file `vtr run` gets) when given, else the
 spec's defaults; paths.landing of that file is used unless --landing is given. It uses nothing of pipeline/.
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landing", help="landing folder (overrides the settings file's)")
     parser.add_argument("--date", required=True, type=dt.date.fromisoformat)
     parser.add_argument("--out", required=True, help="Parquet file to write")
-    parser.add_argument("--memory-limit", help="DuckDB memory_limit (default: the settings file's, else 2GB)")
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit (default: the settings file's, else 1.5GB)")
     parser.add_argument("--threads", type=int, help="DuckDB threads (default: the settings file's, else 2)")
     args = parser.parse_args(argv)
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     grace = int(metric.get("scan_grace_days", 2))
     carriers = [c.strip().upper() for c in metric.get("integrated_carriers", DEFAULT_CARRIERS)]
     aliases = {k.strip().lower(): v.strip().upper() for k, v in cfg.get("carrier_aliases", {}).items()}
-    memory_limit = args.memory_limit or duck.get("memory_limit", "2GB")
+    memory_limit = args.memory_limit or duck.get("memory_limit", "1.5GB")
     threads = args.threads or duck.get("threads", 2)
 
     spill = tempfile.TemporaryDirectory(prefix="vtr-baseline-")

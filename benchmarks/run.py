@@ -514,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                                        "but demo (at L: cold,baseline)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per scenario; the median is reported")
     parser.add_argument("--with-demo", action="store_true", help="also time `vtr demo` (target < 120 s)")
-    parser.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit for the product and baseline")
+    parser.add_argument("--memory-limit", default="1.5GB", help="DuckDB memory_limit for the product and baseline")
     parser.add_argument("--threads", type=int, help="DuckDB threads (default: the product's default)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--packages", type=int, help="override the size's package count")

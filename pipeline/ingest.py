@@ -419,6 +419,8 @@ def _inspect(feed: str, path: Path, rel: str) -> NewFile:
     )
 
 
+# The CSV reader's limits: a line up to 16 MiB (an aggregator's tracking object is a few KiB), read through 32 MiB
+# buffers; the reader allocates its buffers whole, so a larger line limit costs memory on every compressed file.
 # Numbered lines of files, blank lines (whitespace and separators only, as spreadsheets export empty rows) left out.
 # The CSV reader with one column and no quoting (NUL bytes were refused before) splits them in parallel; a line is
 # its ordinality minus the ordinality of its file's first line (the reader keeps file and line order).
@@ -426,7 +428,8 @@ FILE_LINES = """
 with r as (
     select filename, ordinality as o, text
     from read_csv(?, columns = {'text': 'VARCHAR'}, delim = chr(0), quote = '', escape = '', header = false,
-                  auto_detect = false, max_line_size = 104857600, filename = true) with ordinality
+                  auto_detect = false, max_line_size = 16777216, buffer_size = 33554432, filename = true)
+         with ordinality
 ),
 firsts as (select filename, min(o) as first from r group by filename)
 select b.file_id, r.o - firsts.first + 1 as line, r.text
@@ -449,7 +452,8 @@ FIELDS = """
 with r as (
     select filename, ordinality as o, *
     from read_csv(?, columns = {columns}, header = true, delim = {delim}, quote = '{quote}', escape = '{quote}',
-                  auto_detect = false, max_line_size = 104857600, filename = true, ignore_errors = true)
+                  auto_detect = false, max_line_size = 16777216, buffer_size = 33554432, filename = true,
+                  ignore_errors = true)
          with ordinality
 ),
 firsts as (select filename, min(o) as first from r group by filename)

@@ -35,7 +35,7 @@ class Settings:
     wait_for_files_minutes: int = 360
     max_reject_share: float = 0.05
     at_risk_after_days: int = 2
-    memory_limit: str = "2GB"
+    memory_limit: str = "1.5GB"
     threads: int = 2
     temp_directory: Path | None = None
 
@@ -71,7 +71,7 @@ _SCHEMA: dict = {
     "schedule": {"wait_for_files_minutes": (int, 360)},
     "quality": {"max_reject_share": (float, 0.05)},
     "duckdb": {
-        "memory_limit": (str, "2GB"),
+        "memory_limit": (str, "1.5GB"),
         "threads": (int, 2),
         "temp_directory": (str, ""),
     },

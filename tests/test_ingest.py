@@ -558,3 +558,14 @@ def test_files_read_together_keep_their_own_line_numbers_and_name_order(project,
         ("scans/a_clean.csv", 2), ("scans/a_clean.csv", 3), ("scans/b_blank_and_short.csv", 2),
         ("scans/b_blank_and_short.csv", 5), ("scans/d_clean.csv.gz", 2)]
     assert not caplog.records  # the pass over all files did not fail and fall back
+
+
+def test_gzipped_files_load_under_a_small_memory_limit(project):
+    """DuckDB's CSV reader allocates a compressed file's buffers whole, sized from its line limit: with a
+    100 MB line limit every .gz file asked for 1.5 GiB and failed under a memory limit below that."""
+    project.write_config('[duckdb]\nmemory_limit = "256MB"\n')
+    drop_fixture(project, "scans", "aftership.jsonl", gz=True)
+    drop_fixture(project, "scans", "scans.csv", gz=True)
+    results = run_ingest(project)
+    assert {r.file: (r.status, r.rows_loaded) for r in results.values()} == {
+        "scans/aftership.jsonl.gz": ("loaded", 9), "scans/scans.csv.gz": ("loaded", 2)}
