@@ -12,7 +12,7 @@ $(UV):
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode  # .pyc at install: a run does not compile Airflow or plotly again when the environment forbids writing them
 	touch $@
 
 setup: $(VENV)/.synced
