@@ -228,7 +228,6 @@ where obj is null
 """
 
 
-
 CSV_FIELD = """'(?:^|,)("(?:[^"]|"")*"|[^,]*)'"""
 
 
@@ -529,6 +528,9 @@ def _load_bulk(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, files:
         log.warning("%s %s: reading %d files together failed (%s); loading them one by one",
                     seller_id, feed, len(files), str(exc).splitlines()[0])
         return {}
+    except BaseException:
+        rollback(con)
+        raise
     return counts
 
 

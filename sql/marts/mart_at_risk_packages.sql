@@ -18,8 +18,9 @@
 --   days_since_ship: D - ship_date
 --   fix_by_date: the last day a corrected tracking number still reaches the first measurement (72 hours before promised_delivery_date + lag)
 with snapshot_dates as (
-    select distinct w.snapshot_date, w.scans_until
+    select distinct w.snapshot_date, w.scans_until, w.snapshot_date - m.lag_days as measured_until,
     from marts.fct_snapshot_windows as w
+    cross join config.metric as m
 ),
 judged as (
     select
@@ -30,10 +31,9 @@ judged as (
             p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, d.scans_until
         ) as invalid_reason,
     from snapshot_dates as d
-    cross join config.metric as m
     inner join marts.fct_packages as p
         -- not yet measured: its first snapshot, promised date + lag, is after D; and shipped by D
-        on p.promised_delivery_date > d.snapshot_date - m.lag_days
+        on p.promised_delivery_date > d.measured_until
         and p.ship_date <= d.snapshot_date
 )
 select

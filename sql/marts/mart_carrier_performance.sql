@@ -14,7 +14,15 @@
 --   packages_scanned: packages with a physical scan that counts (within the grace bound) by the end of D
 --   median_days_to_first_scan: median days from 00:00 UTC of the ship date to the first physical scan that counts
 --   p90_days_to_first_scan: 90th percentile of the same
-with packages as (
+with scanned as (
+    -- per package, once: how long its first scan that counts (within the grace bound) took after the ship date; a
+    -- recycled number's old scans say nothing of this parcel
+    select
+        *,
+        epoch(first_valid_scan_at - (ship_date::timestamp at time zone 'UTC')) / 86400.0 as days_to_valid_scan,
+    from marts.fct_packages
+),
+packages as (
     select
         w.snapshot_date,
         p.seller_id,
@@ -25,12 +33,9 @@ with packages as (
             p.tracking_number, p.is_carrier_integrated, p.carrier_code,
             p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
         ) is null as is_valid,
-        -- the first scan that counts (within the grace bound): a recycled number's old scans say nothing of this parcel
-        case when p.first_valid_scan_at < w.scans_until
-            then epoch(p.first_valid_scan_at - (p.ship_date::timestamp at time zone 'UTC')) / 86400.0
-        end as days_to_first_scan,
+        case when p.first_valid_scan_at < w.scans_until then p.days_to_valid_scan end as days_to_first_scan,
     from marts.fct_snapshot_windows as w
-    inner join marts.fct_packages as p
+    inner join scanned as p
         on p.promised_delivery_date between w.window_start and w.window_end
     where w.window_days = (select max(window_days) from config.windows)
 ),
