@@ -58,9 +58,12 @@ create table if not exists raw.confirmations (
     carrier_code varchar,
     carrier_name varchar,
     tracking_number varchar,
-    ship_method varchar
+    ship_method varchar,
+    tracking_key varchar
 );
-comment on table raw.confirmations is 'Shipping-confirmation lines as loaded; tracking_number keeps the literal NULL (remove) and NULL for blank (keep).';
+-- a warehouse loaded before tracking_key existed gets the column; staging normalises its old rows itself
+alter table raw.confirmations add column if not exists tracking_key varchar;
+comment on table raw.confirmations is 'Shipping-confirmation lines as loaded; tracking_number keeps the literal NULL (remove) and NULL for blank (keep); tracking_key is the normalised number, computed once at load.';
 
 create table if not exists raw.scans (
     seller_id varchar not null,

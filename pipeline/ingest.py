@@ -111,6 +111,7 @@ TYPED = {
         "carrier_name": "f.carrier_name",
         "tracking_number": "f.tracking_number",
         "ship_method": "f.ship_method",
+        "tracking_key": "normalize_tracking(f.tracking_number)",
     },
     "scans": {
         "tracking_number": "f.tracking_number",

@@ -7,17 +7,22 @@
 --   first_event_at: earliest event of any status
 --   first_physical_scan_at: earliest physical scan
 --   first_valid_scan_at: earliest physical scan at or after 00:00 UTC of ship date minus scan_grace_days (recycled numbers)
+with packages as (
+    -- the grace bound once per package: time zone arithmetic per event costs more than the rest of the join
+    select
+        p.package_id, p.seller_id, p.tracking_number,
+        -- spelled in UTC: the same answer in an analyst's own session time zone
+        (p.ship_date - m.scan_grace_days)::timestamp at time zone 'UTC' as grace_bound,
+    from intermediate.int_packages as p
+    cross join config.metric as m
+    where p.tracking_number is not null
+)
 select
     p.package_id,
     min(s.event_at) as first_event_at,
     min(s.event_at) filter (where is_physical_scan(s.status)) as first_physical_scan_at,
-    -- spelled in UTC: the same answer in an analyst's own session time zone
-    min(s.event_at) filter (
-        where is_physical_scan(s.status)
-            and s.event_at >= (p.ship_date - m.scan_grace_days)::timestamp at time zone 'UTC'
-    ) as first_valid_scan_at,
-from intermediate.int_packages as p
+    min(s.event_at) filter (where is_physical_scan(s.status) and s.event_at >= p.grace_bound) as first_valid_scan_at,
+from packages as p
 inner join raw.scans as s
     on s.seller_id = p.seller_id and s.tracking_key = p.tracking_number
-cross join config.metric as m
 group by p.package_id

@@ -28,6 +28,7 @@ resolved as (
             else coalesce(c.carrier_code, c.carrier_name)
         end as carrier_text,
         upper(trim(c.tracking_number)) = 'NULL' as is_tracking_removed,
+        coalesce(c.tracking_key, normalize_tracking(c.tracking_number)) as normalized_tracking_number,
     from raw.confirmations as c
     -- joins, not subqueries under an OR: DuckDB cannot turn those into hash joins
     left join run_orders as r
@@ -48,10 +49,10 @@ select
     coalesce(a.carrier_code, upper(trim(r.carrier_text))) as carrier_code,
     case
         when r.is_tracking_removed then 'remove'
-        when normalize_tracking(r.tracking_number) is null then 'keep'
+        when r.normalized_tracking_number is null then 'keep'
         else 'set'
     end as tracking_action,
-    case when not r.is_tracking_removed then normalize_tracking(r.tracking_number) end as tracking_number,
+    case when not r.is_tracking_removed then r.normalized_tracking_number end as tracking_number,
 from resolved as r
 left join config.carrier_aliases as a
     on a.alias = lower(trim(r.carrier_text))
