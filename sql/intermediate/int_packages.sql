@@ -34,7 +34,7 @@ select
     arg_max(carrier_code, last_load_seq) as carrier_code,
     min(ship_date) as ship_date,
     max(latest_delivery_date) as promised_delivery_date,
-    list_sort(list(distinct coalesce(category, 'Uncategorized'))) as categories,
+    list_sort(list_distinct(list(coalesce(category, 'Uncategorized')))) as categories,
     count(*) as item_count,
     count(*) filter (where category is null) as uncategorized_item_count,
 from items
