@@ -117,7 +117,11 @@ def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.d
             con.execute(f"create schema if not exists {layer}")
         for model in load_models():
             started = time.perf_counter()
-            _run(con, model, values)
+            try:
+                _run(con, model, values)
+            except duckdb.Error as exc:  # the error alone does not say which model: an operator needs both
+                log.error("building %s failed: %s", model.table, str(exc).splitlines()[0])
+                raise
             log.info("built %s in %.1f s", model.table, time.perf_counter() - started)
         con.execute("commit")
     except BaseException:
@@ -126,15 +130,18 @@ def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.d
 
 
 def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
-    params = sql_params(model.sql, values)
     if model.kind == "table":
         # a warehouse built before staging became tables holds views of the same names
         if con.execute("select 1 from duckdb_views() where schema_name = ? and view_name = ?",
                        [model.layer, model.name]).fetchone():
             con.execute(f"drop view {model.table}")
-        con.execute(f"create or replace table {model.table} as {model.sql}", params)
+        con.execute(f"create or replace table {model.table} as {model.sql}", sql_params(model.sql, values))
     else:
-        con.execute(f"create or replace temp table _new_rows as {model.sql}", params)
+        # a mart that reads $start_date..$end_date is built a few dates at a time: its memory does not grow with
+        # the number of dates of a backfill
+        for n, chunk in enumerate(_date_chunks(values) if "$start_date" in model.sql else [values]):
+            into = "create or replace temp table _new_rows as" if n == 0 else "insert into _new_rows"
+            con.execute(f"{into} {model.sql}", sql_params(model.sql, chunk))
         new_cols = [r[0] for r in con.execute("describe _new_rows").fetchall()]
         old_cols = [r[0] for r in con.execute(
             "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
@@ -145,6 +152,18 @@ def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
         con.execute(f"insert into {model.table} select * from _new_rows order by all")
         con.execute("drop table _new_rows")
     _document(con, model)
+
+
+DATES_PER_STATEMENT = 15
+
+
+def _date_chunks(values: dict) -> list[dict]:
+    chunks, start = [], values["start_date"]
+    while start <= values["end_date"]:
+        end = min(start + dt.timedelta(days=DATES_PER_STATEMENT - 1), values["end_date"])
+        chunks.append({**values, "start_date": start, "end_date": end})
+        start = end + dt.timedelta(days=1)
+    return chunks
 
 
 def _document(con: duckdb.DuckDBPyConnection, model: Model) -> None:

@@ -7,6 +7,7 @@ import shutil
 
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline.db import connect
 from pipeline.models import load_models
@@ -66,7 +67,10 @@ def output_files(project) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
 
 
-def test_backfill_over_a_range_equals_single_runs_date_by_date(project):
+@pytest.mark.parametrize("dates_per_statement", [None, 2], ids=["default", "marts built 2 dates at a time"])
+def test_backfill_over_a_range_equals_single_runs_date_by_date(project, monkeypatch, dates_per_statement):
+    if dates_per_statement:
+        monkeypatch.setattr("pipeline.models.DATES_PER_STATEMENT", dates_per_statement)
     drop_sample(project)
     settings = project.settings()
 

@@ -1,5 +1,7 @@
 -- Per carrier, in the largest measured window: its share of the invalid packages and how long its first physical
 -- scan takes after the ship date (the carrier_performance dataset; scans up to the end of D count).
+-- Built for a few snapshot dates at a time ($start_date..$end_date, see pipeline/models.py): the quantiles hold
+-- every value of a group in memory, which a backfill of many dates at millions of packages does not have.
 -- Grain: one row per snapshot date, account and carrier. Key: snapshot_date, seller_id, marketplace, carrier.
 -- Upstream: marts.fct_packages, marts.fct_snapshot_windows.
 -- columns:
@@ -38,6 +40,7 @@ packages as (
     inner join scanned as p
         on p.promised_delivery_date between w.window_start and w.window_end
     where w.window_days = (select max(window_days) from config.windows)
+        and w.snapshot_date between $start_date and $end_date
 ),
 by_carrier as (
     select
