@@ -75,7 +75,7 @@ create table if not exists raw.scans (
     event_at timestamptz not null,
     status varchar not null
 );
-comment on table raw.scans is 'Carrier tracking events, canonical form, from CSV and from EasyPost / AfterShip JSON lines (repeats kept here, removed in staging); only what the rule uses: an event''s free text can name the person who signed for the parcel; tracking_key is the normalised number, so a run finds a package''s events without normalising history.';
+comment on table raw.scans is 'Carrier tracking events, canonical form, from CSV and from EasyPost / AfterShip JSON lines (an export''s repeats are kept: they change no first scan); only what the rule uses: an event''s free text can name the person who signed for the parcel; tracking_key is the normalised number, so a run finds a package''s events without normalising history.';
 
 create table if not exists raw.catalog (
     seller_id varchar not null,

@@ -139,8 +139,10 @@ def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
     else:
         # a mart that reads $start_date..$end_date is built a few dates at a time: its memory does not grow with
         # the number of dates of a backfill
-        for n, chunk in enumerate(_date_chunks(values) if "$start_date" in model.sql else [values]):
+        ranges = date_ranges(values["start_date"], values["end_date"]) if "$start_date" in model.sql else [None]
+        for n, dates in enumerate(ranges):
             into = "create or replace temp table _new_rows as" if n == 0 else "insert into _new_rows"
+            chunk = {**values, "start_date": dates[0], "end_date": dates[1]} if dates else values
             con.execute(f"{into} {model.sql}", sql_params(model.sql, chunk))
         new_cols = [r[0] for r in con.execute("describe _new_rows").fetchall()]
         old_cols = [r[0] for r in con.execute(
@@ -157,13 +159,14 @@ def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
 DATES_PER_STATEMENT = 15
 
 
-def _date_chunks(values: dict) -> list[dict]:
-    chunks, start = [], values["start_date"]
-    while start <= values["end_date"]:
-        end = min(start + dt.timedelta(days=DATES_PER_STATEMENT - 1), values["end_date"])
-        chunks.append({**values, "start_date": start, "end_date": end})
-        start = end + dt.timedelta(days=1)
-    return chunks
+def date_ranges(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """start..end cut into consecutive ranges of at most DATES_PER_STATEMENT dates."""
+    ranges = []
+    while start <= end:
+        last = min(start + dt.timedelta(days=DATES_PER_STATEMENT - 1), end)
+        ranges.append((start, last))
+        start = last + dt.timedelta(days=1)
+    return ranges
 
 
 def _document(con: duckdb.DuckDBPyConnection, model: Model) -> None:
