@@ -584,7 +584,8 @@ def _store(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str) -> dict[in
     rows = con.execute("select file_id, rows_read, rows_loaded, rows_rejected from raw.files "
                        "where file_id in (select file_id from batch_files)").fetchall()
     con.execute("drop table if exists lines; drop table parsed; drop table batch_files")
-    return {file_id: counts for file_id, *counts in rows}
+    return {file_id: tuple(counts) for file_id, *counts in rows}
+
 
 def feed_files(settings: Settings, seller_id: str, feed: str) -> list[Path]:
     """Every file in the feed folder, in name order (hidden and partial files excluded)."""

@@ -179,9 +179,8 @@ def test_scan_grace_days_is_a_setting(project):
     assert invalid(project) == {"G1": ("TG1", "UPS", "scan_before_ship_date")}
 
 
-
 def test_grace_bound_is_utc_whatever_the_analysts_session_time_zone(project):
-    """An analyst opening the warehouse in New York sees the same scan judgement as the run (views are re-evaluated)."""
+    """An analyst opening the warehouse in New York sees the same scan judgement as the run."""
     import duckdb
 
     project.drop("acme", "orders", "orders.txt", orders_tsv(("G1", "G1-1", "SKU1", IN_BOTH)))
