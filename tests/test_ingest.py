@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import ingest as ingest_module
 from pipeline.cli import main
 from pipeline.db import connect
 from pipeline.ingest import COLUMNS, ingest
@@ -569,3 +570,26 @@ def test_gzipped_files_load_under_a_small_memory_limit(project):
     results = run_ingest(project)
     assert {r.file: (r.status, r.rows_loaded) for r in results.values()} == {
         "scans/aftership.jsonl.gz": ("loaded", 9), "scans/scans.csv.gz": ("loaded", 2)}
+
+
+def test_a_file_gone_before_the_batch_reads_it_fails_alone(project, monkeypatch, caplog):
+    """When the statement reading a batch fails (here a file removed after it was hashed), the batch is rolled
+    back and its files load one by one: the others load, the missing one fails with its name."""
+    header = "tracking_number,carrier,event_time,status,event_code,description,location\n"
+    for name in ("a.csv", "b.csv", "c.csv"):
+        project.drop("acme", "scans", name, header + f"1Z{name[0]},UPS,2026-11-20T10:00:00Z,in_transit,,,\n")
+    inspect = ingest_module._inspect
+
+    def inspect_then_remove_b(feed, path, rel):
+        f = inspect(feed, path, rel)
+        if path.name == "b.csv":
+            path.unlink()
+        return f
+
+    monkeypatch.setattr(ingest_module, "_inspect", inspect_then_remove_b)
+    caplog.set_level(logging.WARNING)
+    results = run_ingest(project)
+    assert {r.file: (r.status, r.rows_loaded) for r in results.values()} == {
+        "scans/a.csv": ("loaded", 1), "scans/b.csv": ("failed", 0), "scans/c.csv": ("loaded", 1)}
+    assert "could not be read" in results["scans/b.csv"].message
+    assert "reading 3 files together failed" in caplog.text
