@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import ipaddress
 import logging
-import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from urllib.parse import unquote
 
 import duckdb
 
+from pipeline.formatting import percent
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -182,13 +182,6 @@ def channels(settings: Settings) -> list[Channel]:
 # --- message formatting -------------------------------------------------------------------------------------------
 
 
-def _pct(value: float, *, down: bool = False) -> str:
-    """A fraction as a percentage with two decimals; `down` truncates so a breach never prints as its target."""
-    hundredths = round(value * 10000, 6)
-    hundredths = math.floor(hundredths) if down else round(hundredths)
-    return f"{hundredths / 100:.2f}%"
-
-
 def _scope_name(scope: str, scope_value: str | None) -> str:
     return "overall" if scope == "overall" else f"{scope} {scope_value}"
 
@@ -316,7 +309,7 @@ def plan_vtr_alerts(
         for r in breaches:
             line = (
                 f"{_scope_name(r['scope'], r['scope_value'])}, {r['window_days']} days: "
-                f"VTR {_pct(r['vtr'], down=True)} < target {_pct(r['target'])} "
+                f"VTR {percent(r['vtr'])} < target {percent(r['target'])} "
                 f"({r['packages_valid']}/{r['packages_total']} valid)"
             )
             reasons = _top_reasons(con, r, has_report, has_invalid)
@@ -324,7 +317,7 @@ def plan_vtr_alerts(
         for r in recoveries:
             lines.append(
                 f"recovered: {_scope_name(r['scope'], r['scope_value'])}, {r['window_days']} days: "
-                f"VTR {_pct(r['vtr'])} >= {_pct(r['target'])} ({r['packages_valid']}/{r['packages_total']} valid)"
+                f"VTR {percent(r['vtr'])} >= {percent(r['target'])} ({r['packages_valid']}/{r['packages_total']} valid)"
             )
         lines.append(f"Windows select packages by promised delivery date, ending {max(r['window_end'] for r in rows)}.")
         if breaches:
@@ -382,7 +375,7 @@ def plan_early_warnings(con: duckdb.DuckDBPyConnection, settings: Settings, snap
             lines.append(
                 f"{_scope_name(r['scope'], r['scope_value'])}, {r['window_days']} days "
                 f"(promised {r['window_start']} to {r['window_end']}): "
-                f"projected VTR {_pct(r['projected_vtr'], down=True)} < target {_pct(r['target'])} "
+                f"projected VTR {percent(r['projected_vtr'])} < target {percent(r['target'])} "
                 f"({r['packages_valid_now']}/{r['packages_total']} valid so far)"
             )
         title = f"Early warning: projected VTR below target: {seller} {marketplace}"

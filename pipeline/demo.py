@@ -13,6 +13,8 @@ import shutil
 import time
 from pathlib import Path
 
+from pipeline.formatting import percent
+
 DAYS = 90           # days of generated orders, ending on the latest snapshot date
 HISTORY_FROM = 30   # the backfill starts this many days into the data (the dip shows up after it)
 SELLER = "nordic-home"
@@ -126,9 +128,9 @@ def _summary(settings, day: dt.date) -> str:
         con.close()
     lines = [f"VTR on {day} for {SELLER}:"]
     for marketplace, window, scope, value, valid, total, vtr, status in rows:
-        rate = f"{vtr:.2%}" if vtr is not None else "-"
+        rate = percent(vtr)
         lines.append(f"  {marketplace:<10} {window:>2}d {scope:<9} {value:<14} {valid:>6}/{total:<6} {rate:>8}  {status}")
     for category, window, vtr, when in dipped:
-        lines.append(f"  among the lowest in the history: {category}, {window} days, {vtr:.2%} on {when}")
+        lines.append(f"  among the lowest in the history: {category}, {window} days, {percent(vtr)} on {when}")
     lines.append(f"  packages at risk to fix before the marketplace measures them: {at_risk}")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from pipeline.formatting import percent
 from pipeline.settings import Settings
 
 REASONS = ("missing_tracking", "carrier_not_integrated", "no_carrier_events", "pre_transit_only",
@@ -126,8 +127,7 @@ def _rows(con, sql: str, params: list) -> list[dict]:
 
 
 def _pct(v) -> str:
-    # truncated, never rounded up: 94.996 % must not read as the 95 % target
-    return "–" if v is None else f"{math.floor(v * 10000 + 1e-6) / 100:.2f}\u00a0%"
+    return percent(v, none="–").replace("%", "\u00a0%")
 
 
 def _span(start: dt.date, end: dt.date) -> str:

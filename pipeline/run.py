@@ -13,6 +13,7 @@ import duckdb
 
 from pipeline.checks import CheckResult, last_file_id, run_checks
 from pipeline.db import connect
+from pipeline.formatting import percent
 from pipeline.ingest import FileResult, ingest
 from pipeline.models import build_models
 from pipeline.outputs import publish
@@ -65,7 +66,7 @@ class RunSummary:
         lines.append("")
         lines.append(f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}  status")
         for seller, marketplace, window, total, valid, vtr, status in self.overall:
-            rate = f"{vtr:.2%}" if vtr is not None else "-"
+            rate = percent(vtr)
             lines.append(f"{seller:<14} {marketplace:<14} {window:>5}d {total:>9} {valid:>9} {rate:>8}  {status}")
         return "\n".join(lines)
 

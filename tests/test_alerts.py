@@ -345,9 +345,13 @@ def test_run_failed_alert_is_sent_each_time_with_secrets_scrubbed(con, tmp_path,
 
 
 def test_percentages_never_round_a_breach_up_to_its_target():
-    assert alerts._pct(0.949996, down=True) == "94.99%"
-    assert alerts._pct(0.57, down=True) == "57.00%"
-    assert alerts._pct(0.96) == "96.00%"
+    from pipeline.formatting import percent
+
+    assert percent(0.949996) == "94.99%"
+    assert percent(0.57) == "57.00%"
+    assert percent(0.96) == "96.00%"
+    assert percent(687 / 695) == "98.84%"  # the summary, the report and the alerts all read it so
+    assert percent(None) == "-"
 
 
 def test_channel_labels_show_service_and_host_only():
