@@ -516,8 +516,8 @@ def _load_bulk(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, files:
                     n_fields=len(header), fields=_whitelisted(feed, _positions(feed, list(header)), "r.c{}"),
                 )
                 sql = _checked_sql(feed, source, ("false", "null"))  # the reader checked the column count
-            con.execute(f"create or replace temp table parsed as {sql}" if n == 0 else f"insert into parsed by name {sql}",
-                        [] if fmt == "json" else [paths])
+            into = "create or replace temp table parsed as" if n == 0 else "insert into parsed by name"
+            con.execute(f"{into} {sql}", [] if fmt == "json" else [paths])
         line_by_line = [row[0] for row in con.execute(LINE_BY_LINE).fetchall()]
         if line_by_line:
             con.execute("delete from parsed where file_id in (select unnest(?))", [line_by_line])
@@ -544,7 +544,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, seller_id: str, feed: str, f: NewF
         else:
             con.execute(f"create or replace temp table lines as {TEXT_LINES}", [_decode(_read_content(f.path)[0])[0]])
         if f.fmt == "json":
-            con.execute(f"create or replace temp table parsed as {_checked_sql(feed, JSON_EVENTS, NOT_TRACKING_OBJECT)}")
+            parse_sql = _checked_sql(feed, JSON_EVENTS, NOT_TRACKING_OBJECT)
+            con.execute(f"create or replace temp table parsed as {parse_sql}")
             if con.execute(LINE_BY_LINE).fetchall():
                 raise FileError("no line is a JSON object: not a JSON lines export (one tracking object a line)")
         else:
@@ -628,7 +629,7 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
     # reading, decompressing and hashing release the GIL: two files at a time, ahead of DuckDB loading the
     # batches already read
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for (path, rel), f in zip(todo, pool.map(lambda item: _try_inspect(feed, *item), todo)):
+        for (_, rel), f in zip(todo, pool.map(lambda item: _try_inspect(feed, *item), todo)):
             if isinstance(f, FileError):
                 results[rel] = FileResult(seller_id, feed, rel, "failed", message=str(f))
                 continue

@@ -139,11 +139,10 @@ def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
     else:
         # a mart that reads $start_date..$end_date is built a few dates at a time: its memory does not grow with
         # the number of dates of a backfill
-        ranges = date_ranges(values["start_date"], values["end_date"]) if "$start_date" in model.sql else [None]
-        for n, dates in enumerate(ranges):
+        whole = [(values["start_date"], values["end_date"])]
+        for n, (first, last) in enumerate(date_ranges(*whole[0]) if "$start_date" in model.sql else whole):
             into = "create or replace temp table _new_rows as" if n == 0 else "insert into _new_rows"
-            chunk = {**values, "start_date": dates[0], "end_date": dates[1]} if dates else values
-            con.execute(f"{into} {model.sql}", sql_params(model.sql, chunk))
+            con.execute(f"{into} {model.sql}", sql_params(model.sql, {**values, "start_date": first, "end_date": last}))
         new_cols = [r[0] for r in con.execute("describe _new_rows").fetchall()]
         old_cols = [r[0] for r in con.execute(
             "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
