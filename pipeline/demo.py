@@ -121,7 +121,7 @@ def _summary(settings, day: dt.date) -> str:
             """select scope_value, window_days, min(vtr), arg_min(snapshot_date, vtr)
             from marts.mart_vtr_snapshots
             where scope = 'category' and status = 'below_target' and packages_total >= 50
-            group by all order by 3 limit 3""").fetchall()
+            group by all order by 3, 1, 2 limit 3""").fetchall()  # ties (13/14 in two categories) by name
         at_risk = con.execute("select count(*) from marts.mart_at_risk_packages where snapshot_date = ?",
                               [day]).fetchone()[0]
     finally:
