@@ -1,22 +1,32 @@
-"""Data-quality checks: each sql/checks/assert_*.sql returns the offending rows; any row fails the check."""
+"""Data-quality checks over a seller's build in scratch, each returning the offending rows.
+
+Generated from each model's declarations (unique grain, not-null columns, accepted values: level fail), and the
+assertions in sql/checks/*.sql, each declaring its level. A `fail` check withholds the seller's publication; it
+reads only the build's inputs and results, so the same inputs fail it again on every retry and re-run.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from pipeline.models import sql_params
+from pipeline.contract import CheckLevel
+from pipeline.lake import SCRATCH
+from pipeline.models import Model, load_models, sql_params
 from pipeline.settings import Settings
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "sql" / "checks"
+SAMPLE_ROWS = 5
 
 
 @dataclass(frozen=True)
 class CheckResult:
     name: str
+    level: CheckLevel
     offending_rows: int
     sample: list[tuple]
 
@@ -24,31 +34,43 @@ class CheckResult:
     def passed(self) -> bool:
         return self.offending_rows == 0
 
-
-class QualityCheckFailed(Exception):
-    """At least one check found offending rows: the date's outputs must not be published."""
-
-
-def last_file_id(con: duckdb.DuckDBPyConnection) -> int:
-    """The newest loaded file's id; files loaded after it belong to the run about to start."""
-    return con.execute("select coalesce(max(file_id), 0) from raw.files").fetchone()[0]
+    def describe(self) -> str:
+        return f"{self.name}: {self.offending_rows} row(s), e.g. {self.sample[0]}" if self.sample else self.name
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date,
-               loaded_after_file_id: int) -> list[CheckResult]:
-    """Run every check for the snapshot dates start..end; returns each check's result."""
+def model_checks(model: Model) -> dict[str, str]:
+    """check name -> SQL returning the offending rows, from the model's declarations."""
+    grain = ", ".join(model.grain)
+    checks = {f"{model.name}_unique_grain":
+              f"select {grain}, count(*) as copies from {model.table} group by all having count(*) > 1"}
+    if model.not_null:
+        nulls = " or ".join(f"{c} is null" for c in model.not_null)
+        checks[f"{model.name}_not_null"] = f"select {grain} from {model.table} where {nulls}"
+    for column, values in model.accepted.items():
+        listed = ", ".join(f"'{v}'" for v in values)
+        checks[f"{model.name}_accepted_{column}"] = (
+            f"select {column}, count(*) as rows from {model.table} where {column} not in ({listed}) group by all")
+    return checks
+
+
+def _level(sql: str, path: Path) -> CheckLevel:
+    match = re.search(r"^-- level: (\w+)$", sql, re.MULTILINE)
+    if not match:
+        raise ValueError(f"{path}: declare '-- level: fail' or '-- level: warn'")
+    return CheckLevel(match.group(1))
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date) -> list[CheckResult]:
+    """Every check over the build in scratch; returns each check's result (passed or not)."""
+    con.execute(f"use {SCRATCH}")
     values = {"start_date": start, "end_date": end, "max_reject_share": settings.max_reject_share,
-              "loaded_after_file_id": loaded_after_file_id}
-    results = []
-    for path in sorted(CHECKS_DIR.glob("assert_*.sql")):
+              "min_rejected_rows": settings.min_rejected_rows}
+    queries = [(name, CheckLevel.FAIL, sql) for model in load_models() for name, sql in model_checks(model).items()]
+    for path in sorted(CHECKS_DIR.glob("*.sql")):
         sql = path.read_text()
+        queries.append((path.stem, _level(sql, path), sql))
+    results = []
+    for name, level, sql in queries:
         rows = con.execute(sql, sql_params(sql, values)).fetchall()
-        results.append(CheckResult(path.stem, len(rows), rows[:5]))
+        results.append(CheckResult(name, level, len(rows), rows[:SAMPLE_ROWS]))
     return results
-
-
-def require_passing(results: list[CheckResult]) -> None:
-    failed = [r for r in results if not r.passed]
-    if failed:
-        detail = "; ".join(f"{r.name}: {r.offending_rows} row(s), e.g. {r.sample[0]}" for r in failed)
-        raise QualityCheckFailed(f"data-quality check failed, outputs not published: {detail}")

@@ -1,4 +1,7 @@
-"""The `vtr` command line: ingest, run, backfill and demo, without a scheduler."""
+"""The `vtr` command line: run, backfill, ingest, sql, maintain and demo, without a scheduler.
+
+Every error an operator can cause is one line on stderr: exit 2 for settings and arguments, 1 otherwise.
+"""
 
 from __future__ import annotations
 
@@ -18,20 +21,37 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _sellers(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vtr", description="Valid Tracking Rate pipeline")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log progress: every file loaded and every model built, with its time")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("ingest", help="load every new file of every seller's feeds into the warehouse")
-    p.add_argument("--config", required=True, help="settings file (TOML)")
-    p = sub.add_parser("run", help="one snapshot date, end to end: ingest, models, outputs")
-    p.add_argument("--config", required=True, help="settings file (TOML)")
-    p.add_argument("--date", required=True, type=_date, help="snapshot date YYYY-MM-DD")
-    p = sub.add_parser("backfill", help="every snapshot date in a range, computed together")
-    p.add_argument("--config", required=True, help="settings file (TOML)")
+
+    def command(name: str, text: str, *, sellers: bool = False, runs: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--config", required=True, help="settings file (TOML)")
+        if sellers:
+            p.add_argument("--sellers", type=_sellers, default=[], help="comma-separated sellers (default: all)")
+        if runs:
+            p.add_argument("--no-alerts", action="store_true", help="send no notifications for this run")
+            p.add_argument("--full-rebuild", action="store_true",
+                           help="replace every snapshot date of the sellers' marts, not only this run's")
+        return p
+
+    command("run", "one snapshot date, end to end: ingest, models, checks, outputs, notifications",
+            sellers=True, runs=True).add_argument("--date", required=True, type=_date, help="snapshot date YYYY-MM-DD")
+    p = command("backfill", "every snapshot date in a range, computed together (notifies for the last date)",
+                sellers=True, runs=True)
     p.add_argument("--start", required=True, type=_date, help="first snapshot date YYYY-MM-DD")
     p.add_argument("--end", required=True, type=_date, help="last snapshot date YYYY-MM-DD")
+    command("ingest", "load every new file of the sellers' feeds into the warehouse", sellers=True)
+    command("sql", "a read-only SQL session on the warehouse, usable while runs write").add_argument(
+        "query", nargs="?", help="a query to print (default: read statements from standard input)")
+    command("maintain", "merge small files, expire snapshots past the retention, delete unused files")
     p = sub.add_parser("demo", help="make a sample data set, run the pipeline over weeks of it, show the outputs")
     p.add_argument("--dir", default="demo", help="folder for the demo's data and outputs (default: ./demo)")
     p.add_argument("--packages", type=int, default=20_000, help="about how many packages to generate")
@@ -44,54 +64,61 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     import duckdb
 
-    from pipeline.settings import SettingsError, load_settings
+    from pipeline.lake import WarehouseError
+    from pipeline.settings import SettingsError, check_paths, load_settings
+    from pipeline.steps import PlanError
 
     try:
         if args.command == "demo":
-            from pipeline.demo import run_demo
+            from vtrdemo.demo import run_demo
 
             return run_demo(args.dir, args.packages)
         settings = load_settings(args.config)
-        if args.command == "ingest":
-            return _ingest(settings)
-        start, end = (args.date, args.date) if args.command == "run" else (args.start, args.end)
-        if end < start:
-            print(f"vtr: --end {end} is before --start {start}", file=sys.stderr)
-            return EXIT_USAGE
-        from pipeline.run import run
+        if args.command == "sql":
+            from pipeline.analyst import session
 
-        summary = run(settings, start, end)
-        print(summary.render())
-        print(f"\noutputs: {settings.output}\nwarehouse: {settings.warehouse}")
-        if summary.report:
-            print(f"report: {summary.report}")
-        if summary.failed_files:
-            print(f"vtr: {len(summary.failed_files)} file(s) could not be read; see FAILED above", file=sys.stderr)
-            return EXIT_FAILED
-        if summary.failed_checks:
-            print("vtr: a data-quality check failed; outputs not published (see CHECK FAILED above)", file=sys.stderr)
-            return EXIT_FAILED
-        return 0
-    except SettingsError as exc:
+            return session(settings, args.query)
+        check_paths(settings)
+        return _COMMANDS[args.command](settings, args)
+    except (SettingsError, PlanError) as exc:
         print(f"vtr: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except duckdb.IOException as exc:  # a lock held by another process, a full disk
-        print(f"vtr: warehouse I/O failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+    except WarehouseError as exc:
+        print(f"vtr: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:  # a full disk, a file that became unreadable: what and where, in one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"vtr: {exc.strerror or type(exc).__name__}{where}", file=sys.stderr)
         return EXIT_FAILED
     except duckdb.Error as exc:
         print(f"vtr: run failed: {str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_FAILED
 
 
-def _ingest(settings) -> int:
-    from pipeline.db import connect
-    from pipeline.ingest import ingest
+def _run(settings, args) -> int:
+    from pipeline.run import run
 
-    con = connect(settings)
-    try:
-        results = ingest(con, settings)
-    finally:
-        con.close()
+    start, end = (args.date, args.date) if args.command == "run" else (args.start, args.end)
+    if end < start:
+        print(f"vtr: --end {end} is before --start {start}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = run(settings, start, end, sellers=args.sellers, full_rebuild=args.full_rebuild,
+                  notify=not args.no_alerts)
+    print(summary.render())
+    reports = [s["report"] for s in summary.sellers if s.get("report")]
+    print(f"\noutputs: {settings.output}\nwarehouse: {settings.warehouse if not settings.catalog else 'PostgreSQL'}")
+    for report in reports:
+        print(f"report: {report}")
+    if summary.failures():
+        print(f"vtr: the run failed: {'; '.join(summary.failures())}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _ingest(settings, args) -> int:
+    from pipeline.run import ingest
+
+    results = ingest(settings, args.sellers)
     print(render_ingest(results))
     failed = [r for r in results if r.status == "failed"]
     if failed:
@@ -100,23 +127,37 @@ def _ingest(settings) -> int:
     return 0
 
 
+def _maintain(settings, args) -> int:
+    from pipeline.maintain import maintain
+
+    done = maintain(settings)
+    print(f"data files: {done['before']['data_files']} -> {done['after']['data_files']}; snapshots:"
+          f" {done['before']['snapshots']} -> {done['after']['snapshots']} (expired before {done['expired_before']})")
+    return 0
+
+
+_COMMANDS = {"run": _run, "backfill": _run, "ingest": _ingest, "maintain": _maintain}
+
+
 def render_ingest(results) -> str:
-    """Per seller and feed: files loaded, skipped (already loaded) and failed, rows loaded and rejected;
-    then each file that failed, and each file skipped because the same content came under another name."""
+    """Per seller and feed: files loaded, skipped (loaded before) and failed, rows loaded and rejected; then each
+    file that failed, and each new name whose content was loaded before under another name."""
+    from pipeline.contract import FileStatus
+    from pipeline.ingest.files import shown
+
+    column = {FileStatus.LOADED: 0, FileStatus.UNCHANGED: 1, FileStatus.DUPLICATE: 1, FileStatus.FAILED: 2}
     totals: dict[tuple[str, str], list[int]] = {}
     for r in results:
         t = totals.setdefault((r.seller_id, r.feed), [0, 0, 0, 0, 0])
-        t[("loaded", "skipped", "failed").index(r.status)] += 1
+        t[column[r.status]] += 1
         t[3] += r.rows_loaded
         t[4] += r.rows_rejected
     lines = [f"{'seller':<16} {'feed':<14} {'loaded':>7} {'skipped':>8} {'failed':>7} {'rows':>10} {'rejected':>9}"]
     for (seller, feed), (loaded, skipped, failed, rows, rejected) in sorted(totals.items()):
         lines.append(f"{seller:<16} {feed:<14} {loaded:>7} {skipped:>8} {failed:>7} {rows:>10} {rejected:>9}")
     for r in results:
-        if r.status == "failed":
-            lines.append(f"FAILED {r.seller_id} {r.file}: {r.message}")
-        elif r.status == "skipped" and f"as {r.file}," not in r.message:
-            lines.append(f"skipped {r.seller_id} {r.file}: {r.message}")
+        if r.status in (FileStatus.FAILED, FileStatus.DUPLICATE):
+            lines.append(f"{r.status.value} {r.seller_id} {shown(r.file)}: {r.message}")
     return "\n".join(lines)
 
 

@@ -1,9 +1,9 @@
-"""Model runner: the SQL files under sql/ run in dependency order inside one transaction.
+"""Model runner: the SQL files under sql/, each declaring its kind, grain, batching and upstream models.
 
-Folder = layer = schema. staging, intermediate and `fct_*` models are tables rebuilt on every run (as
-views, DuckDB inlined a staging model into each model reading it and computed it three or four times);
-`mart_*` marts keep every snapshot date and have the run's dates replaced (delete, then insert), so a
-re-run of a date gives the same rows.
+A seller's build runs in the connection's private scratch database (`memory`), over views of that seller's rows of
+the lake's raw layer: staging, intermediate and `fct_*` models (kind `table`) are rebuilt there for the run and never
+shared; `snapshot` models are the published marts, written to the lake for the run's dates in one short transaction
+(delete the seller's dates, insert), so sellers build side by side and analysts see the new rows at that commit.
 """
 
 from __future__ import annotations
@@ -12,19 +12,26 @@ import datetime as dt
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path
 
 import duckdb
 
-from pipeline.db import rollback
+from pipeline import contract
+from pipeline.lake import LAKE, SCRATCH, write
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 LAYERS = ("staging", "intermediate", "marts")
+RAW_TABLES = ("files", "orders", "confirmations", "scans", "catalog")
+KINDS = ("table", "snapshot")
+# named value sets an `accepted:` declaration may use: the one definition of each lives in pipeline/contract.py
+VALUE_SETS = {"reasons": contract.REASONS, "statuses": contract.STATUSES, "scopes": contract.SCOPES}
+_DECLARED = re.compile(r"(kind|grain|batch|upstream|not null|accepted):\s*(.*)")
+_READS = re.compile(r"\b(raw|config|staging|intermediate|marts)\.(\w+)")
 
 
 @dataclass(frozen=True)
@@ -33,56 +40,86 @@ class Model:
     layer: str
     sql: str
     description: str
-    column_docs: dict[str, str]
+    kind: str  # table: rebuilt in scratch for each run; snapshot: published to the lake, kept per snapshot date
+    grain: tuple[str, ...]  # the key: unique, checked on every build
+    upstream: tuple[str, ...]  # what it reads, as declared (a test holds it to the SQL)
+    batch: int | None = None  # snapshot dates per statement, for a model reading $start_date..$end_date
+    not_null: tuple[str, ...] = ()
+    accepted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    column_docs: dict[str, str] = field(default_factory=dict)
 
     @property
     def table(self) -> str:
         return f"{self.layer}.{self.name}"
 
-    @property
-    def kind(self) -> str:
-        return "snapshot" if self.name.startswith("mart_") else "table"
+    def reads(self) -> set[str]:
+        """The tables its SQL reads (schema.table), for the test of its declared upstream."""
+        return {f"{s}.{t}" for s, t in _READS.findall(self.sql)} - {self.table}
 
 
-def _parse(path: Path, layer: str) -> Model:
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def parse(path: Path, layer: str) -> Model:
+    """A model file: description lines, then `key: value` declarations, then `columns:` with one line per column."""
     text = path.read_text()
-    header, docs, in_columns = [], {}, False
+    description, declared, docs, in_columns = [], {}, {}, False
     for line in text.splitlines():
         if not line.startswith("--"):
             break
         body = line[2:].strip()
+        match = _DECLARED.fullmatch(body)
         if body == "columns:":
             in_columns = True
         elif in_columns and ":" in body:
             column, doc = body.split(":", 1)
             docs[column.strip()] = doc.strip()
-        elif not in_columns:
-            header.append(body)
-    return Model(path.stem, layer, text, " ".join(header), docs)
+        elif match:
+            declared[match.group(1)] = match.group(2).strip()
+        else:
+            description.append(body)
+    kind = declared.get("kind")
+    if kind not in KINDS or "grain" not in declared or "upstream" not in declared:
+        raise ValueError(f"{path}: declare kind ({' or '.join(KINDS)}), grain and upstream in the header")
+    accepted = {}
+    for clause in _split(declared.get("accepted", "").replace(";", ",")):
+        column, _, values = clause.partition(" in ")
+        accepted[column.strip()] = VALUE_SETS[values.strip()]
+    return Model(path.stem, layer, text, " ".join(description), kind, _split(declared["grain"]),
+                 _split(declared["upstream"]), int(declared["batch"]) if "batch" in declared else None,
+                 _split(declared.get("not null", "")), accepted, docs)
 
 
 def load_models() -> list[Model]:
     """Every model under sql/, in an order where each comes after the models it reads."""
-    models = {
-        p.stem: _parse(p, layer)
-        for layer in LAYERS
-        for p in sorted((SQL_DIR / layer).glob("*.sql"))
-    }
-    graph = {
-        name: {dep for dep in re.findall(r"\b(?:staging|intermediate|marts)\.(\w+)", m.sql) if dep != name}
-        for name, m in models.items()
-    }
+    models = {p.stem: parse(p, layer) for layer in LAYERS for p in sorted((SQL_DIR / layer).glob("*.sql"))}
+    graph = {name: {u.split(".")[1] for u in m.upstream} & models.keys() for name, m in models.items()}
     return [models[name] for name in TopologicalSorter(graph).static_order()]
 
 
-def write_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """The settings the models read, as small tables in the `config` schema (analysts see what produced a number)."""
+def published_models() -> list[Model]:
+    return [m for m in load_models() if m.kind == "snapshot"]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def prepare_scratch(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str,
+                    start: dt.date, end: dt.date) -> None:
+    """The scratch database of one seller's build: its raw rows (views on the lake), the settings and the run."""
+    con.execute(f"use {SCRATCH}")
+    for schema in ("raw", "config", *LAYERS):
+        con.execute(f"create schema if not exists {schema}")
+    for table in RAW_TABLES:  # one seller's files: the lake prunes the others' by partition
+        con.execute(f"create or replace view raw.{table} as select * from {LAKE}.raw.{table} "
+                    f"where seller_id = {_literal(seller_id)}")
     con.execute(
         """create or replace table config.metric as
         select ?::double as target, ?::integer as lag_days, ?::integer as scan_grace_days,
                ?::integer as at_risk_after_days""",
-        [settings.target, settings.lag_days, settings.scan_grace_days, settings.at_risk_after_days],
-    )
+        [settings.target, settings.lag_days, settings.scan_grace_days, settings.at_risk_after_days])
     con.execute("create or replace table config.windows as select unnest(?::integer[]) as window_days",
                 [list(settings.windows)])
     con.execute("create or replace table config.integrated_carriers as select unnest(?::varchar[]) as carrier_code",
@@ -90,8 +127,14 @@ def write_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute(
         """create or replace table config.carrier_aliases as
         select unnest(?::varchar[]) as alias, unnest(?::varchar[]) as carrier_code""",
-        [list(settings.carrier_aliases), list(settings.carrier_aliases.values())],
-    )
+        [list(settings.carrier_aliases), list(settings.carrier_aliases.values())])
+    # staging holds only the orders the run's dates need (promised on or after the first day of the largest window
+    # of the first date), so a day's work does not grow with history
+    con.execute(
+        """create or replace table config.run as
+        select ?::date as start_date, ?::date as end_date,
+               ?::date - m.lag_days - (select max(window_days) from config.windows) + 1 as earliest_promised_date
+        from config.metric as m""", [start, end, start])
 
 
 def sql_params(sql: str, values: dict) -> dict:
@@ -99,80 +142,65 @@ def sql_params(sql: str, values: dict) -> dict:
     return {k: v for k, v in values.items() if f"${k}" in sql}
 
 
-def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date) -> None:
-    """Run every model for the snapshot dates start..end, all or nothing."""
-    values = {"start_date": start, "end_date": end}
-    con.execute("begin transaction")
-    try:
-        write_config(con, settings)
-        # the run's dates; staging holds only the orders they need (promised on or after earliest_promised_date:
-        # the first date of the largest window of the first snapshot), so a day's work does not grow with history
-        con.execute(
-            """create or replace table config.run as
-            select $start_date::date as start_date, $end_date::date as end_date,
-                   $start_date::date - m.lag_days - (select max(window_days) from config.windows) + 1
-                       as earliest_promised_date
-            from config.metric as m""", values)
-        for layer in LAYERS:
-            con.execute(f"create schema if not exists {layer}")
-        for model in load_models():
-            started = time.perf_counter()
-            try:
-                _run(con, model, values)
-            except duckdb.Error as exc:  # the error alone does not say which model: an operator needs both
-                log.error("building %s failed: %s", model.table, str(exc).splitlines()[0])
-                raise
-            log.info("built %s in %.1f s", model.table, time.perf_counter() - started)
-        con.execute("commit")
-    except BaseException:
-        rollback(con)
-        raise
+def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str,
+                 start: dt.date, end: dt.date) -> None:
+    """Build every model of one seller for the snapshot dates start..end in scratch (nothing is shared yet)."""
+    prepare_scratch(con, settings, seller_id, start, end)
+    for model in load_models():
+        started = time.perf_counter()
+        try:
+            run_model(con, model, start, end)
+        except duckdb.Error as exc:  # the error alone does not say which model: an operator needs both
+            log.error("building %s for %s failed: %s", model.table, seller_id, str(exc).splitlines()[0])
+            raise
+        log.info("built %s for %s in %.1f s", model.table, seller_id, time.perf_counter() - started)
 
 
-def _run(con: duckdb.DuckDBPyConnection, model: Model, values: dict) -> None:
-    if model.kind == "table":
-        # a warehouse built before staging became tables holds views of the same names
-        if con.execute("select 1 from duckdb_views() where schema_name = ? and view_name = ?",
-                       [model.layer, model.name]).fetchone():
-            con.execute(f"drop view {model.table}")
-        con.execute(f"create or replace table {model.table} as {model.sql}", sql_params(model.sql, values))
-    else:
-        # a mart that reads $start_date..$end_date is built a few dates at a time: its memory does not grow with
-        # the number of dates of a backfill
-        whole = [(values["start_date"], values["end_date"])]
-        for n, (first, last) in enumerate(date_ranges(*whole[0]) if "$start_date" in model.sql else whole):
-            into = "create or replace temp table _new_rows as" if n == 0 else "insert into _new_rows"
-            con.execute(f"{into} {model.sql}", sql_params(model.sql, {**values, "start_date": first, "end_date": last}))
-        new_cols = [r[0] for r in con.execute("describe _new_rows").fetchall()]
-        old_cols = [r[0] for r in con.execute(
-            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
-            [model.layer, model.name]).fetchall()]
-        if old_cols != new_cols:  # first run, or the model's columns changed: start its history afresh
-            con.execute(f"create or replace table {model.table} as select * from _new_rows limit 0")
-        con.execute(f"delete from {model.table} where snapshot_date between $start_date and $end_date", values)
-        con.execute(f"insert into {model.table} select * from _new_rows order by all")
-        con.execute("drop table _new_rows")
-    _document(con, model)
+def run_model(con: duckdb.DuckDBPyConnection, model: Model, start: dt.date, end: dt.date) -> None:
+    """One model into scratch; a batched snapshot model a few dates a statement, so a backfill's memory stays flat."""
+    ranges = date_ranges(start, end, model.batch) if model.batch else [(start, end)]
+    for n, (first, last) in enumerate(ranges):
+        into = f"create or replace table {model.table} as" if n == 0 else f"insert into {model.table}"
+        con.execute(f"{into} {model.sql}", sql_params(model.sql, {"start_date": first, "end_date": last}))
 
 
-DATES_PER_STATEMENT = 15
-
-
-def date_ranges(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """start..end cut into consecutive ranges of at most DATES_PER_STATEMENT dates."""
+def date_ranges(start: dt.date, end: dt.date, size: int) -> list[tuple[dt.date, dt.date]]:
+    """start..end cut into consecutive ranges of at most `size` dates."""
     ranges = []
     while start <= end:
-        last = min(start + dt.timedelta(days=DATES_PER_STATEMENT - 1), end)
+        last = min(start + dt.timedelta(days=size - 1), end)
         ranges.append((start, last))
         start = last + dt.timedelta(days=1)
     return ranges
 
 
-def _document(con: duckdb.DuckDBPyConnection, model: Model) -> None:
-    con.execute(f"comment on table {model.table} is {_quote(model.description)}")
+def publish_marts(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, start: dt.date,
+                  end: dt.date, *, full_rebuild: bool = False) -> None:
+    """Replace the seller's rows of every published mart for start..end (all its dates on a full rebuild) in one
+    lake transaction; a mart whose columns changed in a new release starts its history afresh."""
+    models = published_models()
+
+    def replace(c: duckdb.DuckDBPyConnection) -> None:
+        for model in models:
+            target = f"{LAKE}.{model.table}"
+            new_cols = [r[0] for r in c.execute(f"describe {SCRATCH}.{model.table}").fetchall()]
+            old_cols = [r[0] for r in c.execute(
+                "select column_name from duckdb_columns() where database_name = ? and schema_name = ? "
+                "and table_name = ? order by column_index", [LAKE, model.layer, model.name]).fetchall()]
+            if old_cols != new_cols:
+                c.execute(f"drop table if exists {target}")
+                c.execute(f"create table {target} as from {SCRATCH}.{model.table} limit 0")
+                c.execute(f"alter table {target} set partitioned by (seller_id)")
+                _document(c, model, target)
+            dates = "" if full_rebuild else " and snapshot_date between ? and ?"
+            c.execute(f"delete from {target} where seller_id = ?{dates}", [seller_id] + ([] if full_rebuild
+                                                                                      else [start, end]))
+            c.execute(f"insert into {target} from {SCRATCH}.{model.table} order by all")
+
+    write(con, settings, replace, what=f"publish the marts of {seller_id}")
+
+
+def _document(con: duckdb.DuckDBPyConnection, model: Model, target: str) -> None:
+    con.execute(f"comment on table {target} is {_literal(model.description)}")
     for column, doc in model.column_docs.items():
-        con.execute(f"comment on column {model.table}.{column} is {_quote(doc)}")
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+        con.execute(f"comment on column {target}.{column} is {_literal(doc)}")

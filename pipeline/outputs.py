@@ -1,4 +1,5 @@
-"""Outputs: the Parquet datasets of spec section 4, one partition per snapshot date, replaced atomically."""
+"""Outputs: the Parquet datasets of spec section 4, one file per seller inside each snapshot date's partition,
+`<output>/<dataset>/snapshot_date=D/<seller_id>.parquet`, each replaced atomically, so sellers publish side by side."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.lake import SCRATCH
 from pipeline.models import date_ranges
 from pipeline.settings import Settings
 
+DATES_PER_QUERY = 15  # a backfill holds a few dates' rows in Python at a time
+
 # dataset -> the query giving its columns, in the contract's order (spec section 7), after the snapshot date (the
-# partition key, not stored in the files), for the dates of a run.
+# partition key, not stored in the files); it reads the seller's build in scratch.
 DATASETS = {
     "vtr_snapshots": """
         select snapshot_date, seller_id, marketplace, window_days, scope, scope_value, window_start, window_end,
@@ -36,7 +40,6 @@ DATASETS = {
         where snapshot_date between $start_date and $end_date
         order by snapshot_date, seller_id, marketplace, promised_delivery_date, order_id, tracking_number nulls first,
                  package_id""",
-    # early warning (not in the spec's section 7 list): what to fix before the marketplace measures it
     "at_risk_packages": """
         select snapshot_date, seller_id, marketplace, order_id, tracking_number, carrier, ship_date,
                promised_delivery_date, categories, reason, days_since_ship, fix_by_date
@@ -59,28 +62,31 @@ DATASETS = {
 }
 
 
-def partition_file(settings: Settings, dataset: str, snapshot_date: dt.date) -> Path:
-    return settings.output / dataset / f"snapshot_date={snapshot_date.isoformat()}" / "data.parquet"
+def partition_file(settings: Settings, dataset: str, snapshot_date: dt.date, seller_id: str) -> Path:
+    return settings.output / dataset / f"snapshot_date={snapshot_date.isoformat()}" / f"{seller_id}.parquet"
 
 
-def publish(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date,
-            datasets: dict[str, str] = DATASETS) -> list[Path]:
-    """Write each dataset's partition for every date in start..end; a reader sees the old file or the new, never half."""
+def publish(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, start: dt.date,
+            end: dt.date) -> list[Path]:
+    """Write the seller's file of each dataset for every date in start..end from its build in scratch; a reader sees
+    the old file or the new, never half."""
+    con.execute(f"use {SCRATCH}")
     written = []
-    # one query a dataset for a range of dates, split here: a backfill does not query the marts once a date, and
-    # holds a few dates' rows at a time
-    for first, last in date_ranges(start, end):
-        for dataset, query in datasets.items():
+    for first, last in date_ranges(start, end, DATES_PER_QUERY):
+        for dataset, query in DATASETS.items():
             rows = con.sql(query, params={"start_date": first, "end_date": last}).to_arrow_table()
             for day in (first + dt.timedelta(days=n) for n in range((last - first).days + 1)):
                 table = rows.filter(pc.equal(rows["snapshot_date"], day)).drop_columns("snapshot_date")
-                target = partition_file(settings, dataset, day)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.tmp")
-                try:
-                    pq.write_table(table, tmp)
-                    os.replace(tmp, target)  # atomic on one file system
-                finally:
-                    tmp.unlink(missing_ok=True)  # a failed write leaves the old partition and no half file behind
-                written.append(target)
+                written.append(_replace(partition_file(settings, dataset, day, seller_id), table))
     return written
+
+
+def _replace(target: Path, table) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, target)  # atomic on one file system
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write leaves the old file and no half file behind
+    return target

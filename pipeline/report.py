@@ -1,6 +1,6 @@
 """HTML report: one self-contained file per snapshot date, written from the published Parquet datasets.
 
-Reads output/<dataset>/snapshot_date=*/data.parquet (vtr_snapshots, projected_vtr, category_report,
+Reads output/<dataset>/snapshot_date=*/<seller>.parquet (vtr_snapshots, projected_vtr, category_report,
 carrier_performance, at_risk_packages) with DuckDB and writes output/reports/vtr_report_<D>.html: a section per
 account (seller, marketplace) with headline VTRs, the trend up to D, categories at risk, invalid reasons, carriers
 and the packages to fix first. Charts are plotly; plotly.js is embedded once, so the file opens without a network.
@@ -68,14 +68,15 @@ code { font-size: 12px; background: #f0f4f8; padding: 1px 4px; border-radius: 3p
 def write_report(settings: Settings, snapshot_date: dt.date, *, seller_id: str | None = None) -> Path:
     """Write output/reports/vtr_report_<D>.html (…_<D>_<seller>.html for one seller) from the Parquet outputs
     of the TREND_DAYS snapshot dates up to D; raises FileNotFoundError when D has not been published."""
-    if not (settings.output / "vtr_snapshots" / f"snapshot_date={snapshot_date.isoformat()}").is_dir():
+    files = f"{seller_id}.parquet" if seller_id else "*.parquet"
+    if not list((settings.output / "vtr_snapshots" / f"snapshot_date={snapshot_date.isoformat()}").glob(files)):
         raise FileNotFoundError(f"no published outputs for {snapshot_date} under {settings.output}; run it first")
     # the look of every chart, set once: a template set on each figure is copied into it (20 ms a figure)
     pio.templates.default = "plotly_white"
     con = duckdb.connect()
     try:
         for name in DATASETS:
-            path = (settings.output / name / "*" / "data.parquet").as_posix().replace("'", "''")
+            path = (settings.output / name / "*" / files).as_posix().replace("'", "''")
             # the trend covers the TREND_DAYS up to D: a report costs the same after a year of history
             con.execute(f"create view {name} as select * from read_parquet('{path}', hive_partitioning = true)"
                         f" where snapshot_date between date '{snapshot_date.isoformat()}' - {TREND_DAYS - 1}"
@@ -295,7 +296,7 @@ def _at_risk_list(con, settings: Settings, day: dt.date, key: list[str]) -> str:
                         " and marketplace = ?", [day, *key]).fetchone()[0]
     rows = _rows(con, "select * from at_risk_packages where snapshot_date = ? and seller_id = ? and marketplace = ?"
                  " order by fix_by_date, order_id, tracking_number nulls first limit ?", [day, *key, AT_RISK_ROWS])
-    path = settings.output / "at_risk_packages" / f"snapshot_date={day.isoformat()}" / "data.parquet"
+    path = settings.output / "at_risk_packages" / f"snapshot_date={day.isoformat()}" / f"{key[0]}.parquet"
     if not rows:
         return "<h3>Packages to fix</h3><p class='note'>No package is at risk.</p>"
     note = (f"<p class='note'>Packages not yet valid that still count towards a window not yet final, the earliest "

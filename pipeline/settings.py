@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,13 @@ DEFAULT_CARRIERS = (
     "UPS", "USPS", "FEDEX", "DHL", "POSTNORD", "BRING", "DB_SCHENKER",
     "GLS", "DPD", "ROYAL_MAIL", "HERMES", "AMZL",
 )
+MAX_THREADS = 256  # more threads than any machine has cores hangs DuckDB in thread start-up (100000 did)
+MIN_MEMORY_BYTES = 64 * 2**20
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+# a seller id is a folder name under the landing folder, never a path
+SELLER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class SettingsError(Exception):
@@ -23,6 +31,9 @@ class Settings:
     landing: Path
     warehouse: Path
     output: Path
+    catalog: str = ""  # a PostgreSQL connection string; empty = the SQLite catalog file at `warehouse`
+    data_path: str = ""  # where the lake's Parquet files go; empty = a folder beside the catalog
+    retention_days: int = 30
     sellers: tuple[str, ...] = ()
     target: float = 0.95
     lag_days: int = 14
@@ -32,8 +43,12 @@ class Settings:
     carrier_aliases: dict[str, str] = field(default_factory=dict)
     alert_urls: tuple[str, ...] = ()
     alert_connection_ids: tuple[str, ...] = ()
+    min_alert_packages: int = 1
     wait_for_files_minutes: int = 360
+    task_timeout_minutes: int = 120
+    run_timeout_minutes: int = 720
     max_reject_share: float = 0.05
+    min_rejected_rows: int = 10
     at_risk_after_days: int = 2
     memory_limit: str = "1.5GB"
     threads: int = 2
@@ -43,11 +58,19 @@ class Settings:
     def max_window(self) -> int:
         return max(self.windows)
 
+    @property
+    def lake_data_path(self) -> str:
+        """The lake's data files: `[warehouse] data_path`, else a folder beside the catalog file."""
+        if self.data_path:
+            return self.data_path
+        return str(self.warehouse.with_name(self.warehouse.stem + "_data")) + "/"
+
     def seller_ids(self) -> list[str]:
         """Sellers named in the settings, else every folder under the landing folder."""
         if self.sellers:
             return list(self.sellers)
-        return sorted(p.name for p in self.landing.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(p.name for p in self.landing.iterdir()
+                      if p.is_dir() and not p.is_symlink() and SELLER_ID.fullmatch(p.name))
 
 
 # key -> (type, default); a nested dict is a TOML table.
@@ -55,8 +78,13 @@ _SCHEMA: dict = {
     "sellers": (list, []),
     "paths": {
         "landing": (str, "data/landing"),
-        "warehouse": (str, "data/warehouse.duckdb"),
+        "warehouse": (str, "data/warehouse.sqlite"),
         "output": (str, "data/output"),
+    },
+    "warehouse": {
+        "catalog": (str, ""),
+        "data_path": (str, ""),
+        "retention_days": (int, 30),
     },
     "metric": {
         "target": (float, 0.95),
@@ -68,8 +96,13 @@ _SCHEMA: dict = {
     },
     "carrier_aliases": (dict, {}),
     "alerts": (list, []),
-    "schedule": {"wait_for_files_minutes": (int, 360)},
-    "quality": {"max_reject_share": (float, 0.05)},
+    "alert_policy": {"min_packages": (int, 1)},
+    "schedule": {
+        "wait_for_files_minutes": (int, 360),
+        "task_timeout_minutes": (int, 120),
+        "run_timeout_minutes": (int, 720),
+    },
+    "quality": {"max_reject_share": (float, 0.05), "min_rejected_rows": (int, 10)},
     "duckdb": {
         "memory_limit": (str, "1.5GB"),
         "threads": (int, 2),
@@ -102,6 +135,62 @@ def _check(values: dict, schema: dict, prefix: str, source: str) -> dict:
     return out
 
 
+def memory_bytes(text: str) -> int | None:
+    """A DuckDB memory size ('1.5GB', '512 MiB') in bytes; None when it is not one."""
+    match = _SIZE.fullmatch(text.strip())
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()]) if match else None
+
+
+def _alerts(entries: list, source: str) -> tuple[list[str], list[str]]:
+    urls, conn_ids = [], []
+    for i, alert in enumerate(entries):
+        if not isinstance(alert, dict) or set(alert) - {"url", "connection_id"} or len(alert) != 1:
+            raise SettingsError(f"{source}: 'alerts[{i}]' must hold exactly one of 'url' or 'connection_id'")
+        value = next(iter(alert.values()))
+        if not isinstance(value, str) or not value:
+            raise SettingsError(f"{source}: 'alerts[{i}]' must be a non-empty string")
+        (urls if "url" in alert else conn_ids).append(value)
+    return urls, conn_ids
+
+
+def _validate(v: dict, source: str) -> None:
+    m = v["metric"]
+    if not 0 < m["target"] <= 1:
+        raise SettingsError(f"{source}: 'metric.target' must be in (0, 1], got {m['target']}")
+    for key in ("lag_days", "scan_grace_days", "at_risk_after_days"):
+        if m[key] < 0:
+            raise SettingsError(f"{source}: 'metric.{key}' must not be negative")
+    if not m["windows"] or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in m["windows"]):
+        raise SettingsError(f"{source}: 'metric.windows' must be a non-empty list of positive integers")
+    if not all(isinstance(c, str) for c in m["integrated_carriers"]):
+        raise SettingsError(f"{source}: 'metric.integrated_carriers' must be a list of strings")
+    for seller in v["sellers"]:
+        if not isinstance(seller, str) or not SELLER_ID.fullmatch(seller):
+            raise SettingsError(f"{source}: 'sellers' must name folders under the landing folder (letters, digits,"
+                                f" '.', '_', '-'), got {seller!r}")
+    if not all(isinstance(a, str) for a in v["carrier_aliases"].values()):
+        raise SettingsError(f"{source}: 'carrier_aliases' values must be carrier codes (strings)")
+    q = v["quality"]
+    if not 0 <= q["max_reject_share"] <= 1:
+        raise SettingsError(f"{source}: 'quality.max_reject_share' must be in [0, 1]")
+    for name, value in (("quality.min_rejected_rows", q["min_rejected_rows"]),
+                        ("alert_policy.min_packages", v["alert_policy"]["min_packages"]),
+                        ("warehouse.retention_days", v["warehouse"]["retention_days"]),
+                        ("schedule.wait_for_files_minutes", v["schedule"]["wait_for_files_minutes"])):
+        if value < 0:
+            raise SettingsError(f"{source}: '{name}' must not be negative")
+    for name in ("task_timeout_minutes", "run_timeout_minutes"):
+        if v["schedule"][name] < 1:
+            raise SettingsError(f"{source}: 'schedule.{name}' must be at least 1")
+    d = v["duckdb"]
+    if not 1 <= d["threads"] <= MAX_THREADS:
+        raise SettingsError(f"{source}: 'duckdb.threads' must be between 1 and {MAX_THREADS}, got {d['threads']}")
+    size = memory_bytes(d["memory_limit"])
+    if size is None or size < MIN_MEMORY_BYTES:
+        raise SettingsError(f"{source}: 'duckdb.memory_limit' must be a size of at least 64MB such as '1.5GB' or"
+                            f" '512MiB', got {d['memory_limit']!r}")
+
+
 def load_settings(path: str | os.PathLike | None = None, *, require_landing: bool = True) -> Settings:
     """Read and validate the settings file; relative paths resolve against its folder."""
     source = str(path) if path else "<defaults>"
@@ -116,64 +205,74 @@ def load_settings(path: str | os.PathLike | None = None, *, require_landing: boo
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{source}: not valid TOML ({exc})") from None
     v = _check(raw, _SCHEMA, "", source)
+    _validate(v, source)
     base = Path(path).resolve().parent if path else Path.cwd()
 
     def resolve(p: str) -> Path:
         return (base / p).resolve()
 
-    m = v["metric"]
-    if not 0 < m["target"] <= 1:
-        raise SettingsError(f"{source}: 'metric.target' must be in (0, 1], got {m['target']}")
-    for key in ("lag_days", "scan_grace_days", "at_risk_after_days"):
-        if m[key] < 0:
-            raise SettingsError(f"{source}: 'metric.{key}' must not be negative")
-    if not m["windows"] or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in m["windows"]):
-        raise SettingsError(f"{source}: 'metric.windows' must be a non-empty list of positive integers")
-    if not all(isinstance(c, str) for c in m["integrated_carriers"]):
-        raise SettingsError(f"{source}: 'metric.integrated_carriers' must be a list of strings")
-    if not all(isinstance(s, str) and s for s in v["sellers"]):
-        raise SettingsError(f"{source}: 'sellers' must be a list of folder names")
-    aliases = v["carrier_aliases"]
-    if not all(isinstance(a, str) for a in aliases.values()):
-        raise SettingsError(f"{source}: 'carrier_aliases' values must be carrier codes (strings)")
-    urls, conn_ids = [], []
-    for i, alert in enumerate(v["alerts"]):
-        if not isinstance(alert, dict) or set(alert) - {"url", "connection_id"} or len(alert) != 1:
-            raise SettingsError(f"{source}: 'alerts[{i}]' must hold exactly one of 'url' or 'connection_id'")
-        value = next(iter(alert.values()))
-        if not isinstance(value, str) or not value:
-            raise SettingsError(f"{source}: 'alerts[{i}]' must be a non-empty string")
-        (urls if "url" in alert else conn_ids).append(value)
-    if not 0 <= v["quality"]["max_reject_share"] <= 1:
-        raise SettingsError(f"{source}: 'quality.max_reject_share' must be in [0, 1]")
-    if v["duckdb"]["threads"] < 1:
-        raise SettingsError(f"{source}: 'duckdb.threads' must be at least 1")
-
+    m, w = v["metric"], v["warehouse"]
     landing = resolve(v["paths"]["landing"])
     if require_landing and not landing.is_dir():
         raise SettingsError(f"{source}: 'paths.landing' folder does not exist: {landing}")
     for seller in v["sellers"]:
         if require_landing and not (landing / seller).is_dir():
             raise SettingsError(f"{source}: 'sellers' names '{seller}', which has no folder under {landing}")
+    data_path = w["data_path"]
+    if data_path and "://" not in data_path:  # a folder: relative to the settings file, like every path
+        data_path = str(resolve(data_path)) + "/"
+    urls, conn_ids = _alerts(v["alerts"], source)
     temp = v["duckdb"]["temp_directory"]
     return Settings(
         config_file=Path(path).resolve() if path else None,
         landing=landing,
         warehouse=resolve(v["paths"]["warehouse"]),
         output=resolve(v["paths"]["output"]),
+        catalog=w["catalog"],
+        data_path=data_path,
+        retention_days=w["retention_days"],
         sellers=tuple(v["sellers"]),
         target=m["target"],
         lag_days=m["lag_days"],
         windows=tuple(sorted(set(m["windows"]))),
         scan_grace_days=m["scan_grace_days"],
         integrated_carriers=tuple(c.strip().upper() for c in m["integrated_carriers"]),
-        carrier_aliases={k.strip().lower(): val.strip().upper() for k, val in aliases.items()},
+        carrier_aliases={k.strip().lower(): val.strip().upper() for k, val in v["carrier_aliases"].items()},
         alert_urls=tuple(urls),
         alert_connection_ids=tuple(conn_ids),
+        min_alert_packages=v["alert_policy"]["min_packages"],
         wait_for_files_minutes=v["schedule"]["wait_for_files_minutes"],
+        task_timeout_minutes=v["schedule"]["task_timeout_minutes"],
+        run_timeout_minutes=v["schedule"]["run_timeout_minutes"],
         max_reject_share=v["quality"]["max_reject_share"],
+        min_rejected_rows=v["quality"]["min_rejected_rows"],
         at_risk_after_days=m["at_risk_after_days"],
         memory_limit=v["duckdb"]["memory_limit"],
         threads=v["duckdb"]["threads"],
         temp_directory=resolve(temp) if temp else None,
     )
+
+
+def _writable_folder(folder: Path, key: str, source: str) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise SettingsError(f"{source}: '{key}' is not a folder: {folder}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"{source}: '{key}' folder cannot be created: {folder} ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SettingsError(f"{source}: '{key}' folder is not writable: {folder}")
+
+
+def check_paths(settings: Settings) -> None:
+    """Before any work: the output, warehouse and spill folders exist (or can be made) and can be written."""
+    source = str(settings.config_file or "<defaults>")
+    _writable_folder(settings.output, "paths.output", source)
+    if not settings.catalog:
+        if settings.warehouse.is_dir():
+            raise SettingsError(f"{source}: 'paths.warehouse' is a folder, not a catalog file: {settings.warehouse}")
+        _writable_folder(settings.warehouse.parent, "paths.warehouse", source)
+    if not settings.data_path.startswith("s3://") and (settings.data_path or not settings.catalog):
+        _writable_folder(Path(settings.lake_data_path), "warehouse.data_path", source)
+    if settings.temp_directory:
+        _writable_folder(settings.temp_directory, "duckdb.temp_directory", source)

@@ -1,25 +1,25 @@
-"""The pipeline's steps as the `vtr_daily` DAG calls them: small values in (paths, dates, names), small values out.
-
-Each step opens and closes its own warehouse connection; DuckDB allows one writing process per file,
-so the DAG runs the writing steps in the one-slot pool `vtr_warehouse`.
+"""The pipeline's steps, the one sequence both drivers run: `plan`, then per seller `wait_for_files` and
+`run_seller` (ingest, build, check, publish: a seller's whole chain, so its scratch state never crosses machines),
+then `finish` (notifications and the run's summary). The DAG's tasks call these functions; `vtr run` and
+`vtr backfill` call them in the same order in-process (pipeline/run.py). Small values in and out: paths, dates,
+names, counts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
-import re
-from pathlib import Path
 
-from pipeline.settings import Settings, load_settings
+from pipeline.contract import CheckLevel, FileStatus
+from pipeline.settings import load_settings
+from pipeline.summary import RunSummary
 
-DAILY_FEEDS = ("orders", "confirmations", "scans")  # the catalog changes rarely: it is never stale
-POOL = "vtr_warehouse"
+log = logging.getLogger(__name__)
 
 
-def alert_backoff_seconds() -> float:
-    """First wait before re-sending to a channel that is down (doubles per try): VTR_ALERT_BACKOFF_SECONDS, default 2."""
-    return float(os.environ.get("VTR_ALERT_BACKOFF_SECONDS", "2"))
+class PlanError(ValueError):
+    """A run that cannot be planned as asked (dates, sellers): no retry can fix it."""
 
 
 def config_path() -> str:
@@ -30,192 +30,156 @@ def config_path() -> str:
 
         path = Variable.get("vtr_config", default=None)
     if not path:
-        raise RuntimeError("no settings file: set VTR_CONFIG or the Airflow Variable vtr_config")
+        raise PlanError("no settings file: set VTR_CONFIG or the Airflow Variable vtr_config")
     return path
 
 
-def plan(config: str, logical_date: dt.date, params: dict) -> dict:
-    """Resolve the run: snapshot dates, sellers, the file id the run's ingest starts after."""
-    from pipeline.checks import last_file_id
-    from pipeline.db import connect
+def _date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise PlanError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
 
+
+def plan(config: str, params: dict, *, logical_date: dt.date | None = None, triggered_at: dt.datetime | None = None,
+         notify: bool = True) -> dict:
+    """Resolve a run: its snapshot dates (the `snapshot_date` param, else the logical date, else the last complete
+    UTC day before it was triggered), its sellers, and whether it notifies (a muted or backfill run does not)."""
     settings = load_settings(config)
-    start = dt.date.fromisoformat(params["snapshot_date"]) if params.get("snapshot_date") else logical_date
-    end = dt.date.fromisoformat(params["end_date"]) if params.get("end_date") else start
+    if params.get("snapshot_date"):
+        start = _date(params["snapshot_date"], "snapshot_date")
+    elif logical_date:
+        start = logical_date
+    else:
+        start = (triggered_at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).date() - dt.timedelta(1)
+    end = _date(params["end_date"], "end_date") if params.get("end_date") else start
     if end < start:
-        raise ValueError(f"end_date {end} is before snapshot_date {start}")
+        raise PlanError(f"end_date {end} is before snapshot_date {start}")
     known = settings.seller_ids()
-    sellers = params.get("sellers") or known
+    sellers = sorted(params.get("sellers") or known)
     unknown = sorted(set(sellers) - set(known))
     if unknown:
-        raise ValueError(f"unknown seller(s) {unknown}; landing folders: {known}")
-    after = 0
-    if settings.warehouse.exists():  # read-only: an analyst's open reader must not fail the run's first step
-        con = connect(settings, read_only=True)
-        try:
-            after = last_file_id(con)
-        finally:
-            con.close()
-    return {"config": config, "start": start.isoformat(), "end": end.isoformat(), "sellers": sorted(sellers),
-            "loaded_after_file_id": after, "full_rebuild": bool(params.get("full_rebuild"))}
-
-
-_DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
-
-
-def _file_day(path: Path) -> dt.date:
-    """The day a file is for: the date in its name, else the day it was written (UTC)."""
-    match = _DATE_IN_NAME.search(path.name)
-    if match:
-        try:
-            return dt.date(*map(int, match.groups()))
-        except ValueError:
-            pass
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date()
-
-
-def stale_feeds(settings: Settings, seller_id: str, snapshot_date: dt.date) -> list[str]:
-    """The seller's daily feeds with no file for the snapshot date (named for it, or written on or after it)."""
-    from pipeline.ingest import feed_files
-
-    return [
-        feed for feed in DAILY_FEEDS
-        if not any(_file_day(p) >= snapshot_date for p in feed_files(settings, seller_id, feed))
-    ]
-
-
-def wait_deadline(settings: Settings, snapshot_date: dt.date) -> dt.datetime:
-    """Files for D are awaited until D + 1 day 00:00 UTC plus wait_for_files_minutes."""
-    day_end = dt.datetime.combine(snapshot_date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
-    return day_end + dt.timedelta(minutes=settings.wait_for_files_minutes)
-
-
-def ingest_seller(config: str, seller_id: str) -> dict:
-    """Load every new file of one seller; a file that cannot be read fails the step after the others loaded."""
-    from pipeline.db import connect
-    from pipeline.ingest import ingest
-
-    settings = load_settings(config)
-    con = connect(settings)
-    try:
-        results = ingest(con, settings, [seller_id])
-    finally:
-        con.close()
-    failed = [r for r in results if r.status == "failed"]
-    if failed:
-        raise RuntimeError("; ".join(f"{seller_id} {r.file}: {r.message}" for r in failed))
-    return {
-        "seller_id": seller_id,
-        "files_loaded": sum(r.status == "loaded" for r in results),
-        "files_skipped": sum(r.status == "skipped" for r in results),
-        "rows_loaded": sum(r.rows_loaded for r in results),
-        "rows_rejected": sum(r.rows_rejected for r in results),
-    }
-
-
-def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -> tuple[bool, dict]:
-    """One poke of the file sensor: done when every daily feed has its file or the waiting time is over.
-
-    Returns (is_done, {"seller_id", "stale": feeds still missing}); a run past its deadline never waits.
-    """
-    settings = load_settings(plan["config"])
-    snapshot_date = _dates(plan)[1]
-    missing = stale_feeds(settings, seller_id, snapshot_date)
-    now = now or dt.datetime.now(dt.timezone.utc)
-    done = not missing or now >= wait_deadline(settings, snapshot_date)
-    return done, {"seller_id": seller_id, "stale": missing}
+        raise PlanError(f"unknown seller(s) {unknown}; landing folders: {known}")
+    return {"config": str(config), "start": start.isoformat(), "end": end.isoformat(), "sellers": sellers,
+            "full_rebuild": bool(params.get("full_rebuild")),
+            "notify": notify and not params.get("mute_notifications")}
 
 
 def _dates(plan: dict) -> tuple[dt.date, dt.date]:
     return dt.date.fromisoformat(plan["start"]), dt.date.fromisoformat(plan["end"])
 
 
-def build(plan: dict) -> None:
-    """Build the models for the plan's dates; a full rebuild first drops every derived schema."""
-    from pipeline.db import connect
-    from pipeline.models import LAYERS, build_models
+def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -> tuple[bool, dict]:
+    """One look at a seller's feeds: done when every daily feed has its file for the last date or the waiting time
+    is over (a run of an old date never waits). Returns (done, {"seller_id", "stale", "deadline"})."""
+    from pipeline.freshness import stale_feeds, wait_deadline
 
     settings = load_settings(plan["config"])
-    con = connect(settings)
-    try:
-        if plan.get("full_rebuild"):
-            for layer in LAYERS:
-                con.execute(f"drop schema if exists {layer} cascade")
-        build_models(con, settings, *_dates(plan))
-    finally:
-        con.close()
+    snapshot_date = _dates(plan)[1]
+    missing = stale_feeds(settings, seller_id, snapshot_date)
+    deadline = wait_deadline(settings, snapshot_date)
+    done = not missing or (now or dt.datetime.now(dt.timezone.utc)) >= deadline
+    return done, {"seller_id": seller_id, "stale": missing, "deadline": deadline.isoformat(timespec="minutes")}
 
 
-def check(plan: dict) -> list[str]:
-    """Run the data-quality checks; raises QualityCheckFailed (outputs stay unpublished) when one finds rows."""
-    from pipeline.checks import require_passing, run_checks
-    from pipeline.db import connect
-
-    settings = load_settings(plan["config"])
-    con = connect(settings, read_only=True)
-    try:
-        results = run_checks(con, settings, *_dates(plan), plan["loaded_after_file_id"])
-    finally:
-        con.close()
-    require_passing(results)
-    return [r.name for r in results]
+def _figures(con, seller_id: str, end: dt.date) -> dict:
+    """The summary's figures of a seller's build (scratch): overall VTR of the last date, held and uncategorized."""
+    overall = con.execute(
+        """select marketplace, window_days, packages_total, packages_valid, vtr, status
+        from marts.mart_vtr_snapshots where snapshot_date = ? and scope = 'overall' order by all""", [end]).fetchall()
+    return {
+        "overall": [list(row) for row in overall],
+        "held_confirmations": con.execute("select count(*) from intermediate.int_confirmations_held").fetchone()[0],
+        "uncategorized_items": con.execute(
+            "select coalesce(sum(uncategorized_item_count), 0)::bigint from marts.fct_packages").fetchone()[0],
+    }
 
 
-def publish(plan: dict) -> int:
-    """Write the plan's dates' Parquet partitions and the last date's HTML report; returns the files written."""
-    from pipeline.db import connect
-    from pipeline.outputs import publish as write_partitions
+def run_seller(plan: dict, seller_id: str) -> dict:
+    """A seller's chain for the run's dates, under its lock: ingest its new files, build its models in scratch,
+    check them, and (unless a `fail` check found rows) publish its marts to the lake, its Parquet files and its
+    report. A file that cannot be read fails alone: the seller publishes from what loaded, marked incomplete."""
+    from pipeline import lake, outputs
+    from pipeline.checks import run_checks
+    from pipeline.ingest import ingest_seller
+    from pipeline.models import build_models, publish_marts
     from pipeline.report import write_report
 
     settings = load_settings(plan["config"])
     start, end = _dates(plan)
-    con = connect(settings, read_only=True)
-    try:
-        written = len(write_partitions(con, settings, start, end))
-    finally:
-        con.close()
-    write_report(settings, end)
-    return written + 1
+    with lake.seller_lock(settings, seller_id):
+        con = lake.connect(settings)
+        try:
+            files = ingest_seller(con, settings, seller_id)
+            build_models(con, settings, seller_id, start, end)
+            checks = [c for c in run_checks(con, settings, start, end) if not c.passed]
+            result = {"seller_id": seller_id, **_figures(con, seller_id, end),
+                      "files": [vars(f) | {"status": f.status.value} for f in files
+                                if f.status is not FileStatus.UNCHANGED],
+                      "failed_checks": [c.describe() for c in checks if c.level is CheckLevel.FAIL],
+                      "warnings": [c.describe() for c in checks if c.level is CheckLevel.WARN],
+                      "quality_files": [list(row) for c in checks if c.name == "raw_files_many_rejects"
+                                        for row in c.sample],
+                      "incomplete": [f.file for f in files if f.status is FileStatus.FAILED],
+                      "published": False}
+            if not result["failed_checks"]:
+                publish_marts(con, settings, seller_id, start, end, full_rebuild=plan["full_rebuild"])
+                result["files_written"] = len(outputs.publish(con, settings, seller_id, start, end))
+                result["report"] = str(write_report(settings, end, seller_id=seller_id))
+                result["published"] = True
+        finally:
+            con.close()
+    log.info("%s: %s", seller_id, "published" if result["published"] else "NOT published (a check failed)")
+    return result
 
 
-def alert(plan: dict, waits: list[dict]) -> int:
-    """Send the VTR, early-warning and stale-feed alerts of the plan's last date; returns how many were sent."""
-    from pipeline import alerts
-    from pipeline.db import connect
+def finish(plan: dict, results: list[dict], waits: list[dict]) -> RunSummary:
+    """After every seller's chain: the run's notifications (VTR, early warning and stale feeds for its last date
+    when it notifies; data-quality warnings always) and its summary. A channel that is down fails nothing."""
+    from pipeline import alerts, lake
 
     settings = load_settings(plan["config"])
-    snapshot_date = _dates(plan)[1]
-    stale = {w["seller_id"]: w["stale"] for w in waits if w and w["stale"]}
-    con = connect(settings)
+    end = _dates(plan)[1]
+    done = {r["seller_id"] for r in results}
+    results = results + [{"seller_id": s, "error": "its chain failed (see its task log)"}
+                         for s in plan["sellers"] if s not in done]
+    summary = RunSummary(plan["start"], plan["end"], sorted(results, key=lambda r: r["seller_id"]),
+                         {w["seller_id"]: w["stale"] for w in waits if w and w["stale"]})
+    published = [r["seller_id"] for r in summary.sellers if r.get("published")]
+    planned = alerts.plan_quality_warnings([f for r in summary.sellers for f in r.get("quality_files", [])])
+    con = lake.connect(settings)
     try:
-        planned = (alerts.plan_vtr_alerts(con, settings, snapshot_date, stale)
-                   + alerts.plan_early_warnings(con, settings, snapshot_date)
-                   + alerts.plan_stale_feed_alerts(settings, snapshot_date, stale))
-        sellers = set(plan["sellers"])
-        planned = [a for a in planned if a.seller_id is None or a.seller_id in sellers]
-        deliveries = alerts.send(con, settings, planned, backoff_seconds=alert_backoff_seconds())
+        if plan["notify"]:
+            incomplete = {r["seller_id"]: r["incomplete"] for r in summary.sellers if r.get("incomplete")}
+            planned += (alerts.plan_vtr_alerts(con, settings, end, published, summary.stale, incomplete)
+                        + alerts.plan_early_warnings(con, settings, end, published)
+                        + alerts.plan_stale_feed_alerts(settings, end, summary.stale))
+        deliveries = alerts.send(con, settings, planned)
     finally:
         con.close()
-    return sum(d.status == "sent" for d in deliveries)
+    summary.alerts_sent = sum(d.status == "sent" for d in deliveries)
+    summary.alerts_failed = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status == "failed"]
+    if planned and not deliveries:
+        log.info("nothing new to notify: %d notification(s) planned, none configured or all sent before", len(planned))
+    return summary
 
 
-def on_task_failure(context) -> None:
-    """Failure callback: tell the alert channels which run and step failed, and why."""
-    import duckdb
+def notify_run_failed(config: str, step: str, error: object, run: str, dates: str) -> None:
+    """Tell the channels which run and step failed and why; never raises (it runs while something else failed)."""
+    from pipeline import alerts, lake
 
-    from pipeline import alerts
-    from pipeline.db import connect
-
-    ti = context["ti"]
-    settings = load_settings(config_path())
-    snapshot = context.get("logical_date")
-    failure = alerts.run_failed_alert(settings, ti.dag_id, ti.run_id, ti.task_id, context.get("exception"),
-                                      snapshot.date() if snapshot else None)
     try:
-        con = connect(settings)
-    except duckdb.Error:  # the warehouse is locked or broken: still tell people, without the log row
-        con = duckdb.connect()
+        settings = load_settings(config)
+        failure = alerts.run_failed_alert(run, step, error, dates)
+        con = lake.connect(settings, read_only=False)
+    except Exception as exc:  # noqa: BLE001 - the warehouse is unreachable: still tell people, without a log row
+        log.warning("run-failed notification without the alert log (%s)", type(exc).__name__)
+        try:
+            alerts.send(None, load_settings(config), [failure])
+        except Exception:  # noqa: BLE001
+            log.exception("could not send the run-failed notification")
+        return
     try:
-        alerts.send(con, settings, [failure], backoff_seconds=alert_backoff_seconds())
+        alerts.send(con, settings, [failure])
     finally:
         con.close()

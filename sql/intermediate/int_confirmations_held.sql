@@ -1,5 +1,9 @@
 -- Confirmation lines held because their order (or order item) has not arrived yet; placed on the run after it does.
--- Grain: one row per held confirmation line. Key: seller_id, load_seq. Upstream: staging.stg_confirmations, staging.stg_orders.
+-- One row per held confirmation line.
+-- kind: table
+-- grain: seller_id, load_seq
+-- upstream: staging.stg_confirmations, staging.stg_orders
+-- not null: seller_id, load_seq
 -- columns:
 --   seller_id: the seller's landing folder name
 --   load_seq: load order of the line

@@ -1,6 +1,9 @@
 -- The current confirmation of each order item: every confirmation line replayed in load order (spec sections 2 and 7).
--- Grain: one row per confirmed order item whose order line has arrived. Key: seller_id, order_id, order_item_id.
--- Upstream: staging.stg_confirmations, staging.stg_orders.
+-- One row per confirmed order item whose order line has arrived.
+-- kind: table
+-- grain: seller_id, order_id, order_item_id
+-- upstream: staging.stg_confirmations, staging.stg_orders
+-- not null: seller_id, order_id, order_item_id, ship_date
 -- columns:
 --   seller_id: the seller's landing folder name
 --   order_id: the marketplace's order id

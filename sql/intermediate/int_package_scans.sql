@@ -1,7 +1,11 @@
 -- Each tracked package's first carrier event, first physical scan, and first physical scan within the grace bound.
 -- Events match by seller and normalised number (raw.scans.tracking_key); an event an aggregator export repeats
 -- every day changes none of these firsts, so repeats need no removing.
--- Grain: one row per package with at least one event. Key: package_id. Upstream: intermediate.int_packages, raw.scans, config.metric.
+-- One row per package with at least one event.
+-- kind: table
+-- grain: package_id
+-- upstream: intermediate.int_packages, raw.scans, config.metric
+-- not null: package_id, first_event_at
 -- columns:
 --   package_id: the package
 --   first_event_at: earliest event of any status

@@ -1,5 +1,9 @@
 -- Packages: confirmed order items grouped by order and tracking number, or by order, ship date and carrier when untracked.
--- Grain: one row per package. Key: package_id. Upstream: intermediate.int_order_items_confirmed, staging.stg_orders, staging.stg_catalog.
+-- One row per package.
+-- kind: table
+-- grain: package_id
+-- upstream: intermediate.int_order_items_confirmed, staging.stg_orders, staging.stg_catalog
+-- not null: package_id, seller_id, marketplace, order_id, ship_date, promised_delivery_date, categories
 -- columns:
 --   package_id: hash of seller, order and tracking number (or ship date and carrier when untracked)
 --   seller_id: the seller's landing folder name

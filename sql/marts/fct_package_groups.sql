@@ -2,7 +2,11 @@
 -- so a scan time matters only by its UTC day, and a tracking number only by being there: about one row per 6 packages,
 -- which is what a backfill joins to each of its dates (the counts of mart_vtr_snapshots, mart_category_report and
 -- mart_projected_vtr). The per-package lists (invalid, at risk) judge fct_packages themselves, with the same macro.
--- Grain: one row per distinct combination of the columns below. Upstream: marts.fct_packages.
+-- One row per distinct combination of the columns below.
+-- kind: table
+-- grain: seller_id, marketplace, carrier_code, is_carrier_integrated, categories, ship_date, promised_delivery_date, has_tracking_number, first_event_day, first_physical_scan_day, first_valid_scan_day
+-- upstream: marts.fct_packages
+-- not null: seller_id, marketplace, categories, packages
 -- columns:
 --   seller_id: the seller's landing folder name
 --   marketplace: the order's sales channel

@@ -1,5 +1,9 @@
 -- Every package as it stands now, with the times of its first scans: the facts the validity rule is applied to.
--- Grain: one row per package. Key: package_id. Upstream: intermediate.int_packages, intermediate.int_package_scans, config.integrated_carriers.
+-- One row per package.
+-- kind: table
+-- grain: package_id
+-- upstream: intermediate.int_packages, intermediate.int_package_scans, config.integrated_carriers
+-- not null: package_id, seller_id, marketplace, order_id, ship_date, promised_delivery_date
 -- columns:
 --   package_id: hash of seller, order and tracking number (or ship date and carrier when untracked)
 --   seller_id: the seller's landing folder name

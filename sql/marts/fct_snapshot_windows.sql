@@ -1,5 +1,9 @@
 -- The windows of each snapshot date of the latest run: which promised delivery dates they hold and the scan cut-off.
--- Grain: one row per snapshot date and window. Key: snapshot_date, window_days. Upstream: config.metric, config.windows.
+-- One row per snapshot date and window.
+-- kind: table
+-- grain: snapshot_date, window_days
+-- upstream: config.metric, config.windows
+-- not null: snapshot_date, window_days, window_start, window_end, scans_until
 -- columns:
 --   snapshot_date: the snapshot date D
 --   window_days: window length W

@@ -1,6 +1,10 @@
 -- Packages per snapshot date, window, account, carrier, categories and validity: what the VTR figures count.
--- Grain: one row per snapshot date, window, account, carrier, set of categories and invalid reason (NULL = valid).
--- Holds the snapshot dates of the latest run only. Upstream: marts.fct_package_groups, marts.fct_snapshot_windows.
+-- One row per snapshot date, window, account, carrier, set of categories and invalid reason (NULL = valid), for the run's dates.
+-- kind: table
+-- grain: snapshot_date, window_days, seller_id, marketplace, carrier_code, categories, invalid_reason
+-- upstream: marts.fct_package_groups, marts.fct_snapshot_windows
+-- not null: snapshot_date, window_days, seller_id, marketplace, packages
+-- accepted: invalid_reason in reasons
 -- columns:
 --   snapshot_date: the snapshot date D; scans count up to the end of D (UTC)
 --   window_days: window length W

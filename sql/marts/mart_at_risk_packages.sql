@@ -1,8 +1,12 @@
 -- Early warning: packages not yet measured by the marketplace that will count as invalid unless the seller acts
 -- (the at_risk_packages dataset). Shipped at least at_risk_after_days ago with no valid scan yet, or with a
 -- missing tracking number or a carrier outside the integrated list.
--- Grain: one row per snapshot date and at-risk package. Key: snapshot_date, package_id.
--- Upstream: marts.fct_packages, marts.fct_snapshot_windows, config.metric.
+-- One row per snapshot date and at-risk package.
+-- kind: snapshot
+-- grain: snapshot_date, package_id
+-- upstream: marts.fct_packages, marts.fct_snapshot_windows, config.metric
+-- not null: snapshot_date, seller_id, marketplace, package_id, order_id, reason, fix_by_date
+-- accepted: reason in reasons
 -- columns:
 --   snapshot_date: the snapshot date D; scans count up to the end of D (UTC)
 --   seller_id: the seller's landing folder name

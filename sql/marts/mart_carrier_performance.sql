@@ -2,8 +2,12 @@
 -- scan takes after the ship date (the carrier_performance dataset; scans up to the end of D count).
 -- Built for a few snapshot dates at a time ($start_date..$end_date, see pipeline/models.py): the quantiles hold
 -- every value of a group in memory, which a backfill of many dates at millions of packages does not have.
--- Grain: one row per snapshot date, account and carrier. Key: snapshot_date, seller_id, marketplace, carrier.
--- Upstream: marts.fct_packages, marts.fct_snapshot_windows.
+-- One row per snapshot date, account and carrier.
+-- kind: snapshot
+-- grain: snapshot_date, seller_id, marketplace, carrier
+-- upstream: marts.fct_packages, marts.fct_snapshot_windows, config.windows
+-- batch: 15
+-- not null: snapshot_date, seller_id, marketplace, carrier, packages_total, packages_invalid
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name

@@ -1,6 +1,9 @@
 -- Per account, category and window: the totals and the invalid packages counted by reason (the category_report dataset).
--- Grain: one row per snapshot date, account, category and window. Key: snapshot_date, seller_id, marketplace, category, window_days.
--- Upstream: marts.fct_window_counts.
+-- One row per snapshot date, account, category and window.
+-- kind: snapshot
+-- grain: snapshot_date, seller_id, marketplace, category, window_days
+-- upstream: marts.fct_window_counts
+-- not null: snapshot_date, seller_id, marketplace, category, window_days, packages_total, packages_valid, vtr
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name

@@ -1,5 +1,10 @@
 -- Every invalid package in the largest window: the list a seller works through (the invalid_packages dataset).
--- Grain: one row per snapshot date and invalid package. Key: snapshot_date, package_id. Upstream: marts.fct_packages, marts.fct_snapshot_windows.
+-- One row per snapshot date and invalid package.
+-- kind: snapshot
+-- grain: snapshot_date, package_id
+-- upstream: marts.fct_packages, marts.fct_snapshot_windows, config.windows
+-- not null: snapshot_date, seller_id, marketplace, package_id, order_id, reason
+-- accepted: reason in reasons
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name

@@ -1,9 +1,12 @@
 -- Early warning: the VTR the marketplace will measure on D + lag for packages promised up to D, if nothing is fixed.
 -- Valid now counts as valid; an at-risk package (see mart_at_risk_packages) as invalid; a package shipped too
 -- recently to judge is given the benefit of the doubt. Not the marketplace's final number.
--- Grain: one row per snapshot date, account, window and scope value (overall, category).
--- Key: snapshot_date, seller_id, marketplace, window_days, scope, scope_value.
--- Upstream: marts.fct_package_groups, marts.fct_snapshot_windows, config.metric.
+-- One row per snapshot date, account, window and scope value (overall, category).
+-- kind: snapshot
+-- grain: snapshot_date, seller_id, marketplace, window_days, scope, scope_value
+-- upstream: marts.fct_package_groups, marts.fct_snapshot_windows, config.metric
+-- not null: snapshot_date, seller_id, marketplace, window_days, scope, packages_total, projected_vtr, status
+-- accepted: scope in scopes; status in statuses
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name

@@ -1,6 +1,10 @@
 -- VTR per account, window and scope on each snapshot date: the published vtr_snapshots dataset.
--- Grain: one row per snapshot date, account (seller_id, marketplace), window, scope and scope value.
--- Key: snapshot_date, seller_id, marketplace, window_days, scope, scope_value. Upstream: marts.fct_window_counts, marts.fct_snapshot_windows, staging.stg_accounts, config.metric.
+-- One row per snapshot date, account (seller_id, marketplace), window, scope and scope value.
+-- kind: snapshot
+-- grain: snapshot_date, seller_id, marketplace, window_days, scope, scope_value
+-- upstream: marts.fct_window_counts, marts.fct_snapshot_windows, staging.stg_accounts, config.metric
+-- not null: snapshot_date, seller_id, marketplace, window_days, scope, window_start, window_end, packages_total, packages_valid, target, status
+-- accepted: scope in scopes; status in statuses
 -- columns:
 --   snapshot_date: the snapshot date D
 --   seller_id: the seller's landing folder name

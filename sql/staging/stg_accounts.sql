@@ -1,5 +1,9 @@
 -- Accounts: a seller on a marketplace exists once any of its order lines is loaded (spec section 7), over all history.
--- Grain: one row per account. Key: seller_id, marketplace. Upstream: raw.orders, staging.stg_orders.
+-- One row per account.
+-- kind: table
+-- grain: seller_id, marketplace
+-- upstream: raw.orders, staging.stg_orders
+-- not null: seller_id, marketplace
 -- columns:
 --   seller_id: the seller's landing folder name
 --   marketplace: the sales channel (e.g. Amazon.se); 'Unknown' for orders whose report never gave one

@@ -1,5 +1,9 @@
 -- Current catalog: the category of each sku, later rows winning.
--- Grain: one row per seller and sku. Key: seller_id, sku. Upstream: raw.catalog.
+-- One row per seller and sku.
+-- kind: table
+-- grain: seller_id, sku
+-- upstream: raw.catalog
+-- not null: seller_id, sku, category
 -- columns:
 --   seller_id: the seller's landing folder name
 --   sku: the seller's sku

@@ -1,7 +1,11 @@
 -- Shipping-confirmation lines with carrier codes resolved and tracking numbers normalised, in load order.
+-- One row per confirmation line.
 -- Holds the lines of the orders in staging.stg_orders, and recent lines (shipped on or after config.run's earliest
 -- date) whose order has not arrived at all (held).
--- Grain: one row per confirmation line. Key: seller_id, load_seq. Upstream: raw.confirmations, raw.orders, staging.stg_orders, config.carrier_aliases, config.run.
+-- kind: table
+-- grain: seller_id, load_seq
+-- upstream: raw.confirmations, raw.orders, staging.stg_orders, config.carrier_aliases, config.run
+-- not null: seller_id, load_seq, order_id, ship_date, tracking_action
 -- columns:
 --   seller_id: the seller's landing folder name
 --   load_seq: load order of the line (file, then line); later wins

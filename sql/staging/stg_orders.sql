@@ -1,6 +1,10 @@
 -- Current order items: every order-report line replayed in load order; a non-blank value overwrites, a blank one keeps.
+-- One row per order item.
 -- Holds the orders the latest run needs: those with a promised delivery date on or after config.run's earliest date.
--- Grain: one row per order item. Key: seller_id, order_id, order_item_id. Upstream: raw.orders, config.run.
+-- kind: table
+-- grain: seller_id, order_id, order_item_id
+-- upstream: raw.orders, config.run
+-- not null: seller_id, order_id, order_item_id, marketplace
 -- columns:
 --   seller_id: the seller's landing folder name
 --   order_id: the marketplace's order id

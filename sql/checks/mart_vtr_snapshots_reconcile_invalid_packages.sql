@@ -1,4 +1,5 @@
 -- Fails when the overall totals of the largest window disagree with the list of invalid packages.
+-- level: fail
 with invalid as (
     select snapshot_date, seller_id, marketplace, count(*) as invalid_listed
     from marts.mart_invalid_packages

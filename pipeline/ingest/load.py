@@ -1,0 +1,233 @@
+"""Loading: a seller's new files, feed by feed, into the lake's raw tables, in name order.
+
+New files go in batches of consecutive names (up to BATCH_BYTES of content). A batch is parsed in scratch (DuckDB's
+own readers for the files they map line for line, Python's streaming reader for the others), then written to the
+lake in one short transaction with its rejects and manifest rows. A file's id (its place in the seller's load order)
+is given at that commit: the next number after every file loaded before, in name order. So a run killed between
+two batches has committed a prefix of its files in name order, and the re-run adds the rest after it: the same
+order as an uninterrupted run (spec section 7).
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.contract import FEEDS, FileStatus
+from pipeline.ingest.errors import FileError
+from pipeline.ingest.files import NewFile, feed_files, inspect, iter_lines, shown
+from pipeline.ingest.formats import (
+    JSON_EVENTS, NOT_TRACKING_OBJECT, TYPED, canonical_header, checked_sql, delimited_lines_sql, fields_sql,
+)
+from pipeline.lake import LAKE, write
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH_BYTES = 256 * 2**20  # a batch's rows are held in scratch until it commits: memory stays bounded by the backlog
+LINES_PER_INSERT = 100_000
+
+
+@dataclass
+class FileResult:
+    seller_id: str
+    feed: str
+    file: str
+    status: FileStatus
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    message: str = ""
+
+
+# Lines of JSON files read by DuckDB's CSV reader with one column and no quoting (NUL bytes were refused before);
+# a line is its ordinality minus that of its file's first line (the reader keeps file and line order).
+FILE_LINES = """
+with r as (
+    select filename, ordinality as o, text
+    from read_csv(?, columns = {'text': 'VARCHAR'}, delim = chr(0), quote = '', escape = '', header = false,
+                  auto_detect = false, max_line_size = 16777216, buffer_size = 33554432, filename = true)
+         with ordinality
+),
+firsts as (select filename, min(o) as first from r group by filename)
+select b.file_id, r.o - firsts.first + 1 as line, r.text
+from r join firsts using (filename) join batch_files as b on b.path = r.filename
+where r.text is not null and not regexp_full_match(r.text, '[\\s,]*')"""
+# Files of a batch to load line by line instead: a delimited file whose rows are not its lines one to one (the reader
+# skipped a line, or read a blank one: an empty fields map with a reason), a JSON file with no JSON object line
+LINE_BY_LINE = """
+select b.file_id
+from batch_files as b
+left join parsed as p using (file_id)
+group by b.file_id, b.fmt, b.lines
+having case
+    when b.fmt = 'json' then bool_and(p.n_fields in (-1, -2))
+    else count(p.line) <> b.lines - 1 or count(p.line) filter (p.reason is not null and cardinality(p.fields) = 0) > 0
+end"""
+
+
+def _parse_together(con: duckdb.DuckDBPyConnection, feed: str, files: list[NewFile]) -> list[int]:
+    """Parse the batch's direct files with DuckDB's readers into `parsed`, one statement per format and header;
+    returns the ids of the files to parse line by line instead (all of them when a statement fails)."""
+    groups: dict[tuple, list[str]] = {}
+    for f in files:
+        if f.direct:
+            groups.setdefault((f.fmt, tuple(f.header or ())), []).append(str(f.path))
+    try:
+        for (fmt, header), paths in groups.items():
+            if fmt == "json":
+                con.execute(f"create or replace temp table lines as {FILE_LINES}", [paths])
+                sql = checked_sql(feed, JSON_EVENTS, NOT_TRACKING_OBJECT)
+                con.execute(f"insert into parsed by name {sql}")
+            else:
+                con.execute(f"insert into parsed by name {fields_sql(feed, list(header), fmt)}", [paths])
+        again = {row[0] for row in con.execute(LINE_BY_LINE).fetchall()}
+    except duckdb.Error as exc:
+        log.warning("reading %d files together failed (%s); loading them one by one",
+                    sum(len(paths) for paths in groups.values()), str(exc).splitlines()[0])
+        con.execute("delete from parsed")
+        again = {n for n, _ in enumerate(files, 1)}
+    return sorted(again | {n for n, f in enumerate(files, 1) if not f.direct})
+
+
+def _parse_alone(con: duckdb.DuckDBPyConnection, feed: str, file_id: int, f: NewFile) -> None:
+    """Parse one file line by line into `parsed` (FileError when it cannot be read as what it claims)."""
+    con.execute("delete from parsed where file_id = ?", [file_id])
+    con.execute("create or replace temp table lines (file_id bigint, line bigint, text varchar)")
+    numbers, texts = [], []
+    for number, text in iter_lines(f.path, f.encoding):
+        numbers.append(number)
+        texts.append(text)
+        if len(numbers) == LINES_PER_INSERT:
+            _append_lines(con, file_id, numbers, texts)
+    _append_lines(con, file_id, numbers, texts)
+    if f.fmt == "json":
+        con.execute(f"insert into parsed by name {checked_sql(feed, JSON_EVENTS, NOT_TRACKING_OBJECT)}")
+        if con.execute("select bool_and(n_fields in (-1, -2)) from parsed where file_id = ?", [file_id]).fetchone()[0]:
+            raise FileError("no line is a JSON object: not a JSON lines export (one tracking object a line)")
+    else:
+        con.execute(f"insert into parsed by name {delimited_lines_sql(feed, f.fmt, f.header)}")
+
+
+def _append_lines(con: duckdb.DuckDBPyConnection, file_id: int, numbers: list[int], texts: list) -> None:
+    if numbers:
+        chunk = pa.table({"file_id": pa.array([file_id] * len(numbers), pa.int64()),
+                          "line": pa.array(numbers, pa.int64()), "text": pa.array(texts, pa.string())})
+        con.execute("insert into lines select * from chunk")
+        numbers.clear()
+        texts.clear()
+
+
+def _store(c: duckdb.DuckDBPyConnection, seller_id: str, feed: str) -> None:
+    """Append `parsed` to the lake: raw rows, rejects and a manifest row per file of `batch_files`, each file given
+    the next id of the seller's load order (its place among the batch's names)."""
+    base = c.execute(f"select coalesce(max(file_id), 0) from {LAKE}.raw.files where seller_id = ?",
+                     [seller_id]).fetchone()[0]
+    c.execute("create or replace temp table ids as select file_id as n, ? + row_number() over (order by rel) as "
+              "file_id from batch_files", [base])
+    columns = ", ".join(TYPED[feed])
+    c.execute(f"insert into {LAKE}.raw.{feed} (seller_id, file_id, line, {columns}) "
+              f"select ?, i.file_id, p.line, {columns} from parsed as p join ids as i on i.n = p.file_id "
+              "where p.reason is null", [seller_id])
+    c.execute(f"insert into {LAKE}.main.rejects select ?, i.file_id, ?, b.rel, p.line, p.reason, p.fields "
+              "from parsed as p join ids as i on i.n = p.file_id join batch_files as b on b.file_id = p.file_id "
+              "where p.reason is not null", [seller_id, feed])
+    c.execute(f"""insert into {LAKE}.raw.files
+        select ?, i.file_id, ?, b.rel, b.sha256, b.size_bytes, b.modified_ns, coalesce(n.read, 0),
+            coalesce(n.read - n.rejected, 0), coalesce(n.rejected, 0), now()
+        from batch_files as b
+        join ids as i on i.n = b.file_id
+        left join (select file_id, count(*) as read, count(reason) as rejected from parsed group by file_id) as n
+            on n.file_id = b.file_id""", [seller_id, feed])
+
+
+def _load_batch(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, feed: str,
+                files: list[NewFile], results: dict[str, FileResult]) -> None:
+    """Parse a batch in scratch, then commit it to the lake at once (files that cannot be read are left out)."""
+    con.execute("create or replace temp table batch_files (file_id bigint, path varchar, rel varchar, "
+                "sha256 varchar, size_bytes bigint, modified_ns bigint, fmt varchar, lines bigint)")
+    con.executemany("insert into batch_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[n, str(f.path), f.rel, f.sha256, f.size, f.modified_ns, f.fmt, f.lines]
+                     for n, f in enumerate(files, 1)])
+    con.execute("create or replace temp table lines (file_id bigint, line bigint, text varchar)")
+    con.execute(f"create or replace temp table parsed as {delimited_lines_sql(feed, 'tsv', canonical_header(feed))}"
+                " limit 0")
+    try:
+        for n in _parse_together(con, feed, files):
+            f = files[n - 1]
+            try:
+                _parse_alone(con, feed, n, f)
+            except (FileError, duckdb.Error) as exc:
+                reason = str(exc) if isinstance(exc, FileError) else f"could not be read: {str(exc).splitlines()[0]}"
+                results[f.rel] = FileResult(seller_id, feed, f.rel, FileStatus.FAILED, message=reason)
+                con.execute("delete from parsed where file_id = ?", [n])
+                con.execute("delete from batch_files where file_id = ?", [n])
+        write(con, settings, lambda c: _store(c, seller_id, feed), what=f"load {seller_id} {feed}")
+        counts = con.execute("select b.rel, count(p.line), count(p.reason) from batch_files as b "
+                             "left join parsed as p using (file_id) group by all").fetchall()
+    finally:
+        con.execute("drop table if exists lines; drop table if exists ids")
+    for rel, read, rejected in counts:
+        results[rel] = FileResult(seller_id, feed, rel, FileStatus.LOADED, read, read - rejected, rejected)
+
+
+def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, feed: str) -> list[FileResult]:
+    """Load every new file of one seller's feed, in name order; a file that cannot be read fails alone."""
+    known = con.execute(f"select path, size_bytes, modified_ns, sha256 from {LAKE}.raw.files "
+                        "where seller_id = ? and feed = ?", [seller_id, feed]).fetchall()
+    # a file with the path, size and modification time of one loaded before is that file: not read again, so a
+    # daily run's work grows with the day's new files, not with every file ever dropped
+    unchanged = {(path, size, modified) for path, size, modified, _ in known}
+    seen = {digest: path for path, _, _, digest in known}
+    results: dict[str, FileResult] = {}
+    todo = []
+    for path, refusal in feed_files(settings, seller_id, feed):
+        rel = path.relative_to(settings.landing / seller_id).as_posix()
+        if refusal:
+            results[rel] = FileResult(seller_id, feed, rel, FileStatus.FAILED, message=refusal)
+            continue
+        stat = path.stat()
+        if (rel, stat.st_size, stat.st_mtime_ns) in unchanged:
+            results[rel] = FileResult(seller_id, feed, rel, FileStatus.UNCHANGED)
+        else:
+            todo.append((path, rel))
+    batch: list[NewFile] = []
+    # reading, decompressing and hashing release the GIL: two files at a time, ahead of DuckDB loading a batch
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for (_, rel), f in zip(todo, pool.map(lambda item: _try_inspect(feed, *item), todo)):
+            if isinstance(f, FileError):
+                results[rel] = FileResult(seller_id, feed, rel, FileStatus.FAILED, message=str(f))
+            elif f.sha256 in seen:
+                results[rel] = FileResult(seller_id, feed, rel, FileStatus.DUPLICATE,
+                                          message=f"same content as {seen[f.sha256]}, loaded before")
+            else:
+                seen[f.sha256] = rel
+                if batch and sum(b.content_size for b in batch) + f.content_size > BATCH_BYTES:
+                    _load_batch(con, settings, seller_id, feed, batch, results)
+                    batch = []
+                batch.append(f)
+        if batch:
+            _load_batch(con, settings, seller_id, feed, batch, results)
+    for result in results.values():
+        if result.status is not FileStatus.UNCHANGED:  # the log names what happened today, not every old file
+            log.info("%s %s %s: %s %s", seller_id, feed, shown(result.file), result.status.value,
+                     result.message or f"{result.rows_loaded} loaded, {result.rows_rejected} rejected")
+    return [results[rel] for rel in sorted(results)]
+
+
+def _try_inspect(feed: str, path, rel: str) -> NewFile | FileError:
+    try:
+        return inspect(feed, path, rel)
+    except FileError as exc:
+        return exc
+    except OSError as exc:  # gone or unreadable since it was listed
+        return FileError(f"could not be read ({exc.strerror or type(exc).__name__})")
+
+
+def ingest_seller(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str) -> list[FileResult]:
+    """Load every new file of every feed of one seller (the caller holds the seller's lock)."""
+    return [r for feed in FEEDS for r in ingest_feed(con, settings, seller_id, feed)]

@@ -1,0 +1,256 @@
+"""The shared warehouse: a DuckLake (a catalog database plus Parquet data files), opened from the installed wheels.
+
+Embedded default: a SQLite catalog file at `paths.warehouse` (in WAL mode, so an analyst's open read never blocks a
+commit) and its data folder beside it. Scaled: `[warehouse] catalog` names a PostgreSQL database and `data_path` a
+shared folder or S3 bucket. Every connection is an in-memory DuckDB (the run's private scratch database, `memory`)
+with the lake attached as `lake`; analysts' sessions use the lake by default.
+
+Writers keep each lake transaction short (computed in scratch first) and go through `write`: on the SQLite catalog
+one writer at a time (a file lock: SQLite itself refuses concurrent commits), on PostgreSQL a conflicting commit is
+retried with back-off. Runs of one seller are serialized by `seller_lock`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import logging
+import os
+import random
+import re
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LAKE = "lake"
+SCRATCH = "memory"
+MACROS = Path(__file__).resolve().parent.parent / "sql" / "macros.sql"
+RAW_DDL = Path(__file__).resolve().parent.parent / "sql" / "raw.sql"
+WRITE_ATTEMPTS = 12
+LOCK_WAIT_LOG_SECONDS = 30
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be opened or written as configured; the message is one line naming what and where."""
+
+
+def extension_path(name: str) -> str:
+    """The extension file inside its installed wheel (duckdb-extension-<name>): nothing is downloaded."""
+    package = f"duckdb_extension_{name}"
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise WarehouseError(f"the DuckDB extension wheel {package} is not installed (run make setup)")
+    folder = Path(spec.submodule_search_locations[0]) / "extensions" / f"v{duckdb.__version__}"
+    return str(folder / f"{name}.duckdb_extension")
+
+
+def catalog_label(settings: Settings) -> str:
+    """The catalog as it may be printed: a file path, or PostgreSQL's host and database without the password."""
+    if not settings.catalog:
+        return str(settings.warehouse)
+    host = re.search(r"host=(\S+)|@([^/:?]+)", settings.catalog)
+    db = re.search(r"dbname=(\S+)|/([^/?]+)(?:\?|$)", settings.catalog)
+    pick = lambda m: next((g for g in m.groups() if g), "?") if m else "?"  # noqa: E731
+    return f"postgresql://{pick(host)}/{pick(db)}"
+
+
+def _check_catalog_file(path: Path, *, create: bool) -> None:
+    """A DuckDB-file warehouse of an earlier release is named, never mixed; a new SQLite catalog starts in WAL mode."""
+    if path.exists():
+        with open(path, "rb") as f:
+            head = f.read(16)
+        if head[8:12] == b"DUCK":
+            raise WarehouseError(
+                f"{path} is a DuckDB-file warehouse of an earlier release; move it aside, point paths.warehouse at a"
+                " new file (default data/warehouse.sqlite) and rebuild: vtr ingest, then vtr backfill over the dates"
+                " you need")
+        if head and not head.startswith(b"SQLite format 3"):
+            raise WarehouseError(f"{path} is not a warehouse catalog (neither SQLite nor an earlier DuckDB file)")
+        return
+    if not create:
+        raise WarehouseError(f"no warehouse at {path} yet: run vtr run or vtr ingest first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as sq:
+        sq.execute("pragma journal_mode = wal")  # kept in the file: readers and a writer never block each other
+
+
+def _spill_folder(settings: Settings) -> str:
+    """A private folder for DuckDB's spill files, removed at exit (in-memory databases share the default name)."""
+    base = settings.temp_directory or Path(tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="vtr-duckdb-", dir=base)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached and used by default; writers make sure its tables exist."""
+    config = {"memory_limit": settings.memory_limit, "threads": settings.threads,
+              "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+              "temp_directory": _spill_folder(settings)}
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        con.execute("set TimeZone = 'UTC'")  # instants without an offset are UTC (spec section 2)
+        con.execute("set enable_progress_bar = false")  # it would be garbage in task logs and piped output
+        for name in ("ducklake", "postgres_scanner" if settings.catalog else "sqlite_scanner"):
+            con.execute(f"load '{extension_path(name)}'")
+        if settings.lake_data_path.startswith("s3://"):
+            _s3_secret(con)
+        _attach(con, settings, read_only)
+        con.execute(f"use {LAKE}")
+        con.execute(MACROS.read_text())  # the connection's own macros: analysts and every model share the rules
+        if not read_only:
+            _ensure_tables(con, settings)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool) -> None:
+    if settings.catalog:
+        source = f"ducklake:postgres:{settings.catalog}"
+    else:
+        _check_catalog_file(settings.warehouse, create=not read_only)
+        source = f"ducklake:sqlite:{settings.warehouse}"
+        if not settings.data_path:
+            Path(settings.lake_data_path).mkdir(parents=True, exist_ok=True)
+    options = f"data_path '{_quote(settings.lake_data_path)}'" + (", read_only" if read_only else "")
+    try:
+        con.execute(f"attach '{_quote(source)}' as {LAKE} ({options})")
+    except duckdb.Error as exc:  # the message may quote the connection string: name the catalog by its label
+        reason = str(exc).splitlines()[0].replace(settings.catalog or "\0", "***")
+        raise WarehouseError(f"cannot open the warehouse catalog {catalog_label(settings)}: {reason}") from None
+
+
+def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
+    """S3-compatible data files: httpfs from its wheel, credentials from the usual AWS_* environment variables."""
+    con.execute(f"load '{extension_path('httpfs')}'")
+    env = {k: os.environ.get(f"AWS_{k.upper()}") for k in ("access_key_id", "secret_access_key", "region",
+                                                           "endpoint_url")}
+    parts = ["type s3", "url_style 'path'"]
+    for key, option in (("access_key_id", "key_id"), ("secret_access_key", "secret"), ("region", "region")):
+        if env[key]:
+            parts.append(f"{option} '{_quote(env[key])}'")
+    if env["endpoint_url"]:
+        endpoint = re.sub(r"^https?://", "", env["endpoint_url"])
+        parts += [f"endpoint '{_quote(endpoint)}'", f"use_ssl {str(env['endpoint_url'].startswith('https')).lower()}"]
+    con.execute(f"create or replace secret vtr_s3 ({', '.join(parts)})")
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Create the raw layer, the rejects and the alert log once (a lake change: concurrent first runs retry)."""
+    if con.execute("select 1 from duckdb_tables() where database_name = ? and schema_name = 'raw' "
+                   "and table_name = 'files'", [LAKE]).fetchone():
+        return
+    write(con, settings, lambda c: c.execute(RAW_DDL.read_text()), what="create the warehouse tables")
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failed statement; DuckDB may have ended the transaction already (out of memory or disk),
+    and that must not hide the error that caused it."""
+    with contextlib.suppress(duckdb.TransactionException, duckdb.InvalidInputException):
+        con.execute("rollback")
+
+
+def _retryable(exc: duckdb.Error) -> bool:
+    """A commit that another writer got in the way of: a DuckLake conflict, or SQLite's busy catalog."""
+    text = str(exc).lower()
+    return "conflict" in text or "database is locked" in text or "could not serialize" in text
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, what: str) -> Iterator[None]:
+    """An exclusive lock on a file, released by the kernel when the process dies (a killed run holds nothing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        waited = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - waited > LOCK_WAIT_LOG_SECONDS:
+                    log.warning("still waiting for %s", what)
+                    waited = time.monotonic()
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _writer_lock(settings: Settings):
+    """One writer at a time on the SQLite catalog; PostgreSQL takes concurrent commits (conflicts are retried)."""
+    if settings.catalog:
+        return contextlib.nullcontext()
+    return _file_lock(settings.warehouse.with_name(settings.warehouse.name + ".writer.lock"), "the catalog writer lock")
+
+
+def write(con: duckdb.DuckDBPyConnection, settings: Settings, body: Callable[[duckdb.DuckDBPyConnection], object],
+          *, what: str) -> None:
+    """Run body in one lake transaction and commit; a commit another writer got in the way of is rolled back and
+    run again with back-off (body must read only scratch tables and committed lake state, so a retry redoes it)."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        with _writer_lock(settings):
+            try:
+                con.execute("begin transaction")
+                body(con)
+                con.execute("commit")
+                return
+            except duckdb.Error as exc:
+                rollback(con)
+                if not _retryable(exc) or attempt == WRITE_ATTEMPTS:
+                    raise
+                log.info("%s: commit conflicted (%s), retrying", what, str(exc).splitlines()[-1][:120])
+        time.sleep(random.uniform(0.05, 0.3) * min(2 ** (attempt - 1), 16))
+
+
+@contextlib.contextmanager
+def seller_lock(settings: Settings, seller_id: str) -> Iterator[None]:
+    """Runs that touch the same seller take turns (ingest order and mart rows are per seller); other sellers and
+    analysts go on. On PostgreSQL an advisory lock, so workers on many machines share it; else a file lock."""
+    if not settings.catalog:
+        folder = settings.warehouse.with_name(settings.warehouse.name + ".locks")
+        with _file_lock(folder / f"{seller_id}.lock", f"another run of seller {seller_id}"):
+            yield
+        return
+    import psycopg2  # the postgres dependency group: only a PostgreSQL catalog needs it
+
+    key = int.from_bytes(hashlib.sha256(f"vtr-seller:{seller_id}".encode()).digest()[:8], "big", signed=True)
+    try:
+        pg = psycopg2.connect(settings.catalog)
+    except psycopg2.Error as exc:
+        reason = str(exc).splitlines()[0].replace(settings.catalog, "***")
+        raise WarehouseError(f"cannot reach the catalog {catalog_label(settings)} for the seller lock: {reason}") from None
+    try:
+        pg.autocommit = True
+        with pg.cursor() as cur:
+            waited = time.monotonic()
+            while True:
+                cur.execute("select pg_try_advisory_lock(%s)", [key])
+                if cur.fetchone()[0]:
+                    break
+                if time.monotonic() - waited > LOCK_WAIT_LOG_SECONDS:
+                    log.warning("still waiting for another run of seller %s", seller_id)
+                    waited = time.monotonic()
+                time.sleep(0.1)
+        yield  # the lock ends with the session: a killed worker's connection closes and releases it
+    finally:
+        pg.close()

@@ -1,0 +1,72 @@
+"""What a run reports, the same from both drivers: `vtr run` prints it, the DAG logs it and returns it (XCom).
+
+Built from small, plain values (each seller's result dict), so it travels between Airflow tasks unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline.contract import FileStatus
+from pipeline.formatting import percent
+from pipeline.ingest.files import shown
+
+
+@dataclass
+class RunSummary:
+    start: str
+    end: str
+    sellers: list[dict] = field(default_factory=list)  # each seller's result (steps.run_seller)
+    stale: dict[str, list[str]] = field(default_factory=dict)  # seller -> daily feeds with no file for the day
+    alerts_sent: int = 0
+    alerts_failed: list[str] = field(default_factory=list)  # "alert -> channel: error", never a URL
+
+    def files(self, *statuses: FileStatus) -> list[dict]:
+        return [f for s in self.sellers for f in s.get("files", []) if f["status"] in statuses]
+
+    def failures(self) -> list[str]:
+        """Why the run must end failed: a seller whose chain broke, a file that could not be read, a failed check."""
+        lines = [f"{s['seller_id']}: {s['error']}" for s in self.sellers if s.get("error")]
+        lines += [f"{f['seller_id']} {shown(f['file'])}: {f['message']}" for f in self.files(FileStatus.FAILED)]
+        lines += [f"{s['seller_id']}: check {c} failed, outputs not published"
+                  for s in self.sellers for c in s.get("failed_checks", [])]
+        return lines
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "sellers": self.sellers, "stale": self.stale,
+                "alerts_sent": self.alerts_sent, "alerts_failed": self.alerts_failed}
+
+    def render(self) -> str:
+        loaded = self.files(FileStatus.LOADED)
+        dates = self.start if self.start == self.end else f"{self.start} .. {self.end}"
+        count = lambda key: sum(s.get(key, 0) for s in self.sellers)  # noqa: E731
+        lines = [
+            f"VTR snapshot {dates}",
+            f"files: {len(loaded)} loaded, {len(self.files(FileStatus.UNCHANGED, FileStatus.DUPLICATE))} skipped"
+            f" (already loaded), {len(self.files(FileStatus.FAILED))} failed;"
+            f" rows: {sum(f['rows_loaded'] for f in loaded)} loaded, {sum(f['rows_rejected'] for f in loaded)} rejected",
+            f"held confirmations (order not arrived yet): {count('held_confirmations')};"
+            f" items not in the catalog (counted as Uncategorized): {count('uncategorized_items')}",
+        ]
+        for seller, feeds in sorted(self.stale.items()):
+            lines.append(f"stale feed(s) of {seller}: no file for {self.end} in {', '.join(feeds)}")
+        for s in self.sellers:
+            for warning in s.get("warnings", []):
+                lines.append(f"DATA-QUALITY WARNING {s['seller_id']}: {warning}")
+        for failure in self.failures():
+            lines.append(f"FAILED {failure}")
+        for s in self.sellers:
+            if not s.get("published"):
+                lines.append(f"outputs of {s['seller_id']} NOT published")
+            elif s.get("incomplete"):
+                lines.append(f"outputs of {s['seller_id']} published from the files that loaded: INCOMPLETE")
+        lines.append(f"alerts: {self.alerts_sent} sent" + (f", {len(self.alerts_failed)} not delivered (retried on"
+                                                          " the next run)" if self.alerts_failed else ""))
+        lines += [f"  not delivered: {d}" for d in self.alerts_failed]
+        lines.append("")
+        lines.append(f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}  status")
+        for s in self.sellers:
+            for marketplace, window, total, valid, vtr, status in s.get("overall", []):
+                lines.append(f"{s['seller_id']:<14} {marketplace:<14} {window:>5}d {total:>9} {valid:>9}"
+                             f" {percent(vtr):>8}  {status}")
+        return "\n".join(lines)
