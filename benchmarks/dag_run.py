@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-only", action="store_true")
     args = parser.parse_args(argv)
 
-    from pipeline import airflow_local
+    from vtrdemo import airflow_local
 
     airflow_local.prepare(args.home)  # environment first: Airflow reads it when first imported
     from airflow.utils.db import initdb

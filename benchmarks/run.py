@@ -129,7 +129,7 @@ def dataset(data_dir: Path, size: str, packages: int, days: int, seed: int) -> P
                 return folder / "landing"
         except ValueError:
             pass
-    from pipeline.generator import generate
+    from vtrdemo.generator import generate
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -177,7 +177,7 @@ def link_tree(source: Path, target: Path, skip_date: dt.date | None = None) -> i
 
 
 def write_settings(path: Path, landing: Path, warehouse: Path, output: Path, args) -> Path:
-    from pipeline.generator import CARRIER_ALIASES
+    from vtrdemo.generator import CARRIER_ALIASES
 
     lines = [
         "[paths]",

@@ -1,29 +1,26 @@
 """
 # vtr_daily
 
-One run per snapshot date D (the run's logical date; on the schedule, the start of the day-long interval, so the
-run for D starts once D is over): wait for the day's files, ingest each seller's feeds, build the models, check
-data quality, publish the Parquet datasets, alert.
+One run per snapshot date D (on the schedule, the start of the day-long interval: the run for D starts once D is
+over). Per seller, in parallel: wait for the day's files, then the seller's whole chain (ingest its new files,
+build its models, check them, publish its marts, Parquet files and report). Then one task for the run:
+notifications and the summary.
 
-Task graph (every edge; every later task reads `plan_run`'s plan):
+    plan_run >> seller[seller_id](wait_for_files >> run_seller) >> finish_run
 
-    plan_run >> list_sellers >> wait_for_files >> ingest_seller >> build_models
-    build_models >> check_quality >> publish_snapshots >> alert_below_target
-    list_sellers >> ingest_seller
-    plan_run >> wait_for_files, ingest_seller, build_models, check_quality, publish_snapshots, alert_below_target
-    wait_for_files >> alert_below_target
+`seller` is a task group mapped over the run's sellers; `run_seller` runs in the pool `vtr_sellers`, whose size
+bounds how many sellers run at once. Runs of the same seller take turns (a lock in the warehouse); other sellers,
+other dates and analysts' sessions go on.
 
-`wait_for_files` and `ingest_seller` are mapped, one task per seller. `wait_for_files` never fails the run: past
-its deadline (D + 1 day + `wait_for_files_minutes`; a re-run of an old date is past it) it reports the feeds still
-missing as stale, and `alert_below_target` sends the stale-feed alert. A failed quality check leaves the date's
-Parquet partitions unpublished; any failed task sends a run-failed alert naming the step and the error.
+`wait_for_files` never fails the run: past its deadline (D + 1 day + `wait_for_files_minutes`; a run of an old date
+is past it) it reports the feeds still missing as stale. A seller whose file cannot be read still publishes from what
+loaded, marked incomplete; a failed data-quality check withholds that seller's outputs; either way `finish_run`
+sends what the others earned and then fails the run, and every failed task sends a run-failed notification.
 
-Params (all optional): `snapshot_date` / `end_date` to run another date or a range, `sellers` to limit
-the run, `full_rebuild` to recompute every mart from the raw layer.
+Params (all optional): `snapshot_date` (default: the logical date; a run triggered without one computes the last
+complete UTC day), `end_date` (a range computed in one pass; notifications for its last date only), `sellers`,
+`full_rebuild` (replace every date of the sellers' marts), `mute_notifications`. Backfill runs do not notify.
 Settings file: environment variable `VTR_CONFIG`, else Airflow Variable `vtr_config`.
-Tasks that open the warehouse run in the one-slot pool `vtr_warehouse` (DuckDB allows one writer per file).
-Tasks retry with back-off (`VTR_TASK_RETRIES`, default 2; in-process runs set 0); an alert channel that is down is
-retried inside the alert step (`VTR_ALERT_BACKOFF_SECONDS`, default 2, doubling).
 """
 
 from __future__ import annotations
@@ -32,18 +29,20 @@ import datetime as dt
 import os
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, PokeReturnValue, dag, task, task_group
 
-# pipeline.outputs.DATASETS, spelled out: the DAG file imports nothing of pipeline/ at parse time
-DATASETS = ("vtr_snapshots", "category_report", "invalid_packages", "at_risk_packages", "projected_vtr",
-            "carrier_performance")
-WAREHOUSE_POOL = "vtr_warehouse"
+from pipeline.contract import DATASETS, SELLER_POOL
+from pipeline.settings import schedule_minutes
+
+# timeouts are DAG attributes, fixed at parse time: read from the small settings file VTR_CONFIG names, if any
+TASK_TIMEOUT, RUN_TIMEOUT = schedule_minutes(os.environ.get("VTR_CONFIG"))
+OUTLETS = [Asset(f"vtr://{name}") for name in DATASETS]
 
 
-def _alert_run_failed(context) -> None:
-    from pipeline.steps import on_task_failure
+def _failed(context) -> None:
+    from pipeline import airflow_tasks
 
-    on_task_failure(context)
+    airflow_tasks.on_task_failure(context)
 
 
 @dag(
@@ -53,75 +52,64 @@ def _alert_run_failed(context) -> None:
     # far in the past: Airflow marks runs before start_date successful without running them
     start_date=pendulum.datetime(2000, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=4,
+    dagrun_timeout=dt.timedelta(minutes=RUN_TIMEOUT),
     default_args={
         "retries": int(os.environ.get("VTR_TASK_RETRIES", "2")),
-        "retry_delay": dt.timedelta(minutes=1),
+        "retry_delay": dt.timedelta(seconds=30),
         "retry_exponential_backoff": 2.0,
-        "on_failure_callback": _alert_run_failed,
+        "execution_timeout": dt.timedelta(minutes=TASK_TIMEOUT),
+        "on_failure_callback": _failed,
     },
     params={
-        "snapshot_date": Param(None, type=["null", "string"], format="date", description="default: the logical date"),
-        "end_date": Param(None, type=["null", "string"], format="date", description="last date of a range"),
-        "sellers": Param([], type="array", items={"type": "string"}, description="sellers to run (default: all)"),
-        "full_rebuild": Param(False, type="boolean", description="recompute every mart from the raw layer"),
+        "snapshot_date": Param(None, type=["null", "string"], format="date", title="Snapshot date",
+                               description="Empty: the logical date, or the last complete UTC day"),
+        "end_date": Param(None, type=["null", "string"], format="date", title="End date",
+                          description="Last date of a range computed in one pass (optional)"),
+        "sellers": Param(None, type=["null", "array"], items={"type": "string"}, title="Sellers",
+                         description="Landing folders to run (empty: all)"),
+        "full_rebuild": Param(False, type=["null", "boolean"], title="Full rebuild",
+                              description="Replace every snapshot date of the sellers' marts"),
+        "mute_notifications": Param(False, type=["null", "boolean"], title="Mute notifications",
+                                    description="Publish without sending notifications"),
     },
     tags=["vtr"],
 )
 def vtr_daily():
-    @task(pool=WAREHOUSE_POOL)  # retried: an analyst's reader or another run may hold the warehouse a while
-    def plan_run(params=None, logical_date=None) -> dict:
-        from pipeline import steps
+    @task(retries=0)
+    def plan_run(params=None, logical_date=None, dag_run=None) -> dict:
+        from pipeline import airflow_tasks
 
-        return steps.plan(steps.config_path(), logical_date.date(), params)
+        return airflow_tasks.plan_run(params, logical_date, dag_run)
 
     @task
     def list_sellers(plan: dict) -> list[str]:
         return plan["sellers"]
 
-    @task.sensor(poke_interval=300, timeout=dt.timedelta(hours=12), mode="reschedule")
+    @task.sensor(poke_interval=300, timeout=dt.timedelta(hours=30), mode="reschedule")
     def wait_for_files(seller_id: str, plan: dict) -> PokeReturnValue:
-        from pipeline import steps
+        from pipeline import airflow_tasks
 
-        return PokeReturnValue(*steps.wait_for_files(plan, seller_id))
+        return PokeReturnValue(*airflow_tasks.wait_for_files(plan, seller_id))
 
-    @task(pool=WAREHOUSE_POOL)
-    def ingest_seller(seller_id: str, plan: dict) -> dict:
-        from pipeline import steps
+    @task(pool=SELLER_POOL)
+    def run_seller(seller_id: str, plan: dict, wait: dict) -> dict:
+        from pipeline import airflow_tasks
 
-        return steps.ingest_seller(plan["config"], seller_id)
+        return airflow_tasks.run_seller(plan, seller_id, wait)
 
-    @task(pool=WAREHOUSE_POOL)
-    def build_models(plan: dict) -> None:
-        from pipeline import steps
+    @task_group
+    def seller(seller_id: str, plan: dict):
+        return run_seller(seller_id, plan, wait_for_files(seller_id, plan))
 
-        steps.build(plan)
+    @task(trigger_rule="all_done", outlets=OUTLETS)
+    def finish_run(plan: dict, results, outlet_events=None) -> dict:
+        from pipeline import airflow_tasks
 
-    @task(pool=WAREHOUSE_POOL, retries=0)
-    def check_quality(plan: dict) -> None:
-        from pipeline import steps
-
-        steps.check(plan)
-
-    @task(pool=WAREHOUSE_POOL, outlets=[Asset(f"vtr://{name}") for name in DATASETS])
-    def publish_snapshots(plan: dict) -> int:
-        from pipeline import steps
-
-        return steps.publish(plan)
-
-    @task(pool=WAREHOUSE_POOL)
-    def alert_below_target(plan: dict, waits) -> int:
-        from pipeline import steps
-
-        return steps.alert(plan, list(waits[:]))  # one request for every seller's result
+        return airflow_tasks.finish_run(plan, list(results or []), outlet_events, OUTLETS)
 
     plan = plan_run()
-    sellers = list_sellers(plan)
-    waits = wait_for_files.partial(plan=plan).expand(seller_id=sellers)
-    ingested = ingest_seller.partial(plan=plan).expand(seller_id=sellers)
-    published = publish_snapshots(plan)
-    waits >> ingested >> build_models(plan) >> check_quality(plan) >> published
-    published >> alert_below_target(plan, waits)
+    finish_run(plan, seller.partial(plan=plan).expand(seller_id=list_sellers(plan)))
 
 
 daily_dag = vtr_daily()

@@ -115,6 +115,11 @@ def prepare_scratch(con: duckdb.DuckDBPyConnection, settings: Settings, seller_i
     for table in RAW_TABLES:  # one seller's files: the lake prunes the others' by partition
         con.execute(f"create or replace view raw.{table} as select * from {LAKE}.raw.{table} "
                     f"where seller_id = {_literal(seller_id)}")
+    write_config(con, settings, start, end)
+
+
+def write_config(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date) -> None:
+    """The settings the models read, and the run's dates, as small tables in the `config` schema."""
     con.execute(
         """create or replace table config.metric as
         select ?::double as target, ?::integer as lag_days, ?::integer as scan_grace_days,

@@ -31,15 +31,16 @@ def run(config: str | Path | Settings, start: dt.date, end: dt.date | None = Non
     params = {"snapshot_date": start.isoformat(), "end_date": (end or start).isoformat(),
               "sellers": sellers or [], "full_rebuild": full_rebuild}
     plan = steps.plan(config, params, notify=notify)
-    waits = [steps.wait_for_files(plan, seller)[1] for seller in plan["sellers"]]
     results = []
     for seller in plan["sellers"]:
+        stale = steps.wait_for_files(plan, seller)[1]["stale"]
         try:
-            results.append(steps.run_seller(plan, seller))
+            result = steps.run_seller(plan, seller)
         except (duckdb.Error, OSError) as exc:  # this seller's chain broke: the others still publish
             log.error("%s: %s", seller, str(exc).splitlines()[0])
-            results.append({"seller_id": seller, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"})
-    summary = steps.finish(plan, results, waits)
+            result = {"seller_id": seller, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
+        results.append(result | {"stale": stale})
+    summary = steps.finish(plan, results)
     failures = summary.failures()
     if failures:
         dates = plan["start"] if plan["start"] == plan["end"] else f"{plan['start']} .. {plan['end']}"

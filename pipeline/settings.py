@@ -218,6 +218,12 @@ def load_settings(path: str | os.PathLike | None = None, *, require_landing: boo
     for seller in v["sellers"]:
         if require_landing and not (landing / seller).is_dir():
             raise SettingsError(f"{source}: 'sellers' names '{seller}', which has no folder under {landing}")
+        try:
+            inside = (landing / seller).resolve().is_relative_to(landing)
+        except (OSError, RuntimeError):  # a loop of symbolic links
+            inside = False
+        if not inside:  # a link: only files inside the landing folder are read (spec section 5)
+            raise SettingsError(f"{source}: 'sellers' names '{seller}', whose folder leads outside {landing}: refused")
     data_path = w["data_path"]
     if data_path and "://" not in data_path:  # a folder: relative to the settings file, like every path
         data_path = str(resolve(data_path)) + "/"
@@ -254,25 +260,48 @@ def load_settings(path: str | os.PathLike | None = None, *, require_landing: boo
 
 
 def _writable_folder(folder: Path, key: str, source: str) -> None:
-    if folder.exists() and not folder.is_dir():
+    """A folder that is, or can be made, writable; checked without creating anything."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
         raise SettingsError(f"{source}: '{key}' is not a folder: {folder}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SettingsError(f"{source}: '{key}' folder cannot be created: {folder} ({exc.strerror})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SettingsError(f"{source}: '{key}' folder is not writable: {folder}")
+    if not existing.is_dir():
+        raise SettingsError(f"{source}: '{key}' folder cannot be created: {folder} ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is not writable" if existing == folder else f"cannot be created ({existing} is not writable)"
+        raise SettingsError(f"{source}: '{key}' folder {where}: {folder}")
 
 
 def check_paths(settings: Settings) -> None:
-    """Before any work: the output, warehouse and spill folders exist (or can be made) and can be written."""
+    """Before any work: the output, warehouse and spill folders exist (or can be made) and can be written. Every
+    folder is checked before any is made, so a bad path leaves nothing behind."""
     source = str(settings.config_file or "<defaults>")
-    _writable_folder(settings.output, "paths.output", source)
+    folders = [(settings.output, "paths.output")]
     if not settings.catalog:
         if settings.warehouse.is_dir():
             raise SettingsError(f"{source}: 'paths.warehouse' is a folder, not a catalog file: {settings.warehouse}")
-        _writable_folder(settings.warehouse.parent, "paths.warehouse", source)
+        folders.append((settings.warehouse.parent, "paths.warehouse"))
     if not settings.data_path.startswith("s3://") and (settings.data_path or not settings.catalog):
-        _writable_folder(Path(settings.lake_data_path), "warehouse.data_path", source)
+        folders.append((Path(settings.lake_data_path), "warehouse.data_path"))
     if settings.temp_directory:
-        _writable_folder(settings.temp_directory, "duckdb.temp_directory", source)
+        folders.append((settings.temp_directory, "duckdb.temp_directory"))
+    for folder, key in folders:
+        _writable_folder(folder, key, source)
+    for folder, key in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(f"{source}: '{key}' folder cannot be created: {folder} ({exc.strerror})") from None
+
+
+def schedule_minutes(path: str | None) -> tuple[int, int]:
+    """(task timeout, run timeout) in minutes for the DAG file, which reads them when parsed: the defaults when no
+    settings file is named or it cannot be read (the run's first task then reports the settings error)."""
+    try:
+        settings = load_settings(path, require_landing=False) if path else None
+    except SettingsError:
+        settings = None
+    defaults = Settings(None, Path(), Path(), Path())
+    chosen = settings or defaults
+    return chosen.task_timeout_minutes, chosen.run_timeout_minutes

@@ -133,9 +133,10 @@ def run_seller(plan: dict, seller_id: str) -> dict:
     return result
 
 
-def finish(plan: dict, results: list[dict], waits: list[dict]) -> RunSummary:
+def finish(plan: dict, results: list[dict]) -> RunSummary:
     """After every seller's chain: the run's notifications (VTR, early warning and stale feeds for its last date
-    when it notifies; data-quality warnings always) and its summary. A channel that is down fails nothing."""
+    when it notifies; data-quality warnings always) and its summary. A channel that is down fails nothing. Each
+    result carries its seller's stale feeds (`stale`, from wait_for_files)."""
     from pipeline import alerts, lake
 
     settings = load_settings(plan["config"])
@@ -144,7 +145,7 @@ def finish(plan: dict, results: list[dict], waits: list[dict]) -> RunSummary:
     results = results + [{"seller_id": s, "error": "its chain failed (see its task log)"}
                          for s in plan["sellers"] if s not in done]
     summary = RunSummary(plan["start"], plan["end"], sorted(results, key=lambda r: r["seller_id"]),
-                         {w["seller_id"]: w["stale"] for w in waits if w and w["stale"]})
+                         {r["seller_id"]: r["stale"] for r in results if r.get("stale")})
     published = [r["seller_id"] for r in summary.sellers if r.get("published")]
     planned = alerts.plan_quality_warnings([f for r in summary.sellers for f in r.get("quality_files", [])])
     con = lake.connect(settings)

@@ -32,9 +32,24 @@ class RunSummary:
                   for s in self.sellers for c in s.get("failed_checks", [])]
         return lines
 
-    def as_dict(self) -> dict:
-        return {"start": self.start, "end": self.end, "sellers": self.sellers, "stale": self.stale,
-                "alerts_sent": self.alerts_sent, "alerts_failed": self.alerts_failed}
+    def figures(self) -> dict:
+        """The run in a few numbers, for Airflow's XCom and asset events: per account the overall VTR of the last
+        date in each window, and each seller's report."""
+        loaded = self.files(FileStatus.LOADED)
+        return {
+            "snapshot_date": self.end, "start_date": self.start,
+            "accounts": [{"seller_id": s["seller_id"], "marketplace": m, "window_days": w, "packages_total": t,
+                          "packages_valid": v, "vtr": vtr, "status": status}
+                         for s in self.sellers for m, w, t, v, vtr, status in s.get("overall", [])],
+            "reports": {s["seller_id"]: s["report"] for s in self.sellers if s.get("report")},
+            "files_loaded": len(loaded), "files_failed": len(self.files(FileStatus.FAILED)),
+            "rows_loaded": sum(f["rows_loaded"] for f in loaded),
+            "rows_rejected": sum(f["rows_rejected"] for f in loaded),
+            "held_confirmations": sum(s.get("held_confirmations", 0) for s in self.sellers),
+            "uncategorized_items": sum(s.get("uncategorized_items", 0) for s in self.sellers),
+            "stale_feeds": self.stale, "alerts_sent": self.alerts_sent, "alerts_not_delivered": len(self.alerts_failed),
+            "failures": self.failures(),
+        }
 
     def render(self) -> str:
         loaded = self.files(FileStatus.LOADED)

@@ -9,7 +9,7 @@ import pathlib
 import shutil
 import tempfile
 
-from pipeline import airflow_local
+from vtrdemo import airflow_local
 
 _AIRFLOW_HOME = pathlib.Path(tempfile.mkdtemp(prefix="vtr_airflow_"))
 airflow_local.prepare(_AIRFLOW_HOME)
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ingest import FEEDS
+from pipeline.contract import FEEDS
 from pipeline.settings import load_settings
 
 

@@ -12,17 +12,18 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import duckdb
 import pytest
 from aiosmtpd.controller import Controller
 
-from pipeline import alerts
-from pipeline.alerts import AlertDeliveryError, plan_early_warnings, plan_stale_feed_alerts, plan_vtr_alerts, send
+from pipeline import alerts, lake
+from pipeline.alerts import plan_early_warnings, plan_quality_warnings, plan_stale_feed_alerts, plan_vtr_alerts, send
+from pipeline.contract import REASONS
 from pipeline.settings import Settings
 
 D1 = dt.date(2026, 11, 20)
 D2 = dt.date(2026, 11, 21)
 D3 = dt.date(2026, 11, 22)
+SELLERS = ["nordic-home", "acme"]
 TOKEN = "s3cr3t-T0ken-abc123"
 PASSWORD = "pw-Hunter2-xyz"
 
@@ -86,18 +87,18 @@ def smtp():
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     inbox.url = f"mailto://127.0.0.1:{controller.port}?from=vtr@example.com&to=ops@example.com"
+    inbox.label = f"mailto://127.0.0.1:{controller.port}"
     yield inbox
     controller.stop()
 
 
-# --- warehouse with hand-written mart rows -----------------------------------------------------------------------
+# --- lake with hand-written mart rows ----------------------------------------------------------------------------
 
 
 @pytest.fixture
 def con(tmp_path: Path):
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con = lake.connect(make_settings(tmp_path))
     con.execute("""
-        create schema marts;
         create table marts.mart_vtr_snapshots (
             snapshot_date date, seller_id varchar, marketplace varchar, window_days integer, scope varchar,
             scope_value varchar, window_start date, window_end date, packages_total bigint, packages_valid bigint,
@@ -127,8 +128,9 @@ def snapshot(con, date, scope, value, window, valid, total, seller="nordic-home"
     )
 
 
-def category_report(con, date, category, window, valid, total, seller="nordic-home", marketplace="Amazon.se", **reasons):
-    counts = [reasons.get(r, 0) for r in alerts.REASONS]
+def category_report(con, date, category, window, valid, total, seller="nordic-home", marketplace="Amazon.se",
+                    **reasons):
+    counts = [reasons.get(r, 0) for r in REASONS]
     con.execute(
         "insert into marts.mart_category_report values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [date, seller, marketplace, category, window, total, valid, valid / total, *counts],
@@ -144,10 +146,10 @@ def invalid_packages(con, date, reason, count, days_before_end=0, seller="nordic
         )
 
 
-def make_settings(tmp_path: Path, *urls: str, connection_ids: tuple[str, ...] = ()) -> Settings:
+def make_settings(tmp_path: Path, *urls: str, connection_ids: tuple[str, ...] = (), **overrides) -> Settings:
     return Settings(
-        config_file=None, landing=tmp_path / "landing", warehouse=tmp_path / "warehouse.duckdb",
-        output=tmp_path / "output", alert_urls=urls, alert_connection_ids=connection_ids,
+        config_file=None, landing=tmp_path / "landing", warehouse=tmp_path / "warehouse.sqlite",
+        output=tmp_path / "output", alert_urls=urls, alert_connection_ids=connection_ids, **overrides,
     )
 
 
@@ -166,28 +168,35 @@ def first_date(con):
 def log_rows(con) -> list[dict]:
     cur = con.execute("select * from main.alert_log order by rowid")
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def statuses(deliveries) -> list[str]:
+    return [d.status for d in deliveries]
 
 
 # --- tests --------------------------------------------------------------------------------------------------------
 
-GARDEN_LINE = "category Garden, 7 days: VTR 93.50% < target 95.00% (187/200 valid); top reasons: pre_transit_only 8, missing_tracking 5"
+GARDEN_LINE = ("category Garden, 7 days: VTR 93.50% < target 95.00% (187/200 valid); "
+               "top reasons: pre_transit_only 8, missing_tracking 5")
 
 
-def test_breach_alert_reaches_webhook_and_mailbox_once(con, tmp_path, hook, smtp):
+def test_breach_alert_reaches_webhook_and_mailbox_once(con, tmp_path, hook, smtp, caplog):
+    caplog.set_level(logging.INFO, logger="pipeline.alerts")
     first_date(con)
     settings = make_settings(tmp_path, hook.url, smtp.url)
 
-    planned = plan_vtr_alerts(con, settings, D1)
+    planned = plan_vtr_alerts(con, settings, D1, SELLERS)
     assert [a.title for a in planned] == ["VTR below target: nordic-home Amazon.se"]
     deliveries = send(con, settings, planned, backoff_seconds=0.01)
-    assert [d.status for d in deliveries] == ["sent", "sent"]
+    assert statuses(deliveries) == ["sent", "sent"]
 
     [message] = hook.messages()
     assert message["title"] == "VTR below target: nordic-home Amazon.se"
     lines = message["message"].splitlines()
     assert GARDEN_LINE in lines
-    assert f"Invalid packages to fix: {tmp_path / 'output' / 'invalid_packages' / 'snapshot_date=2026-11-20'}" in lines
+    fix = tmp_path / "output" / "invalid_packages" / "snapshot_date=2026-11-20" / "nordic-home.parquet"
+    assert f"Invalid packages to fix: {fix}" in lines
     # overall and Toys are at or above target; carriers are never alerted on
     assert not any(line.startswith(("overall", "category Toys")) for line in lines)
     assert "POSTNORD" not in message["message"]
@@ -200,16 +209,16 @@ def test_breach_alert_reaches_webhook_and_mailbox_once(con, tmp_path, hook, smtp
 
     rows = log_rows(con)
     assert {(r["channel"], r["delivered"], r["attempts"]) for r in rows} == {
-        (f"json://127.0.0.1:{hook.port}", True, 1),
-        (f"mailto://127.0.0.1:{smtp.url.split(':')[2].split('?')[0]}", True, 1),
+        (f"json://127.0.0.1:{hook.port}", True, 1), (smtp.label, True, 1),
     }
     assert {r["alert_key"] for r in rows} == {"vtr|nordic-home|Amazon.se|2026-11-20"}
 
-    # Re-running the date sends nothing that was already sent.
-    again = send(con, settings, plan_vtr_alerts(con, settings, D1), backoff_seconds=0.01)
-    assert [d.status for d in again] == ["already_sent", "already_sent"]
+    # Re-running the date sends nothing that was already sent, and says so in the log.
+    again = send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS), backoff_seconds=0.01)
+    assert statuses(again) == ["already_sent", "already_sent"]
     assert len(hook.posts) == 1 and len(smtp.mails) == 1
     assert len(log_rows(con)) == 2
+    assert f"vtr|nordic-home|Amazon.se|2026-11-20 -> {smtp.label}: already delivered" in caplog.text
 
 
 def test_overall_breach_top_reasons_come_from_the_window_s_invalid_packages(con, tmp_path):
@@ -218,8 +227,9 @@ def test_overall_breach_top_reasons_come_from_the_window_s_invalid_packages(con,
     invalid_packages(con, D1, "missing_tracking", 4)
     invalid_packages(con, D1, "carrier_not_integrated", 9, days_before_end=20)  # 30-day list, outside the 7-day window
 
-    [alert] = plan_vtr_alerts(con, make_settings(tmp_path), D1)
-    assert "overall, 7 days: VTR 90.00% < target 95.00% (90/100 valid); top reasons: no_carrier_events 6, missing_tracking 4" in alert.body.splitlines()
+    [alert] = plan_vtr_alerts(con, make_settings(tmp_path), D1, SELLERS)
+    assert ("overall, 7 days: VTR 90.00% < target 95.00% (90/100 valid); "
+            "top reasons: no_carrier_events 6, missing_tracking 4") in alert.body.splitlines()
 
 
 def test_recovery_is_announced_on_the_next_date_only(con, tmp_path, hook):
@@ -233,16 +243,17 @@ def test_recovery_is_announced_on_the_next_date_only(con, tmp_path, hook):
     snapshot(con, D3, "category", "Toys", 30, 390, 400)
     settings = make_settings(tmp_path, hook.url)
 
-    [alert] = plan_vtr_alerts(con, settings, D2)
+    [alert] = plan_vtr_alerts(con, settings, D2, SELLERS)
     send(con, settings, [alert], backoff_seconds=0.01)
     [message] = hook.messages()
     assert message["title"] == "VTR below target: nordic-home Amazon.se"
     lines = message["message"].splitlines()
-    assert "category Toys, 30 days: VTR 93.00% < target 95.00% (372/400 valid); top reasons: carrier_not_integrated 28" in lines
+    assert ("category Toys, 30 days: VTR 93.00% < target 95.00% (372/400 valid); "
+            "top reasons: carrier_not_integrated 28") in lines
     assert "recovered: category Garden, 7 days: VTR 96.00% >= 95.00% (192/200 valid)" in lines
 
     # D3: Toys recovers; Garden was already fine on D2, so it is not announced again.
-    [alert] = plan_vtr_alerts(con, settings, D3)
+    [alert] = plan_vtr_alerts(con, settings, D3, SELLERS)
     assert alert.title == "VTR back on target: nordic-home Amazon.se"
     recovered = [line for line in alert.body.splitlines() if line.startswith("recovered")]
     assert recovered == ["recovered: category Toys, 30 days: VTR 97.50% >= 95.00% (390/400 valid)"]
@@ -253,7 +264,60 @@ def test_only_a_carrier_below_target_sends_nothing(con, tmp_path):
     snapshot(con, D1, "overall", None, 7, 196, 200)
     snapshot(con, D1, "category", "Garden", 7, 196, 200)
     snapshot(con, D1, "carrier", "DHL", 7, 10, 20)
-    assert plan_vtr_alerts(con, make_settings(tmp_path), D1) == []
+    assert plan_vtr_alerts(con, make_settings(tmp_path), D1, SELLERS) == []
+
+
+def test_scopes_smaller_than_min_packages_never_alert(con, tmp_path, hook):
+    snapshot(con, D1, "overall", None, 7, 196, 200)
+    snapshot(con, D1, "category", "Garden", 7, 187, 200)  # below target, but 200 packages < 300
+    assert len(plan_vtr_alerts(con, make_settings(tmp_path), D1, SELLERS)) == 1  # the default (1) alerts on it
+    settings = make_settings(tmp_path, hook.url, min_alert_packages=300)
+
+    assert send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS), backoff_seconds=0.01) == []
+    assert hook.posts == []
+
+    # D2: the overall scope is large enough and breaches: alerted; the small Garden breach is still left out.
+    snapshot(con, D2, "overall", None, 7, 370, 400)
+    snapshot(con, D2, "category", "Garden", 7, 180, 200)
+    category_report(con, D2, "Garden", 7, 180, 200, pre_transit_only=20)
+    send(con, settings, plan_vtr_alerts(con, settings, D2, SELLERS), backoff_seconds=0.01)
+    [message] = hook.messages()
+    lines = message["message"].splitlines()
+    assert "overall, 7 days: VTR 92.50% < target 95.00% (370/400 valid)" in lines
+    assert not any("Garden" in line for line in lines)
+
+    # D3: both back on target; only the scope that was alerted on is announced as recovered.
+    snapshot(con, D3, "overall", None, 7, 390, 400)
+    snapshot(con, D3, "category", "Garden", 7, 196, 200)
+    [alert] = plan_vtr_alerts(con, settings, D3, SELLERS)
+    assert [line for line in alert.body.splitlines() if line.startswith("recovered")] == [
+        "recovered: overall, 7 days: VTR 97.50% >= 95.00% (390/400 valid)"]
+
+
+def test_only_the_sellers_of_the_run_are_alerted(con, tmp_path):
+    first_date(con)
+    snapshot(con, D1, "overall", None, 7, 80, 100, seller="acme", marketplace="Amazon.fr")
+    settings = make_settings(tmp_path)
+
+    assert [a.title for a in plan_vtr_alerts(con, settings, D1, SELLERS)] == [
+        "VTR below target: acme Amazon.fr", "VTR below target: nordic-home Amazon.se"]
+    assert [a.title for a in plan_vtr_alerts(con, settings, D1, ["acme"])] == ["VTR below target: acme Amazon.fr"]
+    assert plan_vtr_alerts(con, settings, D1, ["bergen-bikes"]) == []
+    assert plan_vtr_alerts(con, settings, D1, []) == []
+
+
+def test_incomplete_figures_are_said_with_the_files_that_could_not_be_read(con, tmp_path, hook):
+    first_date(con)
+    snapshot(con, D1, "overall", None, 7, 80, 100, seller="acme", marketplace="Amazon.fr")
+    settings = make_settings(tmp_path, hook.url)
+    unread = {"nordic-home": ["scans/scans_2026-11-20.csv.gz", "orders/orders_2026-11-20.txt"]}
+
+    send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS, incomplete=unread), backoff_seconds=0.01)
+    bodies = {m["title"]: m["message"] for m in hook.messages()}
+    assert ("Note: figures are incomplete: 2 file(s) of nordic-home could not be read, so nothing of them is counted:"
+            " orders/orders_2026-11-20.txt, scans/scans_2026-11-20.csv.gz.") in bodies[
+        "VTR below target: nordic-home Amazon.se"].splitlines()
+    assert "figures are incomplete" not in bodies["VTR below target: acme Amazon.fr"]
 
 
 def test_stale_scans_are_noted_and_stale_feeds_alerted_per_seller(con, tmp_path):
@@ -261,13 +325,14 @@ def test_stale_scans_are_noted_and_stale_feeds_alerted_per_seller(con, tmp_path)
     settings = make_settings(tmp_path)
     stale = {"nordic-home": ["scans", "orders"], "acme": [], "bergen-bikes": ["catalog"]}
 
-    [alert] = plan_vtr_alerts(con, settings, D1, stale_feeds=stale)
+    [alert] = plan_vtr_alerts(con, settings, D1, SELLERS, stale_feeds=stale)
     assert "computed on stale scans" in alert.body
-    [fresh] = plan_vtr_alerts(con, settings, D1, stale_feeds={"nordic-home": ["orders"]})
+    [fresh] = plan_vtr_alerts(con, settings, D1, SELLERS, stale_feeds={"nordic-home": ["orders"]})
     assert "stale scans" not in fresh.body
 
     feed_alerts = plan_stale_feed_alerts(settings, D1, stale)
-    assert [a.title for a in feed_alerts] == ["Stale feed: bergen-bikes (catalog)", "Stale feed: nordic-home (orders, scans)"]
+    assert [a.title for a in feed_alerts] == [
+        "Stale feed: bergen-bikes (catalog)", "Stale feed: nordic-home (orders, scans)"]
     assert len({a.key for a in feed_alerts}) == 2
 
 
@@ -277,41 +342,98 @@ def test_channel_down_is_retried_logged_and_delivered_later_without_leaking_secr
     hook.status = 500
     closed = f"json://vtr:{PASSWORD}@127.0.0.1:{free_port()}/hook/{TOKEN}"  # nothing listens there
     settings = make_settings(tmp_path, hook.url, closed)
-    planned = plan_vtr_alerts(con, settings, D1) + plan_stale_feed_alerts(settings, D1, {"nordic-home": ["scans"]})
+    planned = (plan_vtr_alerts(con, settings, D1, SELLERS)
+               + plan_stale_feed_alerts(settings, D1, {"nordic-home": ["scans"]}))
 
-    with pytest.raises(AlertDeliveryError) as failure:
-        send(con, settings, planned, attempts=3, backoff_seconds=0.01)
+    failed = send(con, settings, planned, attempts=3, backoff_seconds=0.01)  # returns: a channel down raises nothing
+    assert statuses(failed) == ["failed"] * 4
     # the first alert tried `attempts` times per channel; once a channel is known down, the next alert tries it once
+    assert [d.attempts for d in failed] == [3, 3, 1, 1]
     assert len(hook.posts) == 3 + 1
     rows = log_rows(con)
     assert [(r["kind"], r["delivered"], r["attempts"]) for r in rows] == [
         ("vtr", False, 3), ("vtr", False, 3), ("stale_feed", False, 1), ("stale_feed", False, 1),
     ]
     assert "500" in rows[0]["error"] and "connection error" in rows[1]["error"].lower()
-    assert f"json://127.0.0.1:{hook.port}" in str(failure.value)
+    assert "500" in failed[0].error and failed[0].channel == f"json://127.0.0.1:{hook.port}"
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("pipeline.alerts")
+                and r.levelno == logging.WARNING]
+    assert len(warnings) == 4 and f"-> json://127.0.0.1:{hook.port}: failed after 3 attempt(s)" in warnings[0]
 
     # The endpoint is back: the next run delivers what failed (undelivered alerts are not deduplicated).
     hook.status = 200
-    with pytest.raises(AlertDeliveryError):  # the closed port is still down
-        send(con, settings, planned, attempts=1, backoff_seconds=0.01)
+    retried = send(con, settings, planned, attempts=1, backoff_seconds=0.01)  # the closed port is still down
+    assert statuses(retried) == ["sent", "failed", "sent", "failed"]
     assert [body["title"] for body in hook.messages()[4:]] == [a.title for a in planned]
     assert [r["delivered"] for r in log_rows(con)[4:]] == [True, False, True, False]
-    with pytest.raises(AlertDeliveryError):
-        send(con, settings, planned, attempts=1, backoff_seconds=0.01)
+    third = send(con, settings, planned, attempts=1, backoff_seconds=0.01)
+    assert statuses(third) == ["already_sent", "failed", "already_sent", "failed"]
     assert len(hook.posts) == 6  # each delivered once, never again
 
     stored = json.dumps([list(r.values()) for r in log_rows(con)], default=str)
+    returned = repr(failed + retried + third)
     for secret in (TOKEN, PASSWORD):
         assert secret not in stored
         assert secret not in caplog.text
-        assert secret not in str(failure.value)
+        assert secret not in returned
         assert secret not in repr(alerts.channels(settings))
     assert "/hook/***" in caplog.text  # the debug lines were there, scrubbed
 
 
+def test_a_channel_refusing_the_request_is_a_failed_delivery_not_an_error(con, tmp_path, hook, smtp, monkeypatch):
+    monkeypatch.setenv("VTR_ALERT_BACKOFF_SECONDS", "0.01")  # the default back-off (2 s, then 4 s) comes from here
+    first_date(con)
+    hook.status = 405
+    settings = make_settings(tmp_path, hook.url, smtp.url)
+
+    deliveries = send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS), attempts=2)
+    assert [(d.channel, d.status, d.attempts) for d in deliveries] == [
+        (f"json://127.0.0.1:{hook.port}", "failed", 2), (smtp.label, "sent", 1)]
+    assert "405" in deliveries[0].error and TOKEN not in deliveries[0].error
+    assert len(hook.posts) == 2 and len(smtp.mails) == 1  # the mailbox got it all the same
+    assert [(r["channel"], r["delivered"]) for r in log_rows(con)] == [
+        (f"json://127.0.0.1:{hook.port}", False), (smtp.label, True)]
+
+
+def test_without_the_warehouse_alerts_are_delivered_without_a_log(con, tmp_path, hook):
+    settings = make_settings(tmp_path, hook.url)
+    [stale] = plan_stale_feed_alerts(settings, D1, {"acme": ["scans"]})
+
+    assert statuses(send(None, settings, [stale], backoff_seconds=0.01)) == ["sent"]
+    assert statuses(send(None, settings, [stale], backoff_seconds=0.01)) == ["sent"]  # no log to deduplicate against
+    assert [m["title"] for m in hook.messages()] == ["Stale feed: acme (scans)"] * 2
+    assert log_rows(con) == []
+
+
+def test_a_file_with_many_rejects_is_warned_about_once(con, tmp_path, hook):
+    settings = make_settings(tmp_path, hook.url)
+    sha = "ab" * 32
+    con.execute("insert into raw.files values ('acme', 1, 'orders', 'orders/orders_2026-11-20.txt', ?, 1000, 0,"
+                " 200, 160, 40, now())", [sha])
+    check = (Path(__file__).resolve().parent.parent / "sql" / "checks" / "raw_files_many_rejects.sql").read_text()
+
+    def many_rejects() -> list[list]:
+        params = {"max_reject_share": settings.max_reject_share, "min_rejected_rows": settings.min_rejected_rows}
+        return [list(row) for row in con.execute(check, params).fetchall()]
+
+    [warning] = plan_quality_warnings(many_rejects())
+    assert warning.key == f"data_quality|acme|-|-|{sha}"
+    assert warning.title == "Data quality: many rejected rows in acme's file orders/orders_2026-11-20.txt"
+    assert warning.body.startswith("40 of 200 rows (20.00%) of seller acme's orders file orders/orders_2026-11-20.txt"
+                                   " were rejected")
+    assert "rejects table (main.rejects) with their file, line and reason" in warning.body
+
+    assert statuses(send(con, settings, [warning], backoff_seconds=0.01)) == ["sent"]
+    assert many_rejects() == []  # the check finds it notified: later runs plan nothing for this file
+    assert statuses(send(con, settings, [warning], backoff_seconds=0.01)) == ["already_sent"]
+    assert [m["title"] for m in hook.messages()] == [warning.title]
+    assert [(r["kind"], r["seller_id"], r["snapshot_date"], r["delivered"]) for r in log_rows(con)] == [
+        ("data_quality", "acme", None, True)]
+
+
 def test_early_warning_is_titled_as_such(con, tmp_path):
     settings = make_settings(tmp_path)
-    assert plan_early_warnings(con, settings, D1) == []  # the mart does not exist yet
+    assert plan_early_warnings(con, settings, D1, SELLERS) == []  # the mart does not exist yet
 
     con.execute("""
         create table marts.mart_projected_vtr (
@@ -319,29 +441,43 @@ def test_early_warning_is_titled_as_such(con, tmp_path):
             scope_value varchar, window_start date, window_end date, packages_total bigint,
             packages_valid_now bigint, projected_vtr double, target double, status varchar);
         insert into marts.mart_projected_vtr values
-            ('2026-11-20', 'nordic-home', 'Amazon.se', 7, 'overall', null, '2026-11-14', '2026-11-20', 100, 80, 0.92, 0.95, 'below_target'),
-            ('2026-11-20', 'nordic-home', 'Amazon.se', 7, 'category', 'Garden', '2026-11-14', '2026-11-20', 50, 40, 0.9, 0.95, 'below_target'),
-            ('2026-11-20', 'acme', 'Amazon.de', 7, 'carrier', 'DHL', '2026-11-14', '2026-11-20', 50, 10, 0.5, 0.95, 'below_target'),
-            ('2026-11-20', 'acme', 'Amazon.de', 7, 'overall', null, '2026-11-14', '2026-11-20', 50, 49, 0.99, 0.95, 'ok');
+            ('2026-11-20', 'nordic-home', 'Amazon.se', 7, 'overall', null, '2026-11-14', '2026-11-20',
+             100, 80, 0.92, 0.95, 'below_target'),
+            ('2026-11-20', 'nordic-home', 'Amazon.se', 7, 'category', 'Garden', '2026-11-14', '2026-11-20',
+             50, 40, 0.9, 0.95, 'below_target'),
+            ('2026-11-20', 'acme', 'Amazon.de', 7, 'carrier', 'DHL', '2026-11-14', '2026-11-20',
+             50, 10, 0.5, 0.95, 'below_target'),
+            ('2026-11-20', 'acme', 'Amazon.de', 7, 'overall', null, '2026-11-14', '2026-11-20',
+             50, 49, 0.99, 0.95, 'ok');
     """)
-    [warning] = plan_early_warnings(con, settings, D1)
+    [warning] = plan_early_warnings(con, settings, D1, SELLERS)
     assert warning.title.startswith("Early warning")
     assert warning.title == "Early warning: projected VTR below target: nordic-home Amazon.se"
     assert "projected VTR 90.00% < target 95.00% (40/50 valid so far)" in warning.body
     assert warning.key == "early_warning|nordic-home|Amazon.se|2026-11-20"
 
+    assert plan_early_warnings(con, settings, D1, ["acme"]) == []  # acme: only a carrier is below target
+    [large_only] = plan_early_warnings(con, make_settings(tmp_path, min_alert_packages=60), D1, SELLERS)
+    assert "overall, 7 days" in large_only.body and "Garden" not in large_only.body
+
 
 def test_run_failed_alert_is_sent_each_time_with_secrets_scrubbed(con, tmp_path, hook):
     settings = make_settings(tmp_path, hook.url)
     error = RuntimeError(f"could not post to http://127.0.0.1:1/hook/{TOKEN}")
-    alert = alerts.run_failed_alert(settings, "vtr_daily", "scheduled__2026-11-20", "build_models", error, D1)
+    dates = "2026-11-01 .. 2026-11-20"
+    alert = alerts.run_failed_alert("vtr_daily scheduled__2026-11-20", "build_models", error, dates)
     send(con, settings, [alert], backoff_seconds=0.01)
     send(con, settings, [alert], backoff_seconds=0.01)
     assert len(hook.posts) == 2
     message = hook.messages()[0]
-    assert message["title"] == "VTR run failed: vtr_daily / build_models for 2026-11-20"
-    assert "step build_models failed" in message["message"] and "RuntimeError" in message["message"]
+    assert message["title"] == f"VTR run failed: vtr_daily scheduled__2026-11-20 / build_models for {dates}"
+    assert f"step build_models failed for {dates}" in message["message"]
+    assert "RuntimeError: could not post to" in message["message"]
     assert TOKEN not in message["message"]
+    assert [(r["kind"], r["delivered"]) for r in log_rows(con)] == [("run_failed", True)] * 2
+
+    long = alerts.run_failed_alert("vtr run", "publish", "x" * 5000, "2026-11-20")
+    assert long.body.endswith("Error: " + "x" * 2000 + " ...")
 
 
 def test_percentages_never_round_a_breach_up_to_its_target():
@@ -366,10 +502,13 @@ def test_urls_from_an_airflow_connection(con, tmp_path, hook, monkeypatch):
     config = {"config": [{"path": hook.url}]}
     monkeypatch.setenv("AIRFLOW_CONN_VTR_ALERTS", json.dumps({"conn_type": "apprise", "extra": config}))
     settings = make_settings(tmp_path, connection_ids=("vtr_alerts", "missing_alerts"))
-    assert [c.label for c in alerts.channels(settings)] == [f"json://127.0.0.1:{hook.port}", "airflow_connection:missing_alerts"]
+    assert [c.label for c in alerts.channels(settings)] == [
+        f"json://127.0.0.1:{hook.port}", "airflow_connection:missing_alerts"]
 
     first_date(con)
-    with pytest.raises(AlertDeliveryError, match="missing_alerts"):
-        send(con, settings, plan_vtr_alerts(con, settings, D1), backoff_seconds=0.01)
+    deliveries = send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS), backoff_seconds=0.01)
+    assert [(d.channel, d.status) for d in deliveries] == [
+        (f"json://127.0.0.1:{hook.port}", "sent"), ("airflow_connection:missing_alerts", "failed")]
+    assert "could not read Airflow connection 'missing_alerts'" in deliveries[1].error
     [message] = hook.messages()
     assert GARDEN_LINE in message["message"].splitlines()

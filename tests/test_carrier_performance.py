@@ -33,5 +33,5 @@ def test_carrier_share_of_invalid_and_days_to_first_scan(project):
         ("DHL", 1, 1, 0.5, 0, None, None),
         ("UPS", 2, 0, 0.0, 2, 1.0, 1.4),
     ]
-    published = pq.read_table(partition_file(project.settings(), "carrier_performance", D))
+    published = pq.read_table(partition_file(project.settings(), "carrier_performance", D, "acme"))
     assert published.column("carrier").to_pylist() == ["BUDBEE", "DHL", "UPS"]

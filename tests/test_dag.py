@@ -14,8 +14,8 @@ import pendulum
 import pytest
 
 from pipeline import outputs
-from pipeline.airflow_local import DAGS_FOLDER
 from pipeline.steps import POOL
+from vtrdemo.airflow_local import DAGS_FOLDER
 
 DAG_FILE = DAGS_FOLDER / "vtr_daily.py"
 WAREHOUSE_TASKS = {"plan_run", "ingest_seller", "build_models", "check_quality", "publish_snapshots",

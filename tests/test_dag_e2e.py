@@ -25,9 +25,9 @@ from conftest import Project
 from test_alerts import Hook, Inbox, free_port
 from test_models import confirmations_tsv, orders_tsv, scans_csv
 
-from pipeline.airflow_local import run_dag
 from pipeline.run import run
 from pipeline.settings import load_settings
+from vtrdemo.airflow_local import run_dag
 
 D1, D2, D3 = dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 22)
 PROMISED, SHIPPED = "2026-11-05", "2026-11-02"

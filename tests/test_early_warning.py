@@ -49,7 +49,7 @@ def test_at_risk_list_holds_unmeasured_packages_that_need_a_fix(project):
         ("C", "missing_tracking", 1, fix_by),
         ("E", "pre_transit_only", 4, fix_by),
     ]
-    published = pq.read_table(partition_file(project.settings(), "at_risk_packages", D))
+    published = pq.read_table(partition_file(project.settings(), "at_risk_packages", D, "acme"))
     assert published.column("order_id").to_pylist() == ["A", "C", "E"]
 
 
@@ -82,8 +82,8 @@ def test_the_early_warning_for_the_dipping_category_comes_before_the_marketplace
     """On the generator's data, the projected 7-day VTR of the dip category falls below target, and an early
     warning is planned, days before the measured 7-day VTR does (the measured one lags by 14 days)."""
     from pipeline import alerts
-    from pipeline.db import connect
-    from pipeline.generator import CARRIER_ALIASES, generate
+    from pipeline.lake import connect
+    from vtrdemo.generator import CARRIER_ALIASES, generate
 
     start = dt.date(2026, 3, 2)
     stats = generate(project.landing, seller_id="acme", start=start, days=60, packages=6000, seed=7)
@@ -99,8 +99,8 @@ def test_the_early_warning_for_the_dipping_category_comes_before_the_marketplace
                                [stats.dip_category]).fetchone()[0]
 
         warned_on, breached_on = first_below("mart_projected_vtr"), first_below("mart_vtr_snapshots")
-        warning = alerts.plan_early_warnings(con, project.settings(), warned_on)
-        breaches = alerts.plan_vtr_alerts(con, project.settings(), warned_on)
+        warning = alerts.plan_early_warnings(con, project.settings(), warned_on, ["acme"])
+        breaches = alerts.plan_vtr_alerts(con, project.settings(), warned_on, ["acme"])
     finally:
         con.close()
     assert warned_on is not None and breached_on is not None

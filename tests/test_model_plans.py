@@ -12,10 +12,10 @@ import datetime as dt
 import json
 import re
 
-from pipeline.db import connect
-from pipeline.generator import CARRIER_ALIASES, generate
-from pipeline.models import load_models
+from pipeline.lake import connect
+from pipeline.models import build_models, load_models
 from pipeline.run import run
+from vtrdemo.generator import CARRIER_ALIASES, generate
 
 START = dt.date(2026, 5, 1)
 
@@ -39,8 +39,10 @@ def test_no_staging_or_intermediate_model_plans_more_rows_than_ten_times_its_lar
     day = START + dt.timedelta(days=39)
     run(project.settings(), day)
 
-    con = connect(project.settings(), read_only=True)
+    settings = project.settings()
+    con = connect(settings, read_only=True)
     try:
+        build_models(con, settings, "acme", day, day)  # the scratch database the models read and plan in
         largest_input = max(con.execute(f"select count(*) from raw.{t}").fetchone()[0]
                             for t in ("orders", "confirmations", "scans"))
         estimates = {}

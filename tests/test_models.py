@@ -13,7 +13,8 @@ import datetime as dt
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.db import connect
+from pipeline.lake import connect
+from pipeline.models import build_models
 from pipeline.outputs import partition_file
 from pipeline.run import run
 
@@ -55,6 +56,26 @@ def scans_csv(*rows) -> str:
 def query(project, sql: str, params=None) -> list[tuple]:
     con = connect(project.settings(), read_only=True)
     try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def overall_rows(summary) -> list[tuple]:
+    """The run summary's overall VTR per account and window, as (seller, marketplace, window, total, valid, vtr,
+    status)."""
+    return [(a["seller_id"], a["marketplace"], a["window_days"], a["packages_total"], a["packages_valid"], a["vtr"],
+             a["status"]) for a in summary.figures()["accounts"]]
+
+
+def built(project, sql: str, params=None, day=D, seller="acme", time_zone="UTC") -> list[tuple]:
+    """Query a seller's build for one date in its scratch database (staging, intermediate and fct_* models live
+    there only), after a run loaded the files."""
+    settings = project.settings()
+    con = connect(settings, read_only=True)
+    try:
+        con.execute(f"set TimeZone = '{time_zone}'")
+        build_models(con, settings, seller, day, day)
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
@@ -181,18 +202,17 @@ def test_scan_grace_days_is_a_setting(project):
 
 def test_grace_bound_is_utc_whatever_the_analysts_session_time_zone(project):
     """An analyst opening the warehouse in New York sees the same scan judgement as the run."""
-    import duckdb
-
     project.drop("acme", "orders", "orders.txt", orders_tsv(("G1", "G1-1", "SKU1", IN_BOTH)))
     project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(("G1", "G1-1", SHIPPED, "UPS", "", "TG1")))
     project.drop("acme", "scans", "scans.csv", scans_csv(("TG1", "2026-10-31T00:30:00Z", "in_transit")))  # bound + 30 min
     run(project.settings(), D)
 
-    con = duckdb.connect(str(project.settings().warehouse), read_only=True)
+    # a build in a session set to New York judges the same (the SQL spells its cut-offs in UTC)
+    assert built(project, "select first_valid_scan_at is not null from intermediate.int_package_scans",
+                 time_zone="America/New_York") == [(True,)]
+    con = connect(project.settings(), read_only=True)
     try:
         con.execute("set TimeZone = 'America/New_York'")
-        assert con.execute("select first_valid_scan_at is not null from intermediate.int_package_scans").fetchall() == [
-            (True,)]
         assert con.execute("select window_days, packages_valid from marts.mart_vtr_snapshots where scope = 'overall' "
                            "order by window_days").fetchall() == [(7, 1), (30, 1)]
     finally:
@@ -253,16 +273,16 @@ def test_account_without_any_confirmed_package_still_has_overall_rows(project):
 
     summary = run(project.settings(), D)
 
-    assert summary.overall == [
+    assert overall_rows(summary) == [
         ("acme", "Amazon.se", 7, 0, 0, None, "no_packages"),
         ("acme", "Amazon.se", 30, 0, 0, None, "no_packages"),
     ]
     assert query(project, "select count(*) from marts.mart_vtr_snapshots where scope <> 'overall'") == [(0,)]
     # the day's partitions exist: two overall rows, and empty files that still carry the contract's columns
-    counts = {name: pq.read_metadata(partition_file(project.settings(), name, D)).num_rows
+    counts = {name: pq.read_metadata(partition_file(project.settings(), name, D, "acme")).num_rows
               for name in ("vtr_snapshots", "category_report", "invalid_packages")}
     assert counts == {"vtr_snapshots": 2, "category_report": 0, "invalid_packages": 0}
-    assert pq.read_schema(partition_file(project.settings(), "invalid_packages", D)).names[-2:] == ["categories", "reason"]
+    assert pq.read_schema(partition_file(project.settings(), "invalid_packages", D, "acme")).names[-2:] == ["categories", "reason"]
 
 
 # --- packages and categories -----------------------------------------------------------------------------------
@@ -293,8 +313,8 @@ def test_package_in_two_categories_counts_once_in_each_and_once_overall(project)
                           "where window_days = 7 order by category") == [
         ("Books", 1, 1, 1.0), ("Toys", 2, 1, 0.5), ("Uncategorized", 1, 1, 1.0)]
     assert query(project, "select order_id, categories from marts.mart_invalid_packages") == [("C2", ["Toys"])]
-    assert query(project, "select categories from marts.fct_packages where order_id = 'C1'") == [(["Books", "Toys"],)]
-    assert summary.uncategorized_items == 1
+    assert built(project, "select categories from marts.fct_packages where order_id = 'C1'") == [(["Books", "Toys"],)]
+    assert summary.figures()["uncategorized_items"] == 1
 
 
 def test_tracking_numbers_are_normalised_and_packages_are_order_and_number(project):
@@ -320,7 +340,7 @@ def test_tracking_numbers_are_normalised_and_packages_are_order_and_number(proje
 
     run(project.settings(), D)
 
-    assert query(project, """select order_id, tracking_number, carrier_code, ship_date::varchar, item_count
+    assert built(project, """select order_id, tracking_number, carrier_code, ship_date::varchar, item_count
         from marts.fct_packages order by all""") == [
         ("P1", "1Z999AA1", "UPS", SHIPPED, 2),
         ("P2", "TA", "UPS", SHIPPED, 1),
@@ -350,7 +370,7 @@ def test_package_dates_are_latest_promised_and_earliest_ship_date_of_its_items(p
 
     run(project.settings(), D)
 
-    assert query(project, "select ship_date::varchar, promised_delivery_date::varchar from marts.fct_packages") == [
+    assert built(project, "select ship_date::varchar, promised_delivery_date::varchar from marts.fct_packages") == [
         ("2026-10-20", "2026-10-31")]
     assert overall(project)[7] == (1, 1, 1.0, "ok")  # promised 10-31 is in the 7-day window, 10-30 alone is not
 
@@ -403,7 +423,7 @@ def test_the_same_scan_event_repeated_across_files_counts_once(project):
     run(project.settings(), D)
 
     utc = dt.timezone.utc
-    assert query(project, "select first_event_at, first_physical_scan_at, first_valid_scan_at "
+    assert built(project, "select first_event_at, first_physical_scan_at, first_valid_scan_at "
                           "from intermediate.int_package_scans") == [
         (dt.datetime(2026, 11, 1, 10, tzinfo=utc), dt.datetime(2026, 11, 2, 10, tzinfo=utc),
          dt.datetime(2026, 11, 2, 10, tzinfo=utc))]
@@ -414,7 +434,7 @@ def test_the_same_scan_event_repeated_across_files_counts_once(project):
 
 
 def packages(project) -> list[tuple]:
-    return query(project, """select order_id, tracking_number, carrier_code, ship_date::varchar, item_count
+    return built(project, """select order_id, tracking_number, carrier_code, ship_date::varchar, item_count
         from marts.fct_packages order by all""")
 
 
@@ -477,16 +497,16 @@ def test_a_confirmation_before_its_order_is_held_then_placed(project):
         ("TX1", SCANNED, "in_transit"), ("TH1", SCANNED, "in_transit"), ("TH2", SCANNED, "in_transit")))
 
     summary = run(project.settings(), D)
-    assert summary.held_confirmations == 3
+    assert summary.figures()["held_confirmations"] == 3
     assert "held confirmations (order not arrived yet): 3" in summary.render()
-    assert query(project, "select order_id, order_item_id, line from intermediate.int_confirmations_held order by all") == [
+    assert built(project, "select order_id, order_item_id, line from intermediate.int_confirmations_held order by all") == [
         ("H1", "H1-1", 3), ("H2", None, 4), ("X1", "X1-9", 5)]
     assert overall(project)[7] == (1, 1, 1.0, "ok")
 
     project.drop("acme", "orders", "orders_2.txt", orders_tsv(
         ("H1", "H1-1", "SKU1", IN_BOTH), ("H2", "H2-1", "SKU1", IN_BOTH), ("H2", "H2-2", "SKU1", IN_BOTH)))
     summary = run(project.settings(), D)
-    assert summary.held_confirmations == 1  # X1-9 still waits for its order line
+    assert summary.figures()["held_confirmations"] == 1  # X1-9 still waits for its order line
     assert overall(project)[7] == (3, 3, 1.0, "ok")
     assert ("H2", "TH2", "UPS", SHIPPED, 2) in packages(project)
 
@@ -507,7 +527,7 @@ def test_two_sellers_and_two_marketplaces_are_kept_apart(project):
 
     summary = run(project.settings(), D)
 
-    assert summary.overall == [
+    assert overall_rows(summary) == [
         ("acme", "Amazon.de", 7, 1, 1, 1.0, "ok"), ("acme", "Amazon.de", 30, 1, 1, 1.0, "ok"),
         ("acme", "Amazon.se", 7, 1, 1, 1.0, "ok"), ("acme", "Amazon.se", 30, 1, 1, 1.0, "ok"),
         ("beta", "Amazon.se", 7, 1, 0, 0.0, "below_target"), ("beta", "Amazon.se", 30, 1, 0, 0.0, "below_target"),
@@ -556,8 +576,8 @@ def test_a_run_reads_only_the_orders_its_windows_need_and_keeps_every_account(pr
                                                        ("1ZNEW", SCANNED, "in_transit")))
     run(project.settings(), D)
 
-    assert query(project, "select order_id from staging.stg_orders") == [("NEW",)]
-    assert query(project, "select p.tracking_number from intermediate.int_package_scans as s "
+    assert built(project, "select order_id from staging.stg_orders") == [("NEW",)]
+    assert built(project, "select p.tracking_number from intermediate.int_package_scans as s "
                           "join intermediate.int_packages as p using (package_id)") == [("1ZNEW",)]
     assert overall(project) == {7: (1, 1, 1.0, "ok"), 30: (1, 1, 1.0, "ok")}
     # the marketplace whose only order is old is still an account, with nothing in its windows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 
@@ -9,8 +10,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.db import connect
-from pipeline.models import load_models
+from pipeline import models
+from pipeline.lake import connect
+from pipeline.models import build_models, load_models
 from pipeline.outputs import DATASETS, partition_file
 from pipeline.run import run
 from test_models import D, IN_BOTH, SHIPPED, confirmations_tsv, orders_tsv, scans_csv
@@ -61,23 +63,32 @@ def mart_rows(project) -> dict[str, list[tuple]]:
         con.close()
 
 
+def drop_warehouse(settings) -> None:
+    """Delete the lake: its catalog file (with SQLite's journal files) and its data folder."""
+    for path in settings.warehouse.parent.glob(settings.warehouse.name + "*"):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.rmtree(settings.lake_data_path, ignore_errors=True)
+
+
 def output_files(project) -> dict[str, bytes]:
     """The Parquet datasets' files (the HTML report is written for a run's last date only)."""
     out = project.settings().output
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
 
 
-@pytest.mark.parametrize("dates_per_statement", [None, 2], ids=["default", "marts built 2 dates at a time"])
-def test_backfill_over_a_range_equals_single_runs_date_by_date(project, monkeypatch, dates_per_statement):
-    if dates_per_statement:
-        monkeypatch.setattr("pipeline.models.DATES_PER_STATEMENT", dates_per_statement)
+@pytest.mark.parametrize("batch", [None, 2], ids=["declared batches", "batched marts built 2 dates at a time"])
+def test_backfill_over_a_range_equals_single_runs_date_by_date(project, monkeypatch, batch):
+    if batch:
+        declared = models.load_models
+        monkeypatch.setattr(models, "load_models",
+                            lambda: [dataclasses.replace(m, batch=batch) if m.batch else m for m in declared()])
     drop_sample(project)
     settings = project.settings()
 
     run(settings, DAYS[0], DAYS[-1])
     backfilled, backfilled_files = mart_rows(project), output_files(project)
 
-    settings.warehouse.unlink()
+    drop_warehouse(settings)
     shutil.rmtree(settings.output)
     for day in DAYS:
         run(settings, day)
@@ -85,7 +96,7 @@ def test_backfill_over_a_range_equals_single_runs_date_by_date(project, monkeypa
     assert mart_rows(project) == backfilled
     assert output_files(project) == backfilled_files
     assert sorted(backfilled_files) == sorted(
-        f"{name}/snapshot_date={day}/data.parquet" for name in DATASETS for day in DAYS)
+        f"{name}/snapshot_date={day}/acme.parquet" for name in DATASETS for day in DAYS)
     # the days differ (windows move, scans arrive), so the comparison means something
     overall_7 = [(r[0], r[8], r[9]) for r in backfilled["mart_vtr_snapshots"]
                  if r[1:6] == ("acme", "Amazon.se", 7, "overall", None)]
@@ -108,8 +119,8 @@ def test_a_rerun_gives_byte_identical_files_and_replaces_the_partition(project):
     assert sorted(after) == sorted(first)
     assert after != first
     for name in DATASETS:
-        assert [p.name for p in partition_file(settings, name, D).parent.iterdir()] == ["data.parquet"]
-    table = pq.read_table(partition_file(settings, "vtr_snapshots", D))
+        assert [p.name for p in partition_file(settings, name, D, "acme").parent.iterdir()] == ["acme.parquet"]
+    table = pq.read_table(partition_file(settings, "vtr_snapshots", D, "acme"))
     rows = [r for r in table.to_pylist() if r["scope"] == "overall" and r["marketplace"] == "Amazon.se"]
     assert [(r["window_days"], r["packages_total"], r["packages_valid"]) for r in rows] == [(7, 2, 2), (30, 2, 2)]
 
@@ -120,17 +131,17 @@ def test_output_columns_are_the_contracts_in_order_and_snapshot_date_comes_from_
     run(settings, D)
 
     for name, columns in COLUMNS.items():
-        assert pq.read_schema(partition_file(settings, name, D)).names == columns
+        assert pq.read_schema(partition_file(settings, name, D, "acme")).names == columns
         dataset = ds.dataset(settings.output / name, format="parquet", partitioning="hive")
         assert dataset.to_table().column("snapshot_date").to_pylist()[0] in (D, D.isoformat())
 
-    invalid = pq.read_table(partition_file(settings, "invalid_packages", D)).to_pylist()
+    invalid = pq.read_table(partition_file(settings, "invalid_packages", D, "acme")).to_pylist()
     assert invalid == [
         {"seller_id": "acme", "marketplace": "Amazon.se", "order_id": "B2", "tracking_number": "TB2",
          "carrier": "DHL", "ship_date": dt.date(2026, 11, 2), "promised_delivery_date": dt.date(2026, 11, 5),
          "categories": ["Toys"], "reason": "no_carrier_events"},
     ]
-    snapshots = pq.read_table(partition_file(settings, "vtr_snapshots", D)).to_pylist()
+    snapshots = pq.read_table(partition_file(settings, "vtr_snapshots", D, "acme")).to_pylist()
     assert snapshots[0] == {
         "seller_id": "acme", "marketplace": "Amazon.de", "window_days": 7, "scope": "overall", "scope_value": None,
         "window_start": dt.date(2026, 10, 31), "window_end": dt.date(2026, 11, 6), "packages_total": 0,
@@ -139,24 +150,50 @@ def test_output_columns_are_the_contracts_in_order_and_snapshot_date_comes_from_
 
 def test_every_mart_and_model_column_is_documented(project):
     drop_sample(project)
-    run(project.settings(), D)
-    con = connect(project.settings(), read_only=True)
+    settings = project.settings()
+    run(settings, D)
+    con = connect(settings, read_only=True)
     try:
+        # the published marts in the lake carry their model's comments
         undocumented = con.execute("""
-            select schema_name || '.' || table_name || '.' || column_name from duckdb_columns()
-            where schema_name in ('staging', 'intermediate', 'marts') and coalesce(comment, '') = ''""").fetchall()
-        tables = con.execute("""
-            select table_name, comment from duckdb_tables()
-            where schema_name in ('staging', 'intermediate', 'marts')""").fetchall()
+            select table_name || '.' || column_name from duckdb_columns()
+            where database_name = 'lake' and schema_name = 'marts' and coalesce(comment, '') = ''""").fetchall()
+        tables = con.execute("""select table_name, comment from duckdb_tables()
+                                where database_name = 'lake' and schema_name = 'marts'""").fetchall()
+        # every model's columns, as built, are the ones its header documents
+        build_models(con, settings, "acme", D, D)
+        built = {m.name: [r[0] for r in con.execute(f"describe {m.table}").fetchall()] for m in load_models()}
     finally:
         con.close()
     assert undocumented == []
-    assert len(tables) == len(load_models()) and all(comment for _, comment in tables), tables
+    assert sorted(t for t, comment in tables if comment) == sorted(m.name for m in load_models()
+                                                                   if m.kind == "snapshot")
+    assert {m.name: sorted(m.column_docs) for m in load_models()} == {name: sorted(c) for name, c in built.items()}
+
+
+def test_two_sellers_publish_side_by_side_in_a_dates_partition(project):
+    drop_sample(project)
+    project.add_seller("zeta")
+    project.drop("zeta", "orders", "orders.txt", orders_tsv(("Z1", "Z1-1", "TOY1", IN_BOTH)))
+    project.drop("zeta", "confirmations", "conf.txt", confirmations_tsv(("Z1", "Z1-1", SHIPPED, "UPS", "", "TZ1")))
+    settings = project.settings()
+    run(settings, D)
+
+    folder = settings.output / "vtr_snapshots" / f"snapshot_date={D}"
+    assert sorted(p.name for p in folder.iterdir()) == ["acme.parquet", "zeta.parquet"]
+    rows = ds.dataset(settings.output / "vtr_snapshots", format="parquet", partitioning="hive").to_table().to_pylist()
+    assert {r["seller_id"] for r in rows} == {"acme", "zeta"}
+    zeta = [r for r in rows if r["seller_id"] == "zeta" and r["scope"] == "overall"]
+    assert [(r["window_days"], r["packages_total"], r["packages_valid"]) for r in zeta] == [(7, 1, 0), (30, 1, 0)]
+
+    # a re-run of one seller replaces its own file and leaves the other's bytes alone
+    before = (folder / "zeta.parquet").read_bytes()
+    project.drop("acme", "scans", "scans_2.csv", scans_csv(("TB2", "2026-11-03T10:00:00Z", "in_transit")))
+    run(settings, D, sellers=["acme"])
+    assert (folder / "zeta.parquet").read_bytes() == before
 
 
 def test_a_failed_write_keeps_the_old_partition_and_leaves_no_temporary_file(project, monkeypatch):
-    import pytest
-
     import pipeline.outputs
 
     drop_sample(project)
@@ -169,7 +206,7 @@ def test_a_failed_write_keeps_the_old_partition_and_leaves_no_temporary_file(pro
         raise OSError("disk full")
 
     monkeypatch.setattr(pipeline.outputs.pq, "write_table", broken_write)
-    with pytest.raises(OSError, match="disk full"):
-        run(settings, D)
+    summary = run(settings, D)
+    assert summary.failures() == ["acme: OSError: disk full"]  # the run ends failed, saying why
     assert output_files(project) == before
     assert not [p for p in settings.output.rglob("*") if p.name.endswith(".tmp")]

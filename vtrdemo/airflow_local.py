@@ -63,10 +63,10 @@ def _run(logical_dates: list[dt.date], conf: dict | None) -> list[DagRunResult]:
     from airflow.models.pool import Pool
     from airflow.utils.db import initdb
 
-    from pipeline.steps import POOL
+    from pipeline.contract import SELLER_POOL
 
     initdb()
-    Pool.create_or_update_pool(POOL, slots=1, description="one writer at a time on the DuckDB warehouse",
+    Pool.create_or_update_pool(SELLER_POOL, slots=2, description="sellers' chains that run at once",
                                include_deferred=False)
     spec = importlib.util.spec_from_file_location("vtr_daily_dag", DAGS_FOLDER / "vtr_daily.py")
     module = importlib.util.module_from_spec(spec)

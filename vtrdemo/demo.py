@@ -1,9 +1,11 @@
 """`vtr demo`: sample data for one seller on two marketplaces, the real DAG run over weeks of it, the report.
 
 Everything lives in one folder (default ./demo), made anew on every run:
-    landing/     the generated feeds        vtr.toml    the settings
-    warehouse.duckdb                        output/     Parquet datasets and reports/
-    airflow/     Airflow's home (SQLite metadata) and the log of the in-process DAG runs
+    landing/           the generated feeds
+    vtr.toml           the settings
+    warehouse.sqlite   the lake's SQLite catalog (its data files in warehouse_data/ beside it)
+    output/            Parquet datasets and reports/
+    airflow/           Airflow's home (SQLite metadata) and the log of the in-process DAG runs
 """
 
 from __future__ import annotations
@@ -35,23 +37,25 @@ class _Progress:
 
 
 def _settings_text() -> str:
-    from pipeline.generator import CARRIER_ALIASES
+    from vtrdemo.generator import CARRIER_ALIASES
 
     aliases = "\n".join(f'"{k}" = "{v}"' for k, v in CARRIER_ALIASES.items())
-    return ('[paths]\nlanding = "landing"\nwarehouse = "warehouse.duckdb"\noutput = "output"\n\n'
+    return ('[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n\n'
             f"[carrier_aliases]\n{aliases}\n\n"
-            "# add a channel to receive the alerts, e.g.\n# [[alerts]]\n# url = \"json://localhost:8080/hook\"\n")
+            "# add a channel to receive the alerts, e.g.\n# [[alerts]]\n# url = \"json://localhost:8099/hook\"\n")
 
 
 def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None = None) -> int:
     """Make the demo folder, run the DAG for the history in one pass and then for the latest date; 0 on success."""
     root = Path(folder).resolve()
-    latest = latest or dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    latest = latest or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = latest - dt.timedelta(days=DAYS - 1)
     history_start = start + dt.timedelta(days=HISTORY_FROM)
     progress = _Progress(3)
 
-    for part in ("landing", "output", "airflow", "warehouse.duckdb", "warehouse.duckdb.wal", "vtr.toml"):
+    # the lake's catalog and data files, and an older demo's single DuckDB file
+    for part in ("landing", "output", "airflow", "warehouse.sqlite", "warehouse.sqlite-wal", "warehouse.sqlite-shm",
+                 "warehouse_data", "warehouse.duckdb", "warehouse.duckdb.wal", "vtr.toml"):
         target = root / part
         if target.is_dir():
             shutil.rmtree(target)
@@ -60,7 +64,7 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     root.mkdir(parents=True, exist_ok=True)
 
     progress(f"generating {packages:,} packages over {DAYS} days ({start} .. {latest}) in {root / 'landing'}")
-    from pipeline.generator import generate
+    from vtrdemo.generator import generate
 
     stats = generate(root / "landing", seller_id=SELLER, start=start, days=DAYS, packages=packages)
     config = root / "vtr.toml"
@@ -68,7 +72,7 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     progress.done(f": {stats.files} files, {stats.packages:,} packages, dip in {stats.dip_category} "
                   f"for purchases {stats.dip_start} .. {stats.dip_end}")
 
-    from pipeline.airflow_local import prepare, run_dag
+    from vtrdemo.airflow_local import prepare, run_dag
 
     prepare(root / "airflow")
     log_file = root / "airflow" / "dag_runs.log"
@@ -99,7 +103,7 @@ report:     {report}
 outputs:    {settings.output}  (Parquet: vtr_snapshots, category_report, invalid_packages, at_risk_packages,
             projected_vtr, carrier_performance; partitioned by snapshot_date=)
 warehouse:  {settings.warehouse}
-            (read-only: python -c "import duckdb; print(duckdb.connect('{settings.warehouse}', read_only=True).sql('from marts.mart_vtr_snapshots limit 5'))")
+            (read-only: .venv/bin/vtr sql --config {config} "from marts.mart_vtr_snapshots limit 5")
 settings:   {config}
 DAG log:    {log_file}
 next:       .venv/bin/vtr run --config {config} --date {latest}""")
@@ -107,7 +111,7 @@ next:       .venv/bin/vtr run --config {config} --date {latest}""")
 
 
 def _summary(settings, day: dt.date) -> str:
-    from pipeline.db import connect
+    from pipeline.lake import connect
 
     con = connect(settings, read_only=True)
     try:
@@ -129,7 +133,8 @@ def _summary(settings, day: dt.date) -> str:
     lines = [f"VTR on {day} for {SELLER}:"]
     for marketplace, window, scope, value, valid, total, vtr, status in rows:
         rate = percent(vtr)
-        lines.append(f"  {marketplace:<10} {window:>2}d {scope:<9} {value:<14} {valid:>6}/{total:<6} {rate:>8}  {status}")
+        lines.append(f"  {marketplace:<10} {window:>2}d {scope:<9} {value:<14} {valid:>6}/{total:<6} {rate:>8}  "
+                     f"{status}")
     for category, window, vtr, when in dipped:
         lines.append(f"  among the lowest in the history: {category}, {window} days, {percent(vtr)} on {when}")
     lines.append(f"  packages at risk to fix before the marketplace measures them: {at_risk}")
