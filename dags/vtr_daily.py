@@ -6,10 +6,12 @@ over). Per seller, in parallel: wait for the day's files, then the seller's whol
 build its models, check them, publish its marts, Parquet files and report). Then one task for the run:
 notifications and the summary.
 
-    plan_run >> seller[seller_id](wait_for_files >> run_seller) >> finish_run
+    plan_run >> list_sellers >> seller.wait_for_files >> seller.run_seller >> finish_run
+    plan_run >> seller.wait_for_files, seller.run_seller, finish_run
+    list_sellers >> seller.run_seller
 
-`seller` is a task group mapped over the run's sellers; `run_seller` runs in the pool `vtr_sellers`, whose size
-bounds how many sellers run at once. Runs of the same seller take turns (a lock in the warehouse); other sellers,
+`seller` is a task group mapped over the run's sellers (every task reads `plan_run`'s plan); `run_seller` runs in the
+pool `vtr_sellers`, whose size bounds how many sellers run at once. Runs of the same seller take turns (a lock in the warehouse); other sellers,
 other dates and analysts' sessions go on.
 
 `wait_for_files` never fails the run: past its deadline (D + 1 day + `wait_for_files_minutes`; a run of an old date
@@ -106,7 +108,9 @@ def vtr_daily():
     def finish_run(plan: dict, results, outlet_events=None) -> dict:
         from pipeline import airflow_tasks
 
-        return airflow_tasks.finish_run(plan, list(results or []), outlet_events, OUTLETS)
+        # a group mapped over one seller hands over that seller's dict, not a list of one (Airflow 3.3)
+        values = [results] if isinstance(results, dict) else list(results or [])
+        return airflow_tasks.finish_run(plan, values, outlet_events, OUTLETS)
 
     plan = plan_run()
     finish_run(plan, seller.partial(plan=plan).expand(seller_id=list_sellers(plan)))

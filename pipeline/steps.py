@@ -150,11 +150,12 @@ def finish(plan: dict, results: list[dict]) -> RunSummary:
     planned = alerts.plan_quality_warnings([f for r in summary.sellers for f in r.get("quality_files", [])])
     con = lake.connect(settings)
     try:
-        if plan["notify"]:
+        if plan["notify"] and published:  # figures only of sellers that published them
             incomplete = {r["seller_id"]: r["incomplete"] for r in summary.sellers if r.get("incomplete")}
             planned += (alerts.plan_vtr_alerts(con, settings, end, published, summary.stale, incomplete)
-                        + alerts.plan_early_warnings(con, settings, end, published)
-                        + alerts.plan_stale_feed_alerts(settings, end, summary.stale))
+                        + alerts.plan_early_warnings(con, settings, end, published))
+        if plan["notify"]:
+            planned += alerts.plan_stale_feed_alerts(settings, end, summary.stale)
         deliveries = alerts.send(con, settings, planned)
     finally:
         con.close()

@@ -28,7 +28,7 @@ class RunSummary:
         """Why the run must end failed: a seller whose chain broke, a file that could not be read, a failed check."""
         lines = [f"{s['seller_id']}: {s['error']}" for s in self.sellers if s.get("error")]
         lines += [f"{f['seller_id']} {shown(f['file'])}: {f['message']}" for f in self.files(FileStatus.FAILED)]
-        lines += [f"{s['seller_id']}: check {c} failed, outputs not published"
+        lines += [f"{s['seller_id']}: outputs not published, a check failed: {c}"
                   for s in self.sellers for c in s.get("failed_checks", [])]
         return lines
 
@@ -48,6 +48,7 @@ class RunSummary:
             "held_confirmations": sum(s.get("held_confirmations", 0) for s in self.sellers),
             "uncategorized_items": sum(s.get("uncategorized_items", 0) for s in self.sellers),
             "stale_feeds": self.stale, "alerts_sent": self.alerts_sent, "alerts_not_delivered": len(self.alerts_failed),
+            "warnings": [f"{s['seller_id']}: {w.split(':')[0]}" for s in self.sellers for w in s.get("warnings", [])],
             "failures": self.failures(),
         }
 

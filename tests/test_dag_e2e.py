@@ -17,7 +17,6 @@ import email.policy
 import time
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 from aiosmtpd.controller import Controller
@@ -25,6 +24,8 @@ from conftest import Project
 from test_alerts import Hook, Inbox, free_port
 from test_models import confirmations_tsv, orders_tsv, scans_csv
 
+from pipeline import checks
+from pipeline.lake import connect
 from pipeline.run import run
 from pipeline.settings import load_settings
 from vtrdemo.airflow_local import run_dag
@@ -112,7 +113,7 @@ def dag_run(project: Project, day: dt.date, **kwargs):
 
 
 def query(project: Project, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(project.settings().warehouse), read_only=True)  # closed before the next DAG run
+    con = connect(project.settings(), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -155,8 +156,7 @@ def test_day1_sends_one_category_breach_alert_per_channel_with_its_figures(three
     day1 = steps["day1"]
     assert_succeeded(day1["result"])
     assert set(day1["result"].tasks) == {
-        "plan_run", "list_sellers", "wait_for_files[0]", "ingest_seller[0]", "build_models", "check_quality",
-        "publish_snapshots", "alert_below_target"}
+        "plan_run", "list_sellers", "seller.wait_for_files[0]", "seller.run_seller[0]", "finish_run"}
     assert [title for title, _ in day1["posts"]] == [VTR_BREACH, EARLY_WARNING]
     assert day1["mails"] == day1["posts"]  # the same alerts, once each by e-mail
     body, early = day1["posts"][0][1], day1["posts"][1][1]
@@ -225,7 +225,7 @@ def test_dag_outputs_equal_those_of_vtr_run_on_the_same_files(three_days, tmp_pa
     for name, path in dag_files.items():
         dag_table, cli_table = pq.read_table(path), pq.read_table(cli_files[name])
         assert dag_table.equals(cli_table), name
-    toys = pq.read_table(dag_files["vtr_snapshots/snapshot_date=2026-11-20/data.parquet"]).to_pylist()
+    toys = pq.read_table(dag_files["vtr_snapshots/snapshot_date=2026-11-20/acme.parquet"]).to_pylist()
     assert {(r["window_days"], r["packages_valid"], r["packages_total"], r["status"])
             for r in toys if r["scope_value"] == "Toys"} == {(7, 8, 10, "below_target"), (30, 8, 10, "below_target")}
 
@@ -240,23 +240,21 @@ def servers():
     s.close()
 
 
-def test_alert_endpoint_down_fails_the_alert_task_and_a_later_run_delivers(tmp_path, servers):
+def test_an_alert_endpoint_that_refuses_leaves_the_run_successful_and_a_later_run_delivers(tmp_path, servers):
     project = new_project(tmp_path, servers)
     drop_day(project, D1)
-    servers.hook.status = 500
+    servers.hook.status = 405  # what Airflow's own API answers when an alert URL points at it
 
     down = dag_run(project, D1)
 
-    assert down.state == "failed"
-    assert down.tasks["alert_below_target"] == "failed", down.tasks
-    assert down.tasks["publish_snapshots"] == "success"
+    assert_succeeded(down)  # the outputs were published: a channel that is down fails nothing
     assert [t for t, _ in servers.posts()].count(VTR_BREACH) == 3  # three tries inside the step, with back-off
-    mails = [t for t, _ in servers.mails()]  # e-mail still works, and says the step failed
-    assert mails == [VTR_BREACH, EARLY_WARNING, "VTR run failed: vtr_daily / alert_below_target for 2026-11-20"]
+    assert [t for t, _ in servers.mails()] == [VTR_BREACH, EARLY_WARNING]
+    assert down.figures["alerts_not_delivered"] == 2 and down.figures["alerts_sent"] == 2  # hook: 0 of 2, mail 2
     log = query(project, "select channel, delivered, attempts, error from main.alert_log where kind = 'vtr'")
     failed = [row for row in log if row[0].startswith("json")]
     assert [(d, a) for _, d, a, _ in failed] == [(False, 3)]
-    assert "500" in failed[0][3]
+    assert "405" in failed[0][3]
 
     servers.hook.status = 200
     servers.hook.posts.clear()
@@ -264,31 +262,58 @@ def test_alert_endpoint_down_fails_the_alert_task_and_a_later_run_delivers(tmp_p
 
     assert_succeeded(up)
     assert [t for t, _ in servers.posts()] == [VTR_BREACH, EARLY_WARNING]
-    assert len(servers.mails()) == len(mails)  # nothing twice by e-mail
+    assert len(servers.mails()) == 2  # nothing twice by e-mail
     assert query(project, "select count(*) from main.alert_log where kind = 'vtr' and channel like 'json%'"
                           " and delivered")[0][0] == 1
 
 
-def test_failed_quality_check_publishes_nothing_and_alerts_the_step_and_error(tmp_path, servers):
-    project = new_project(tmp_path, servers, "[quality]\nmax_reject_share = 0.01\n")
+@pytest.fixture
+def no_toys_check(tmp_path_factory, monkeypatch):
+    """The product's checks plus one at level `fail` that finds rows in this data set (Toys in the snapshots)."""
+    folder = tmp_path_factory.mktemp("checks")
+    for path in checks.CHECKS_DIR.glob("*.sql"):
+        (folder / path.name).write_text(path.read_text())
+    (folder / "mart_vtr_snapshots_no_toys.sql").write_text(
+        "-- level: fail\nselect scope_value from marts.mart_vtr_snapshots where scope_value = 'Toys'\n")
+    monkeypatch.setattr(checks, "CHECKS_DIR", folder)
+
+
+def test_a_failed_check_withholds_the_sellers_outputs_on_every_retry_and_says_which(tmp_path, servers, no_toys_check):
+    project = new_project(tmp_path, servers)
+    drop_day(project, D1)
+
+    first, again = dag_run(project, D1), dag_run(project, D1)
+
+    for result in (first, again):  # the same inputs, the same outcome
+        assert result.state == "failed"
+        assert result.tasks["seller.run_seller[0]"] == "success" and result.tasks["finish_run"] == "failed"
+    assert output_files(project) == {}
+    assert query(project, "select count(*) from duckdb_tables() where database_name = 'lake' and schema_name = 'marts'"
+                 )[0][0] == 0  # nothing published to the warehouse either
+    titles = [t for t, _ in servers.posts()]
+    assert titles == [f"VTR run failed: {r.run_id} / finish_run for 2026-11-20" for r in (first, again)]
+    message = servers.posts()[0][1]
+    assert "acme: outputs not published, a check failed: mart_vtr_snapshots_no_toys: 2 row(s)" in message
+    assert servers.mails() == servers.posts()
+
+
+def test_a_file_with_many_rejects_is_a_warning_sent_once_and_the_run_publishes(tmp_path, servers):
+    project = new_project(tmp_path, servers, "[quality]\nmax_reject_share = 0.01\nmin_rejected_rows = 1\n")
     drop_day(project, D1)
     bad_row = "\tX-1\t2026-10-25T10:00:00+00:00\tSKU-B\t1\t10.00\tSEK\t2026-11-05\tAmazon.se\tA Buyer\n"
     project.drop("acme", "orders", "orders_2026-11-20b.txt", orders_tsv(("B900", "B900-1", "SKU-B", PROMISED)) + bad_row)
 
-    result = dag_run(project, D1)
+    first = dag_run(project, D1)
+    assert_succeeded(first)
+    assert first.figures["warnings"] == ["acme: raw_files_many_rejects"]
+    assert output_files(project)  # published all the same
+    quality = [(t, m) for t, m in servers.posts() if t.startswith("Data quality")]
+    assert len(quality) == 1 and "orders/orders_2026-11-20b.txt" in quality[0][0] + quality[0][1]
 
-    assert result.state == "failed"
-    assert result.tasks["check_quality"] == "failed"
-    assert result.tasks["publish_snapshots"] == "upstream_failed"
-    assert result.tasks["alert_below_target"] == "upstream_failed"
-    assert output_files(project) == {}
-    (title, message), = servers.posts()
-    assert title == "VTR run failed: vtr_daily / check_quality for 2026-11-20"
-    assert "step check_quality failed for 2026-11-20" in message
-    assert "QualityCheckFailed: data-quality check failed, outputs not published: assert_reject_share_below_threshold" \
-        in message
-    assert "orders/orders_2026-11-20b.txt" in message
-    assert servers.mails() == servers.posts()
+    again = dag_run(project, D1)  # a re-run: the warning was delivered, so it is neither sent nor listed again
+    assert_succeeded(again)
+    assert len([t for t, _ in servers.posts() if t.startswith("Data quality")]) == 1
+    assert again.figures["warnings"] == []
 
 
 def test_a_bad_snapshot_date_param_is_refused_before_any_task_runs(tmp_path, servers):

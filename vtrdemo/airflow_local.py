@@ -20,6 +20,8 @@ class DagRunResult:
     logical_date: dt.date
     state: str
     tasks: dict[str, str]  # task id (with map index) -> state
+    run_id: str = ""
+    figures: dict | None = None  # what finish_run returned: the run's summary figures
 
     @property
     def failed_tasks(self) -> list[str]:
@@ -79,5 +81,15 @@ def _run(logical_dates: list[dt.date], conf: dict | None) -> list[DagRunResult]:
             ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
             for ti in run.get_task_instances()
         }
-        results.append(DagRunResult(day, str(run.state), tasks))
+        results.append(DagRunResult(day, str(run.state), tasks, run.run_id, _returned(run.run_id, "finish_run")))
     return results
+
+
+def _returned(run_id: str, task_id: str):
+    """What a task of the run returned (its XCom), or None."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(XComModel.get_many(run_id=run_id, key="return_value", task_ids=task_id)).first()
+        return XComModel.deserialize_value(row) if row else None
