@@ -202,12 +202,30 @@ def write_settings(path: Path, landing: Path, warehouse: Path, output: Path, arg
     return path
 
 
-def restore(saved: Path, warehouse: Path, output: Path) -> None:
-    """Put the saved warehouse back and empty the outputs: every repeat starts from the same state."""
-    for leftover in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+def lake_parts(warehouse: Path) -> list[Path]:
+    """The lake's files: the SQLite catalog (with its WAL files, if a writer left them) and the data folder."""
+    return [*warehouse.parent.glob(warehouse.name + "*"), warehouse.with_name(warehouse.stem + "_data")]
+
+
+def save(warehouse: Path, saved: Path) -> Path:
+    """Copy the lake aside (catalog and data folder) into the folder `saved`."""
+    shutil.rmtree(saved, ignore_errors=True)
+    saved.mkdir(parents=True)
+    for part in lake_parts(warehouse):
+        if part.is_dir():
+            shutil.copytree(part, saved / part.name)
+        elif part.exists():
+            shutil.copyfile(part, saved / part.name)
+    return saved
+
+
+def restore(saved: Path | None, warehouse: Path, output: Path) -> None:
+    """Put the saved lake back and empty the outputs: every repeat starts from the same state."""
+    for part in lake_parts(warehouse):
+        shutil.rmtree(part) if part.is_dir() else part.unlink(missing_ok=True)
     if saved is not None:
-        shutil.copyfile(saved, warehouse)
+        for part in saved.iterdir():
+            (shutil.copytree if part.is_dir() else shutil.copyfile)(part, warehouse.parent / part.name)
     shutil.rmtree(output, ignore_errors=True)
 
 
@@ -231,7 +249,8 @@ def compare(name: str, expected: Path, got: Path) -> dict:
 
 
 def partition(output: Path, day: dt.date) -> Path:
-    return output / "vtr_snapshots" / f"snapshot_date={day.isoformat()}" / "data.parquet"
+    """A date's vtr_snapshots partition: a folder holding one file per seller."""
+    return output / "vtr_snapshots" / f"snapshot_date={day.isoformat()}"
 
 
 # ---------------------------------------------------------------------------------------------- scenarios
@@ -266,30 +285,30 @@ class Bench:
     def cold(self) -> None:
         s = self.scenario("cold", "vtr run for the last date on an empty warehouse (every file ingested)")
         folder = self.work / "cold"
-        settings = write_settings(folder / "vtr.toml", self.landing, folder / "warehouse.duckdb", folder / "output",
+        settings = write_settings(folder / "vtr.toml", self.landing, folder / "warehouse.sqlite", folder / "output",
                                   self.args)
         for i in range(self.args.repeats):
-            restore(None, folder / "warehouse.duckdb", folder / "output")
+            restore(None, folder / "warehouse.sqlite", folder / "output")
             wall, rss = run_checked(self.vtr_run(settings, self.day), self.logs / "cold.log", "cold vtr run")
             s.walls.append(wall)
             s.rss_mib.append(rss)
             log(f"cold run {i + 1}/{self.args.repeats}: {wall:.2f} s, {rss:.0f} MiB")
-        self.cold_warehouse, self.cold_output = folder / "warehouse.duckdb", folder / "output"
+        self.cold_warehouse, self.cold_output = folder / "warehouse.sqlite", folder / "output"
 
     def ensure_loaded(self) -> None:
         """A warehouse holding every file and D's marts (the cold run's, or built untimed)."""
         if self.cold_warehouse is None:
             folder = self.work / "cold"
-            settings = write_settings(folder / "vtr.toml", self.landing, folder / "warehouse.duckdb",
+            settings = write_settings(folder / "vtr.toml", self.landing, folder / "warehouse.sqlite",
                                       folder / "output", self.args)
             run_checked(self.vtr_run(settings, self.day), self.logs / "setup.log", "setup vtr run")
-            self.cold_warehouse, self.cold_output = folder / "warehouse.duckdb", folder / "output"
+            self.cold_warehouse, self.cold_output = folder / "warehouse.sqlite", folder / "output"
 
     # -- 2. baseline
     def baseline(self) -> None:
         s = self.scenario("baseline", "benchmarks/baseline.sql: one hand-written DuckDB script, same files, same date")
         folder = self.work / "baseline"
-        settings = write_settings(folder / "vtr.toml", self.landing, folder / "unused.duckdb", folder / "unused",
+        settings = write_settings(folder / "vtr.toml", self.landing, folder / "unused.sqlite", folder / "unused",
                                   self.args)
         out = folder / "vtr_snapshots.parquet"
         for i in range(self.args.repeats):
@@ -314,7 +333,7 @@ class Bench:
         prev_landing = folder / "landing_before"
         if link_tree(landing, prev_landing, skip_date=self.day) == 0:
             raise BenchError(f"no file named for {self.day} under {landing}")
-        warehouse, output = folder / "warehouse.duckdb", folder / "output"
+        warehouse, output = folder / "warehouse.sqlite", folder / "output"
         before = write_settings(folder / "before.toml", prev_landing, warehouse, folder / "output_before", self.args)
         first = self.day - dt.timedelta(days=days - 1)
         log(f"{name}: building the warehouse of the {days - 1} days before {self.day} (untimed) ...")
@@ -332,8 +351,7 @@ class Bench:
             run_checked(self.vtr_run(before, self.day - dt.timedelta(days=1)), self.logs / f"{name}-setup.log",
                         f"{name} setup: vtr run")
         log(f"  done in {time.perf_counter() - started:.0f} s")
-        saved = folder / "saved.duckdb"
-        shutil.copyfile(warehouse, saved)
+        saved = save(warehouse, folder / "saved")
         settings = write_settings(folder / "vtr.toml", landing, warehouse, output, self.args)
         return settings, saved, warehouse, output
 
@@ -350,8 +368,9 @@ class Bench:
         s = self.scenario("warm", "vtr run for the last date; every earlier day already in the warehouse")
         self.warm_runs(s, state, "warm")
         # kept aside: the DAG scenario writes to the same output folder
-        self.warm_snapshot = self.work / "warm_vtr_snapshots.parquet"
-        shutil.copyfile(partition(state[3], self.day), self.warm_snapshot)
+        self.warm_snapshot = self.work / "warm_vtr_snapshots"
+        shutil.rmtree(self.warm_snapshot, ignore_errors=True)
+        shutil.copytree(partition(state[3], self.day), self.warm_snapshot)
 
     def history(self) -> None:
         for key, days in zip(("history_short", "history_long"), self.history_days):
@@ -366,10 +385,10 @@ class Bench:
     # -- 5. backfill
     def backfill(self) -> None:
         self.ensure_loaded()
-        saved = self.work / "loaded.duckdb"
-        shutil.copyfile(self.cold_warehouse, saved)
+        saved = save(self.cold_warehouse, self.work / "loaded")
         folder = self.work / "backfill"
-        warehouse, output = folder / "warehouse.duckdb", folder / "output"
+        # the lake is restored where it was made: its catalog records its data folder's absolute path
+        warehouse, output = self.cold_warehouse, folder / "output"
         settings = write_settings(folder / "vtr.toml", self.landing, warehouse, output, self.args)
         one = self.scenario("run_loaded", "vtr run of one date, every file already loaded")
         many = self.scenario("backfill", f"vtr backfill of {BACKFILL_DATES} dates, every file already loaded")
@@ -387,7 +406,7 @@ class Bench:
             log(f"loaded: run 1 date {wall:.2f} s, backfill {BACKFILL_DATES} dates {wall2:.2f} s")
         self.checks.append(compare("backfill's last date = vtr run rows", partition(self.cold_output, self.day),
                                    partition(output, self.day)))
-        saved.unlink()
+        shutil.rmtree(saved)
 
     # -- 6. DAG
     def dag(self, state) -> None:
@@ -441,7 +460,7 @@ class Bench:
                                                self.warm_snapshot))
             if "dag" in groups:
                 self.dag(state)
-            state[1].unlink()
+            shutil.rmtree(state[1])
         if "history" in groups:
             self.history()
         if "backfill" in groups:

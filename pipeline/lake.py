@@ -120,16 +120,22 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
 
 
 def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool) -> None:
+    # a lake records its data folder when it is made; a data_path given for an existing lake must match it
+    data_path = settings.data_path
     if settings.catalog:
         source = f"ducklake:postgres:{settings.catalog}"
     else:
+        if not settings.warehouse.exists():
+            data_path = data_path or settings.lake_data_path
+            if "://" not in data_path:
+                Path(data_path).mkdir(parents=True, exist_ok=True)
         _check_catalog_file(settings.warehouse, create=not read_only)
         source = f"ducklake:sqlite:{settings.warehouse}"
-        if not settings.data_path:
-            Path(settings.lake_data_path).mkdir(parents=True, exist_ok=True)
-    options = f"data_path '{_quote(settings.lake_data_path)}'" + (", read_only" if read_only else "")
+    options = ", ".join(([f"data_path '{_quote(data_path)}'"] if data_path else [])
+                        + (["read_only"] if read_only else []))
+    options = f" ({options})" if options else ""
     try:
-        con.execute(f"attach '{_quote(source)}' as {LAKE} ({options})")
+        con.execute(f"attach '{_quote(source)}' as {LAKE}{options}")
     except duckdb.Error as exc:  # the message may quote the connection string: name the catalog by its label
         reason = str(exc).splitlines()[0].replace(settings.catalog or "\0", "***")
         raise WarehouseError(f"cannot open the warehouse catalog {catalog_label(settings)}: {reason}") from None

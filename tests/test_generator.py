@@ -10,9 +10,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from pipeline.lake import connect
 from pipeline.run import run
 from pipeline.settings import load_settings
 from vtrdemo.generator import PII_COLUMNS, generate
@@ -115,7 +115,7 @@ def pipeline_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("gen")
     stats = generate(root / "landing", start=START, days=DAYS, packages=8000)
     config = root / "vtr.toml"
-    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "warehouse.duckdb"\noutput = "output"\n')
+    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n')
     settings = load_settings(config)
     end = START + dt.timedelta(days=DAYS - 1)
     summary = run(settings, end - dt.timedelta(days=39), end)
@@ -137,12 +137,12 @@ def test_generated_files_load_without_rejects_and_vtr_is_realistic(pipeline_run)
 
 def test_invalid_packages_match_the_injected_failures(pipeline_run):
     stats, settings, summary = pipeline_run
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = connect(settings, read_only=True)
     try:
         found = dict(con.execute(
             "select reason, count(*) from marts.mart_invalid_packages where snapshot_date = ? group by all",
             [stats.end]).fetchall())
-        lo, hi = con.execute("select min(window_start), max(window_end) from marts.fct_snapshot_windows "
+        lo, hi = con.execute("select min(window_start), max(window_end) from marts.mart_vtr_snapshots "
                              "where snapshot_date = ? and window_days = 30", [stats.end]).fetchone()
     finally:
         con.close()
@@ -157,7 +157,7 @@ def test_invalid_packages_match_the_injected_failures(pipeline_run):
 
 def test_dip_category_falls_below_target_and_recovers(pipeline_run):
     stats, settings, summary = pipeline_run
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = connect(settings, read_only=True)
     try:
         rows = con.execute(
             """select snapshot_date, sum(packages_valid) / sum(packages_total) from marts.mart_vtr_snapshots

@@ -53,7 +53,7 @@ def published(tmp_path_factory):
         csv.writer(f).writerows([("sku", "category"), ("SPA-1", ODD_CATEGORY)])
 
     config = root / "vtr.toml"
-    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "warehouse.duckdb"\noutput = "output"\n')
+    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n')
     settings = load_settings(config)
     summary = run(settings, D - dt.timedelta(days=2), D)
     assert not summary.failures(), summary.render()
@@ -64,7 +64,7 @@ def _datasets(settings, sql: str) -> list[tuple]:
     con = duckdb.connect()
     try:
         for name in ("vtr_snapshots", "at_risk_packages"):
-            path = (settings.output / name / "*" / "data.parquet").as_posix()
+            path = (settings.output / name / "*" / "*.parquet").as_posix()
             con.execute(f"create view {name} as select * from read_parquet('{path}', hive_partitioning = true)")
         return con.execute(sql).fetchall()
     finally:
@@ -88,7 +88,9 @@ def test_one_self_contained_file_with_a_section_per_account(published):
     settings = published
     path = write_report(settings, D)
     assert path == settings.output / "reports" / f"vtr_report_{D}.html"
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # one file, no side assets
+    # one file per report, no side assets (each seller's run wrote its own report beside it)
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+        [path.name] + [f"vtr_report_{D}_{seller}.html" for seller in ("nordic-home", "tiny-shop")])
     page = path.read_text(encoding="utf-8")
 
     parser = _Refs()
@@ -126,7 +128,7 @@ def test_at_risk_list_shows_the_first_twenty_and_points_to_the_full_dataset(publ
     shown = section.split("Packages to fix")[1]
     assert at_risk[0][0] in shown
     assert shown.count("<tr>") == 1 + 20  # header + 20 rows
-    assert escape(str(settings.output / "at_risk_packages" / f"snapshot_date={D}" / "data.parquet")) in shown
+    assert escape(str(settings.output / "at_risk_packages" / f"snapshot_date={D}" / "nordic-home.parquet")) in shown
 
 
 def test_one_seller_and_an_unpublished_date(published):
