@@ -116,11 +116,12 @@ def _run(settings, args) -> int:
 
 
 def _ingest(settings, args) -> int:
+    from pipeline.contract import FileStatus
     from pipeline.run import ingest
 
     results = ingest(settings, args.sellers)
     print(render_ingest(results))
-    failed = [r for r in results if r.status == "failed"]
+    failed = [r for r in results if r.status is FileStatus.FAILED]
     if failed:
         print(f"vtr: {len(failed)} file(s) could not be read", file=sys.stderr)
         return EXIT_FAILED

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.settings import Settings
+from pipeline.settings import SELLER_ID, Settings
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,9 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
             con.execute(f"load '{extension_path(name)}'")
         if settings.lake_data_path.startswith("s3://"):
             _s3_secret(con)
+        # no rows inlined in the catalog: merging files after flushing inlined rows made a reader pinned to an
+        # earlier snapshot see no rows, and an inlined NUL failed the SQLite commit; small files are merged instead
+        con.execute("set ducklake_default_data_inlining_row_limit = 0")
         _attach(con, settings, read_only)
         con.execute(f"use {LAKE}")
         con.execute(MACROS.read_text())  # the connection's own macros: analysts and every model share the rules
@@ -232,6 +235,8 @@ def write(con: duckdb.DuckDBPyConnection, settings: Settings, body: Callable[[du
 def seller_lock(settings: Settings, seller_id: str) -> Iterator[None]:
     """Runs that touch the same seller take turns (ingest order and mart rows are per seller); other sellers and
     analysts go on. On PostgreSQL an advisory lock, so workers on many machines share it; else a file lock."""
+    if not SELLER_ID.fullmatch(seller_id):  # it names a lock file: never a path
+        raise WarehouseError(f"not a seller id: {seller_id!r}")
     if not settings.catalog:
         folder = settings.warehouse.with_name(settings.warehouse.name + ".locks")
         with _file_lock(folder / f"{seller_id}.lock", f"another run of seller {seller_id}"):

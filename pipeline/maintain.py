@@ -14,20 +14,23 @@ log = logging.getLogger(__name__)
 
 
 def maintain(settings: Settings, now: dt.datetime | None = None) -> dict:
-    """Compact, expire and clean the lake; returns the data files and snapshots before and after."""
-    horizon = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=settings.retention_days)
+    """Merge small files, expire snapshots older than the retention and delete the files nothing reads any more;
+    returns the live data files and snapshots before and after."""
+    now = now or dt.datetime.now(dt.UTC)
+    horizon = now - dt.timedelta(days=settings.retention_days)
+    steps = [
+        ("merge small files", "call ducklake_merge_adjacent_files('lake')", []),
+        ("expire old snapshots", "call ducklake_expire_snapshots('lake', older_than => ?)", [horizon]),
+        # files only expired snapshots read: a day's grace for a session still reading one
+        ("delete unreferenced files", "call ducklake_cleanup_old_files('lake', older_than => ?)",
+         [now - dt.timedelta(days=1)]),
+        # files no commit registered (a killed writer's); a running writer's files are younger than the horizon
+        ("delete orphaned files", "call ducklake_delete_orphaned_files('lake', older_than => ?)", [horizon]),
+    ]
     con = lake.connect(settings)
     try:
         before = _counts(con)
-        steps = [
-            ("flush inlined rows", "call ducklake_flush_inlined_data('lake')"),
-            ("merge small files", "call ducklake_merge_adjacent_files('lake')"),
-            ("expire old snapshots", "call ducklake_expire_snapshots('lake', older_than => ?)"),
-            ("delete unreferenced files", "call ducklake_cleanup_old_files('lake', older_than => ?)"),
-            ("delete orphaned files", "call ducklake_delete_orphaned_files('lake', older_than => ?)"),
-        ]
-        for what, sql in steps:
-            params = [horizon] if "?" in sql else []
+        for what, sql, params in steps:
             lake.write(con, settings, lambda c, sql=sql, params=params: c.execute(sql, params).fetchall(), what=what)
             log.info("maintenance: %s done", what)
         after = _counts(con)
@@ -37,9 +40,9 @@ def maintain(settings: Settings, now: dt.datetime | None = None) -> dict:
 
 
 def _counts(con) -> dict:
-    files = con.execute("select count(*) from ducklake_list_files('lake', 'orders', schema => 'raw')").fetchone()[0]
-    data_files = sum(con.execute(f"select count(*) from ducklake_list_files('lake', '{t}', schema => '{s}')")
-                     .fetchone()[0] for s, t in con.execute(
-                         "select schema_name, table_name from duckdb_tables() where database_name = 'lake'").fetchall())
-    snapshots = con.execute("select count(*) from lake.snapshots()").fetchone()[0]
-    return {"data_files": data_files, "raw_orders_files": files, "snapshots": snapshots}
+    """The lake's live data files and its snapshots, from its catalog."""
+    return {
+        "data_files": con.execute("select count(*) from __ducklake_metadata_lake.ducklake_data_file "
+                                  "where end_snapshot is null").fetchone()[0],
+        "snapshots": con.execute("select count(*) from lake.snapshots()").fetchone()[0],
+    }

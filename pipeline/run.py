@@ -55,7 +55,7 @@ def ingest(config: str | Path | Settings, sellers: list[str] | None = None) -> l
 
     settings = load_settings(_config(config))
     results = []
-    for seller in sellers or settings.seller_ids():
+    for seller in steps.resolve_sellers(settings, sellers):
         with lake.seller_lock(settings, seller):
             con = lake.connect(settings)
             try:

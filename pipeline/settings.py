@@ -262,8 +262,16 @@ def load_settings(path: str | os.PathLike | None = None, *, require_landing: boo
 def _writable_folder(folder: Path, key: str, source: str) -> None:
     """A folder that is, or can be made, writable; checked without creating anything."""
     existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    while True:  # the nearest folder (or file) that exists: where the new folders would go
+        try:
+            existing.stat()
+            break
+        except (FileNotFoundError, NotADirectoryError):
+            if existing == existing.parent:
+                break
+            existing = existing.parent
+        except OSError as exc:  # a folder on the way that may not be searched
+            raise SettingsError(f"{source}: '{key}' folder cannot be used: {folder} ({exc.strerror})") from None
     if existing == folder and not folder.is_dir():
         raise SettingsError(f"{source}: '{key}' is not a folder: {folder}")
     if not existing.is_dir():

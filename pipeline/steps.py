@@ -55,14 +55,20 @@ def plan(config: str, params: dict, *, logical_date: dt.date | None = None, trig
     end = _date(params["end_date"], "end_date") if params.get("end_date") else start
     if end < start:
         raise PlanError(f"end_date {end} is before snapshot_date {start}")
+    return {"config": str(config), "start": start.isoformat(), "end": end.isoformat(),
+            "sellers": resolve_sellers(settings, params.get("sellers")),
+            "full_rebuild": bool(params.get("full_rebuild")),
+            "notify": notify and not params.get("mute_notifications")}
+
+
+def resolve_sellers(settings, requested: list[str] | None) -> list[str]:
+    """The sellers asked for (default: every landing folder), each a landing folder of the settings."""
     known = settings.seller_ids()
-    sellers = sorted(params.get("sellers") or known)
+    sellers = sorted(requested or known)
     unknown = sorted(set(sellers) - set(known))
     if unknown:
         raise PlanError(f"unknown seller(s) {unknown}; landing folders: {known}")
-    return {"config": str(config), "start": start.isoformat(), "end": end.isoformat(), "sellers": sellers,
-            "full_rebuild": bool(params.get("full_rebuild")),
-            "notify": notify and not params.get("mute_notifications")}
+    return sellers
 
 
 def _dates(plan: dict) -> tuple[dt.date, dt.date]:

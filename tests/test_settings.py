@@ -1,6 +1,9 @@
-"""Settings: a file of paths only works; a bad key or value is one line naming the key and the file, exit code 2."""
+"""Settings: a file of paths only works; a bad key, value or path is one line naming the key and the file, exit code
+2, before anything is read or written."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -57,13 +60,19 @@ BAD = {
     "missing landing folder": ('[paths]\nlanding = "nowhere"\n', "paths.landing"),
     "seller without folder": ('sellers = ["ghost"]\n[paths]\nlanding = "landing"\n', "sellers"),
     "not TOML": ("[metric\n", "not valid TOML"),
+    "seller name leading outside": ('sellers = ["../../../../etc"]\n[paths]\nlanding = "landing"\n', "sellers"),
+    "a hundred thousand threads": ("[duckdb]\nthreads = 100000\n", "duckdb.threads"),
+    "no threads": ("[duckdb]\nthreads = 0\n", "duckdb.threads"),
+    "memory limit not a size": ('[duckdb]\nmemory_limit = "lots"\n', "duckdb.memory_limit"),
+    "memory limit too small": ('[duckdb]\nmemory_limit = "16MB"\n', "duckdb.memory_limit"),
 }
+REPLACES_PATHS = ("missing landing folder", "seller without folder", "seller name leading outside")
 
 
 @pytest.mark.parametrize("case", BAD)
 def test_a_bad_setting_is_one_line_naming_key_and_file_and_exit_2(project, capsys, case):
     text, key = BAD[case]
-    if case in ("missing landing folder", "seller without folder"):
+    if case in REPLACES_PATHS:
         project.config.write_text(text)  # replaces the paths the fixture wrote
     else:
         project.write_config(text)
@@ -88,3 +97,60 @@ def test_a_missing_or_unreadable_settings_file_is_exit_2(project, capsys):
     assert main(["ingest", "--config", str(project.config)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(project.config) in err and "Traceback" not in err
+
+
+def test_a_named_seller_whose_folder_is_a_link_leading_outside_the_landing_folder_is_refused(project, tmp_path, capsys):
+    outside = tmp_path / "outside"
+    (outside / "scans").mkdir(parents=True)
+    (project.landing / "evil").symlink_to(outside, target_is_directory=True)
+    assert project.settings().seller_ids() == ["acme"]  # not named: a link is not a seller's folder
+
+    project.config.write_text('sellers = ["acme", "evil"]\n[paths]\nlanding = "landing"\n'
+                              'warehouse = "data/warehouse.sqlite"\n')
+    with pytest.raises(SettingsError, match="'sellers' names 'evil', whose folder leads outside"):
+        project.settings()
+    for command in (["ingest"], ["run", "--date", "2026-11-20"]):
+        assert main([*command, "--config", str(project.config)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "evil" in err and str(project.config) in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists()
+
+
+def _paths_config(project, **paths) -> None:
+    paths = {"landing": "landing", "warehouse": "data/warehouse.sqlite", "output": "data/output"} | paths
+    extra = paths.pop("extra", "")
+    project.config.write_text("[paths]\n" + "".join(f'{k} = "{v}"\n' for k, v in paths.items()) + extra)
+
+
+PATH_ERRORS = {  # settings -> what the one line says ({root}: the project's folder)
+    "output is a file": ({"output": "afile"}, "'paths.output' is not a folder: {root}/afile"),
+    "warehouse under a file": ({"warehouse": "afile/data/warehouse.sqlite"},
+                               "'paths.warehouse' folder cannot be created: {root}/afile/data ({root}/afile is not a"
+                               " folder)"),
+    "read-only warehouse folder": ({"warehouse": "readonly/warehouse.sqlite"},
+                                   "'paths.warehouse' folder is not writable: {root}/readonly"),
+    "data path under a file": ({"extra": '[warehouse]\ndata_path = "afile/lake"\n'},
+                               "'warehouse.data_path' folder cannot be created: {root}/afile/lake"),
+    "spill folder under a file": ({"extra": '[duckdb]\ntemp_directory = "afile/tmp"\n'},
+                                  "'duckdb.temp_directory' folder cannot be created: {root}/afile/tmp"),
+    "memory limit too small": ({"extra": '[duckdb]\nmemory_limit = "63MB"\n'},
+                               "'duckdb.memory_limit' must be a size of at least 64MB"),
+}
+
+
+@pytest.mark.parametrize("case", PATH_ERRORS)
+def test_a_path_that_cannot_be_written_is_one_line_exit_2_and_nothing_is_ingested(project, capsys, case):
+    if case == "read-only warehouse folder" and os.geteuid() == 0:
+        pytest.skip("root writes into a chmod 555 folder; 'warehouse under a file' covers a folder root cannot use")
+    paths, message = PATH_ERRORS[case]
+    project.drop("acme", "catalog", "catalog.csv", "sku,category\nSKU-A,Toys\n")
+    (project.root / "afile").write_text("not a folder")
+    (project.root / "readonly").mkdir(mode=0o555)
+    _paths_config(project, **paths)
+    before = sorted(project.root.rglob("*"))
+
+    assert main(["run", "--config", str(project.config), "--date", "2026-11-20"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1 and "Traceback" not in out.err
+    assert message.format(root=project.root) in out.err and str(project.config) in out.err
+    assert sorted(project.root.rglob("*")) == before  # no catalog, no data folder, no output: nothing at all

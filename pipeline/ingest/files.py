@@ -24,13 +24,18 @@ CHUNK = 1 << 20
 MAX_LINE = 16 * 2**20  # characters; DuckDB's reader is given the same limit in bytes
 MAX_HEADER = 1 << 20
 BINARY_PROBE = 65536
+BINARY_SHARE = 0.05  # of control bytes in the first 64 KiB: a text file may hold a few (rejected rows), not more
 BLANK = re.compile(r"[\s,]*")  # whitespace and separators only: a spreadsheet's empty row, not a row
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, Unicode's line and paragraph separators, and the bytes of a name that is not UTF-8
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+_CONTROL_BYTES = bytes([*range(9), 11, *range(14, 32), 127])  # not tab, line feed, form feed or carriage return
 
 
 def shown(text: str) -> str:
-    """A file name as it may be printed: control characters escaped, so a newline in a name forges no line."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """A file name as it may be printed: control characters (and bytes that are not UTF-8) escaped, so a newline
+    in a name forges no line."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}" if m.group() in "\u2028\u2029"
+                        else f"\\x{ord(m.group()) & 0xff:02x}", text)
 
 
 @dataclass
@@ -46,7 +51,7 @@ class NewFile:
     lines: int  # physical lines, header included
     content_size: int  # bytes after decompression
     encoding: str  # utf-8 | utf-8-sig | utf-16 | cp1252
-    direct: bool  # UTF-8 without a BOM, plain or .gz: DuckDB's reader reads the file itself
+    direct: bool  # UTF-8 without a BOM or NUL bytes, plain or .gz: DuckDB's reader reads the file itself
 
 
 def feed_files(settings: Settings, seller_id: str, feed: str) -> list[tuple[Path, str | None]]:
@@ -57,17 +62,32 @@ def feed_files(settings: Settings, seller_id: str, feed: str) -> list[tuple[Path
     folder = settings.landing / seller_id / feed
     if not folder.is_dir():
         return []
-    if not folder.resolve().is_relative_to(root):
-        return [(folder, "refused: the feed folder is a link leading outside the landing folder")]
+    if refusal := refused(folder, root):
+        return [(folder, refusal.replace("a symbolic link", "the feed folder is a link"))]
     found = []
-    for path in sorted(folder.rglob("*")):
+    for path in sorted(folder.rglob("*"), key=str):  # the order of the names as strings, as the manifest sorts them
         if path.name.startswith(".") or path.name.endswith((".part", ".tmp")):
             continue
-        if not path.resolve().is_relative_to(root):
-            found.append((path, "refused: a symbolic link leading outside the landing folder"))
+        if refusal := refused(path, root):
+            found.append((path, refusal))
         elif path.is_file():
             found.append((path, None))
     return found
+
+
+def refused(path: Path, root: Path) -> str | None:
+    """Why a path found in a feed folder is not read (None: it may be)."""
+    try:
+        inside = path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        return "refused: a symbolic link that leads nowhere (a loop)"
+    if not inside:
+        return "refused: a symbolic link leading outside the landing folder"
+    try:
+        str(path).encode()
+    except UnicodeEncodeError:
+        return "refused: the name is not UTF-8 text; rename the file"
+    return None
 
 
 def _open(path: Path) -> tuple[BinaryIO, bool]:
@@ -86,15 +106,24 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
         raise FileError(f"not a readable gzip archive ({exc})") from None
 
 
+def _is_utf16(head: bytes) -> bool:
+    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
+def _check_text(head: bytes) -> None:
+    """Many control bytes near the start mean not text (an image, an archive, zeros); a few are values of rows
+    that will be rejected. UTF-16 text is half NUL bytes: its byte-order mark says so."""
+    if not _is_utf16(head) and len(head.translate(None, delete=_CONTROL_BYTES)) < len(head) * (1 - BINARY_SHARE):
+        raise FileError("binary content, not a text file")
+
+
 def _encoding(head: bytes, valid: bool) -> str:
     """UTF-8; else UTF-16 with a BOM (a spreadsheet's "Unicode text") or Windows-1252 (some regions' reports).
-    Other NUL bytes near the start mean not text. `valid`: the content decoded as UTF-16 (BOM) or UTF-8."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    `valid`: the content decoded as UTF-16 (BOM) or UTF-8."""
+    if _is_utf16(head):
         if not valid:
             raise FileError("not readable as the UTF-16 text its byte-order mark announces")
         return "utf-16"
-    if b"\x00" in head[:BINARY_PROBE]:
-        raise FileError("binary content, not a text file")
     if valid:
         return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
     return "cp1252"
@@ -114,17 +143,17 @@ def inspect(feed: str, path: Path, rel: str) -> NewFile:
     """Hash, count and classify a file in one streaming pass; a file that is not what it claims is a FileError."""
     stat = path.stat()
     stream, compressed = _open(path)
-    digest, lines, size, head, checker, valid = hashlib.sha256(), 0, 0, b"", None, True
+    digest, lines, size, head, checker, valid, nul = hashlib.sha256(), 0, 0, b"", None, True, False
     with stream:
         for chunk in _chunks(stream):
             digest.update(chunk)
             lines += chunk.count(b"\n")
             size += len(chunk)
-            if len(head) < BINARY_PROBE:
-                head += chunk[:BINARY_PROBE]
-            if checker is None:
-                utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-                checker = codecs.getincrementaldecoder("utf-16" if utf16 else "utf-8")()
+            nul = nul or b"\x00" in chunk
+            if checker is None:  # the first chunk: a binary file fails before the rest is decompressed
+                head = chunk[:BINARY_PROBE]
+                _check_text(head)
+                checker = codecs.getincrementaldecoder("utf-16" if _is_utf16(head) else "utf-8")()
             if valid:
                 try:
                     checker.decode(chunk)
@@ -142,7 +171,8 @@ def inspect(feed: str, path: Path, rel: str) -> NewFile:
     return NewFile(
         path=path, rel=rel, size=stat.st_size, modified_ns=stat.st_mtime_ns, sha256=digest.hexdigest(), fmt=fmt,
         header=header_of(feed, fmt, first), lines=lines + (last != b"\n"), content_size=size, encoding=encoding,
-        direct=encoding == "utf-8" and (not compressed or path.suffix.lower() == ".gz"),
+        # DuckDB's readers split JSON lines on NUL bytes: a file holding one is read line by line
+        direct=encoding == "utf-8" and not nul and (not compressed or path.suffix.lower() == ".gz"),
     )
 
 

@@ -102,7 +102,8 @@ CHECKS = {
         ("f.order_item_id is null", "'missing order-item-id'"),
         *_date_checks("purchase_date", "purchase_at", "purchase-date", instant=True),
         *_date_checks("latest_delivery_date", "latest_delivery_date", "latest-delivery-date"),
-        ("f.quantity is not null and not regexp_full_match(f.quantity, '\\d{1,9}')", "'unparseable quantity-purchased'"),
+        ("f.quantity is not null and not regexp_full_match(f.quantity, '\\d{1,9}')",
+         "'unparseable quantity-purchased'"),
         ("f.item_price is not null and f.typed_item_price is null", "'unparseable item-price'"),
     ],
     "confirmations": [
@@ -123,91 +124,15 @@ CHECKS = {
         ("f.category is null", "'missing category'"),
     ],
 }
-# A control character inside a value (a NUL, an escape) is never data: the row is malformed. Tab is a separator.
-CONTROL_CHARACTER = "[\\x00-\\x08\\x0a-\\x1f\\x7f]"
+# A control character inside a value (a NUL, an escape, C1's CSI) is never data: the row is malformed. Tab is a
+# separator.
+CONTROL_CHARACTER = "[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f]"
+# A rejected value as kept: its control characters written \xNN (the catalog cannot hold a NUL, a reader would
+# see an escape sequence act on the terminal)
+ESCAPED = (f"case when regexp_matches({{0}}, '{CONTROL_CHARACTER}') then array_to_string(list_transform("
+           f"string_split({{0}}, ''), lambda ch: case when regexp_matches(ch, '{CONTROL_CHARACTER}') "
+           "then printf('\\x%02x', ord(ch)) else ch end), '') else {0} end")
 
-# JSON adapters: each yields the canonical scan fields as text, one row per event, from the table `lines`.
-EASYPOST_STATUS = """case lower(d.status)
-    when 'return_to_sender' then 'returned'
-    when 'cancelled' then 'unknown'
-    when 'error' then 'unknown'
-    else lower(d.status) end"""
-AFTERSHIP_STATUS = """case c.tag
-    when 'Pending' then 'pre_transit'
-    when 'InfoReceived' then 'pre_transit'
-    when 'Expired' then 'unknown'
-    when 'InTransit' then 'in_transit'
-    when 'OutForDelivery' then 'out_for_delivery'
-    when 'AvailableForPickup' then 'available_for_pickup'
-    when 'Delivered' then 'delivered'
-    when 'AttemptFail' then 'failure'
-    when 'Exception' then case when c.subtag in ('Exception_010', 'Exception_011') then 'returned' else 'failure' end
-    else c.tag end"""
-# The fields both adapters read, parsed once per line (from_json is lenient: a missing or mistyped key is NULL);
-# AfterShip's API wraps a tracking in {"tracking": {...}}.
-_CHECKPOINTS = '[{"tag": "VARCHAR", "subtag": "VARCHAR", "checkpoint_time": "VARCHAR"}]'
-_AFTERSHIP = f'"tracking_number": "VARCHAR", "slug": "VARCHAR", "checkpoints": {_CHECKPOINTS}'
-TRACKING_SCHEMA = (
-    '{"tracking_code": "VARCHAR", "carrier": "VARCHAR", "tracking_details": [{"status": "VARCHAR", '
-    '"datetime": "VARCHAR"}], '
-    f'{_AFTERSHIP}, "tracking": {{{_AFTERSHIP}}}}}'
-)
-# A line that is not JSON (n_fields -1), JSON but not an object (-2), an object in neither format (0), or too long to
-# read (-3, text NULL), is one rejected row.
-JSON_EVENTS = f"""
-with json_lines as (
-    select file_id, line, text is not null and json_valid(text) as parsed, text is null as too_long,
-        starts_with(ltrim(text, ' ' || chr(9) || chr(13)), '{{') as is_object,
-        case when parsed and is_object then from_json(text, '{TRACKING_SCHEMA}') end as obj
-    from lines
-),
-objects as (
-    select
-        file_id,
-        line,
-        obj.tracking_code,
-        obj.carrier,
-        obj.tracking_details,
-        coalesce(obj.tracking.tracking_number, obj.tracking_number) as aftership_number,
-        coalesce(obj.tracking.slug, obj.slug) as slug,
-        coalesce(obj.tracking.checkpoints, obj.checkpoints) as checkpoints,
-    from json_lines
-    where obj is not null
-),
-easypost as (
-    select
-        o.file_id, o.line, 1 as n_fields,
-        nullif(trim(o.tracking_code), '') as tracking_number,
-        nullif(trim(o.carrier), '') as carrier,
-        nullif(trim(d.datetime), '') as event_time,
-        {EASYPOST_STATUS} as status,
-    from (select file_id, line, tracking_code, carrier, unnest(tracking_details) as d from objects) as o
-),
-aftership as (
-    select
-        o.file_id, o.line, 1 as n_fields,
-        nullif(trim(o.aftership_number), '') as tracking_number,
-        nullif(trim(o.slug), '') as carrier,
-        nullif(trim(c.checkpoint_time), '') as event_time,
-        {AFTERSHIP_STATUS} as status,
-    from (select file_id, line, aftership_number, slug, unnest(checkpoints) as c from objects) as o
-)
-select * from easypost
-union all
-select * from aftership
-union all
-select file_id, line,
-    case when too_long then -3 when not parsed then -1 when not is_object then -2 else 0 end,
-    null, null, null, null
-from json_lines
-where obj is null
-   or (obj.tracking_details is null and obj.checkpoints is null and obj.tracking.checkpoints is null)
-"""
-NOT_TRACKING_OBJECT = (
-    "f.n_fields <= 0",
-    "case f.n_fields when -3 then 'line longer than 16 MiB' when -1 then 'invalid JSON' when -2 then 'invalid JSON' "
-    "else 'not a tracking object (EasyPost tracking_details[] or AfterShip checkpoints[])' end",
-)
 CSV_FIELD = """'(?:^|,)("(?:[^"]|"")*"|[^,]*)'"""
 
 
@@ -269,7 +194,8 @@ def checked_sql(feed: str, source: str, whole_line: tuple[str, str]) -> str:
     checks = "\n        ".join(f"when {cond} then {why}" for cond, why in CHECKS[feed])
     typed = ",\n        ".join(f"{expr} as typed_{col}" for col, expr in TYPED[feed].items())
     kept = ",\n    ".join(f"case when f.reason is null then f.typed_{col} end as {col}" for col in TYPED[feed])
-    entries = ", ".join(f"{{'key': '{COLUMNS[feed][c][0]}', 'value': f.{c}}}" for c in COLUMNS[feed])
+    entries = ", ".join(f"{{'key': '{COLUMNS[feed][c][0]}', 'value': {ESCAPED.format(f'f.{c}')}}}"
+                        for c in COLUMNS[feed])
     return f"""
 with typed as (
     select f.*,

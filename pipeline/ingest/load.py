@@ -18,13 +18,12 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.contract import FEEDS, FileStatus
+from pipeline.ingest.adapters import JSON_EVENTS, NOT_TRACKING_OBJECT
 from pipeline.ingest.errors import FileError
-from pipeline.ingest.files import NewFile, feed_files, inspect, iter_lines, shown
-from pipeline.ingest.formats import (
-    JSON_EVENTS, NOT_TRACKING_OBJECT, TYPED, canonical_header, checked_sql, delimited_lines_sql, fields_sql,
-)
+from pipeline.ingest.files import NewFile, feed_files, inspect, iter_lines, refused, shown
+from pipeline.ingest.formats import TYPED, canonical_header, checked_sql, delimited_lines_sql, fields_sql
 from pipeline.lake import LAKE, write
-from pipeline.settings import Settings
+from pipeline.settings import SELLER_ID, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ def _parse_together(con: duckdb.DuckDBPyConnection, feed: str, files: list[NewFi
         again = {row[0] for row in con.execute(LINE_BY_LINE).fetchall()}
     except duckdb.Error as exc:
         log.warning("reading %d files together failed (%s); loading them one by one",
-                    sum(len(paths) for paths in groups.values()), str(exc).splitlines()[0])
+                    sum(len(paths) for paths in groups.values()), shown(str(exc).splitlines()[0]))
         con.execute("delete from parsed")
         again = {n for n, _ in enumerate(files, 1)}
     return sorted(again | {n for n, f in enumerate(files, 1) if not f.direct})
@@ -115,9 +114,9 @@ def _parse_alone(con: duckdb.DuckDBPyConnection, feed: str, file_id: int, f: New
 
 def _append_lines(con: duckdb.DuckDBPyConnection, file_id: int, numbers: list[int], texts: list) -> None:
     if numbers:
-        chunk = pa.table({"file_id": pa.array([file_id] * len(numbers), pa.int64()),
-                          "line": pa.array(numbers, pa.int64()), "text": pa.array(texts, pa.string())})
-        con.execute("insert into lines select * from chunk")
+        con.from_arrow(pa.table({"file_id": pa.array([file_id] * len(numbers), pa.int64()),
+                                 "line": pa.array(numbers, pa.int64()),
+                                 "text": pa.array(texts, pa.string())})).insert_into("lines")
         numbers.clear()
         texts.clear()
 
@@ -161,9 +160,8 @@ def _load_batch(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
             f = files[n - 1]
             try:
                 _parse_alone(con, feed, n, f)
-            except (FileError, duckdb.Error) as exc:
-                reason = str(exc) if isinstance(exc, FileError) else f"could not be read: {str(exc).splitlines()[0]}"
-                results[f.rel] = FileResult(seller_id, feed, f.rel, FileStatus.FAILED, message=reason)
+            except (FileError, OSError, duckdb.Error) as exc:  # OSError: gone or unreadable since it was hashed
+                results[f.rel] = FileResult(seller_id, feed, f.rel, FileStatus.FAILED, message=str(_failure(exc)))
                 con.execute("delete from parsed where file_id = ?", [n])
                 con.execute("delete from batch_files where file_id = ?", [n])
         write(con, settings, lambda c: _store(c, seller_id, feed), what=f"load {seller_id} {feed}")
@@ -187,18 +185,20 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
     todo = []
     for path, refusal in feed_files(settings, seller_id, feed):
         rel = path.relative_to(settings.landing / seller_id).as_posix()
+        try:
+            stat = path.stat()
+        except OSError:  # gone since it was listed: inspecting it says so
+            stat = None
         if refusal:
             results[rel] = FileResult(seller_id, feed, rel, FileStatus.FAILED, message=refusal)
-            continue
-        stat = path.stat()
-        if (rel, stat.st_size, stat.st_mtime_ns) in unchanged:
+        elif stat and (rel, stat.st_size, stat.st_mtime_ns) in unchanged:
             results[rel] = FileResult(seller_id, feed, rel, FileStatus.UNCHANGED)
         else:
             todo.append((path, rel))
     batch: list[NewFile] = []
     # reading, decompressing and hashing release the GIL: two files at a time, ahead of DuckDB loading a batch
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for (_, rel), f in zip(todo, pool.map(lambda item: _try_inspect(feed, *item), todo)):
+        for (_, rel), f in zip(todo, pool.map(lambda item: _try_inspect(feed, *item), todo), strict=True):
             if isinstance(f, FileError):
                 results[rel] = FileResult(seller_id, feed, rel, FileStatus.FAILED, message=str(f))
             elif f.sha256 in seen:
@@ -213,6 +213,7 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
         if batch:
             _load_batch(con, settings, seller_id, feed, batch, results)
     for result in results.values():
+        result.message = shown(result.message)  # it may quote a file name: printed, it forges no line
         if result.status is not FileStatus.UNCHANGED:  # the log names what happened today, not every old file
             log.info("%s %s %s: %s %s", seller_id, feed, shown(result.file), result.status.value,
                      result.message or f"{result.rows_loaded} loaded, {result.rows_rejected} rejected")
@@ -222,12 +223,21 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
 def _try_inspect(feed: str, path, rel: str) -> NewFile | FileError:
     try:
         return inspect(feed, path, rel)
-    except FileError as exc:
-        return exc
-    except OSError as exc:  # gone or unreadable since it was listed
+    except (FileError, OSError) as exc:  # OSError: gone or unreadable since it was listed
+        return _failure(exc)
+
+
+def _failure(exc: Exception) -> FileError:
+    """Why a file failed, in one line."""
+    if isinstance(exc, OSError):
         return FileError(f"could not be read ({exc.strerror or type(exc).__name__})")
+    return exc if isinstance(exc, FileError) else FileError(f"could not be read: {str(exc).splitlines()[0]}")
 
 
 def ingest_seller(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str) -> list[FileResult]:
-    """Load every new file of every feed of one seller (the caller holds the seller's lock)."""
+    """Load every new file of every feed of one seller (the caller holds the seller's lock). A seller name that
+    is not a folder of the landing folder (a path, a link leading outside) is a SettingsError: nothing is read."""
+    if not SELLER_ID.fullmatch(seller_id) or refused(settings.landing / seller_id, settings.landing.resolve()):
+        raise SettingsError(f"seller {shown(seller_id)!r} is not a folder inside the landing folder"
+                            f" {settings.landing}: refused")
     return [r for feed in FEEDS for r in ingest_feed(con, settings, seller_id, feed)]

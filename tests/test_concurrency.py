@@ -1,0 +1,283 @@
+"""Runs at the same moment (spec section 6), as an operator starts them: real `vtr` processes on the embedded SQLite
+catalog and on a real PostgreSQL catalog (tests/servers.py). Sellers run in parallel without lock errors and give
+what one serial run gives; two runs of one seller take turns, never mixed; the PostgreSQL catalog publishes what the
+SQLite one does; the catalog's password is never shown.
+
+Without PostgreSQL's binaries the PostgreSQL cases skip on a developer's machine and fail under CI (`CI` set).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import servers
+from pipeline.lake import connect
+from pipeline.settings import load_settings
+from vtrdemo.generator import generate
+
+VTR = Path(sys.executable).with_name("vtr")
+SELLERS = ("north", "south")
+START, DAYS, PACKAGES = dt.date(2026, 9, 1), 45, 400
+FIRST, LAST = dt.date(2026, 10, 13), dt.date(2026, 10, 15)  # the last dates of the generated data
+RANGE = ["backfill", "--start", FIRST.isoformat(), "--end", LAST.isoformat(), "--no-alerts"]
+TIMEOUT = 300
+CATALOGS = ["sqlite", "postgresql"]
+PASSWORD = "Sup3r-Secret-pw"
+
+
+# --- servers and data ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the session (started on first use, stopped and removed at the end)."""
+    try:
+        server = servers.PostgresServer()
+    except servers.ServerUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc}; under CI the PostgreSQL tests must run (.ci/run installs it)", pytrace=False)
+        pytest.skip(f"{exc}; the PostgreSQL catalog tests are skipped")
+    with server:
+        yield server
+
+
+@pytest.fixture
+def new_pg_database(postgres_server):
+    """A function making a new, empty database on the session's server; it returns its libpq connection string."""
+    return postgres_server.new_database
+
+
+@pytest.fixture(scope="session")
+def landing(tmp_path_factory) -> Path:
+    """Two sellers' landing folders: 45 days of orders, confirmations, scans and catalog, about 400 orders each."""
+    root = tmp_path_factory.mktemp("landing")
+    for n, seller in enumerate(SELLERS):
+        generate(root, seller_id=seller, start=START, days=DAYS, packages=PACKAGES, seed=11 + n)
+    return root
+
+
+def project(root: Path, landing: Path, catalog: str | None) -> Path:
+    """A settings file over the shared landing folder, with a fresh lake and output folder under root."""
+    root.mkdir(parents=True, exist_ok=True)
+    text = f'[paths]\nlanding = "{landing}"\nwarehouse = "lake/warehouse.sqlite"\noutput = "output"\n'
+    if catalog:
+        text += f'[warehouse]\ncatalog = "{catalog}"\ndata_path = "lake/data"\n'
+    config = root / "vtr.toml"
+    config.write_text(text)
+    return config
+
+
+def catalog_for(kind: str, request) -> str | None:
+    return request.getfixturevalue("new_pg_database")() if kind == "postgresql" else None
+
+
+# --- running vtr ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class Vtr:
+    """A `vtr` process; its stderr lines are stamped with the moment they arrived (`vtr -v` logs as it goes)."""
+    args: list[str]
+    lines: list[tuple[float, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([str(VTR), *self.args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def wait(self) -> Vtr:
+        self.stdout = self.proc.communicate(timeout=TIMEOUT)[0]
+        self._reader.join(timeout=10)
+        self.ended = time.monotonic()
+        self.returncode = self.proc.returncode
+        return self
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+    def chain(self, seller: str) -> tuple[float, float]:
+        """When the process was inside the seller's chain, as its log shows: from the first file loaded or model
+        built for the seller (its lock held) to `<seller>: published`. A part of the chain, never more."""
+        inside = [t for t, line in self.lines if re.match(rf"INFO pipeline\.(ingest\.load: {seller} |models: built .*"
+                                                          rf" for {seller} in )", line)]
+        published = [t for t, line in self.lines if line == f"INFO pipeline.steps: {seller}: published"]
+        assert inside and published, f"no chain of {seller} in the log:\n{self.stderr}"
+        return inside[0], published[-1]
+
+    def files_loaded(self) -> int:
+        return int(re.search(r"^files: (\d+) loaded", self.stdout, re.MULTILINE).group(1))
+
+
+def vtr(config: Path, *args: str) -> Vtr:
+    return Vtr(["-v", *args[:1], "--config", str(config), *args[1:]])
+
+
+def assert_clean(*runs: Vtr) -> None:
+    """Exit 0, and stderr holds only `vtr -v`'s progress lines: no warning, error or traceback."""
+    for run in runs:
+        assert run.returncode == 0, f"{run.args} exited {run.returncode}:\n{run.stderr}"
+        noise = [line for _, line in run.lines if not line.startswith("INFO ")]
+        assert noise == [], f"{run.args} wrote to stderr:\n" + "\n".join(noise)
+
+
+# --- what a user sees ----------------------------------------------------------------------------------------------
+
+@dataclass
+class Published:
+    marts: dict[str, list[tuple]]  # every marts.mart_* table of the lake, ordered
+    raw: dict[str, list[tuple]]  # the raw layer and the load manifest (without its load times), ordered
+    files: dict[str, bytes]  # every file under the output folder: relative path -> bytes
+
+    def of(self, seller: str) -> Published:
+        """Only the seller's rows and files (a run of that seller alone publishes these)."""
+        def rows(tables):
+            return {t: [r for r in rs if r[0] == seller] for t, rs in tables.items()}
+        mine = {p: b for p, b in self.files.items() if Path(p).stem == seller or Path(p).stem.endswith(f"_{seller}")}
+        return Published(rows(self.marts), rows(self.raw), mine)
+
+
+RAW = {  # seller_id first, so that `Published.of` can pick a seller's rows
+    "raw.files": "seller_id, file_id, feed, path, sha256, size_bytes, rows_read, rows_loaded, rows_rejected",
+    "raw.orders": "seller_id, * exclude (seller_id)",
+    "raw.confirmations": "seller_id, * exclude (seller_id)",
+    "raw.scans": "seller_id, * exclude (seller_id)",
+    "raw.catalog": "seller_id, * exclude (seller_id)",
+    "main.rejects": "seller_id, * exclude (seller_id)",
+}
+
+
+def published(config: Path) -> Published:
+    settings = load_settings(config)
+    con = connect(settings, read_only=True)
+    try:
+        marts = [r[0] for r in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'lake' and schema_name = 'marts'"
+            " and table_name like 'mart\\_%' escape '\\' order by all").fetchall()]
+        for mart in marts:  # seller_id first, as in RAW
+            columns = [r[0] for r in con.execute(f"describe marts.{mart}").fetchall()]
+            assert "seller_id" in columns, mart
+        rows = {m: con.execute(f"select seller_id, * exclude (seller_id) from marts.{m} order by all").fetchall()
+                for m in marts}
+        raw = {t: con.execute(f"select {cols} from {t} order by all").fetchall() for t, cols in RAW.items()}
+    finally:
+        con.close()
+    out = settings.output
+    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    return Published(rows, raw, files)
+
+
+def assert_same(got: Published, expected: Published) -> None:
+    assert sorted(got.marts) == sorted(expected.marts)
+    for table in expected.marts:
+        assert got.marts[table] == expected.marts[table], f"marts.{table} differs"
+    for table in expected.raw:
+        assert got.raw[table] == expected.raw[table], f"{table} differs"
+    assert sorted(got.files) == sorted(expected.files)
+    assert [p for p in expected.files if got.files[p] != expected.files[p]] == [], "output files differ"
+
+
+@pytest.fixture(scope="session")
+def serial(landing, tmp_path_factory) -> Published:
+    """One serial `vtr backfill` of both sellers into a fresh lake (SQLite catalog): what every test expects."""
+    config = project(tmp_path_factory.mktemp("serial"), landing, None)
+    run = vtr(config, *RANGE).wait()
+    assert_clean(run)
+    result = published(config)
+    assert {r[0] for r in result.marts["mart_vtr_snapshots"]} == set(SELLERS)
+    days = [FIRST + dt.timedelta(n) for n in range((LAST - FIRST).days + 1)]
+    assert {f"vtr_snapshots/snapshot_date={d}/{s}.parquet" for d in days for s in SELLERS} <= set(result.files)
+    return result
+
+
+# --- the tests -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", CATALOGS)
+def test_two_sellers_at_the_same_moment_give_the_results_of_one_serial_run(kind, landing, serial, tmp_path,
+                                                                          request):
+    config = project(tmp_path, landing, catalog_for(kind, request))
+
+    runs = [vtr(config, *RANGE, "--sellers", seller) for seller in SELLERS]
+    for run in runs:
+        run.wait()
+
+    assert_clean(*runs)
+    # both were inside their chains at once: each began its chain before the other had published
+    (a_in, a_out), (b_in, b_out) = runs[0].chain(SELLERS[0]), runs[1].chain(SELLERS[1])
+    assert max(a_in, b_in) < min(a_out, b_out), (
+        f"the runs did not overlap: {SELLERS[0]} {a_in - runs[0].started:.1f}..{a_out - runs[0].started:.1f} s,"
+        f" {SELLERS[1]} {b_in - runs[0].started:.1f}..{b_out - runs[0].started:.1f} s")
+    assert_same(published(config), serial)
+
+
+@pytest.mark.parametrize("kind", CATALOGS)
+def test_the_same_seller_twice_at_once_takes_turns_and_equals_one_run(kind, landing, serial, tmp_path, request):
+    config = project(tmp_path, landing, catalog_for(kind, request))
+    seller = SELLERS[0]
+
+    runs = [vtr(config, *RANGE, "--sellers", seller) for _ in range(2)]
+    for run in runs:
+        run.wait()
+
+    assert_clean(*runs)
+    first, second = sorted(runs, key=lambda r: r.chain(seller)[0])
+    assert first.chain(seller)[1] < second.chain(seller)[0], "the two runs of one seller were inside it at once"
+    expected, got = serial.of(seller), published(config)
+    files = len(expected.raw["raw.files"])
+    # one run loaded every file, the other found them all loaded: each file is in the manifest once, no row twice
+    assert (first.files_loaded(), second.files_loaded()) == (files, 0)
+    assert len({r[4] for r in got.raw["raw.files"]}) == len(got.raw["raw.files"]) == files
+    assert_same(got, expected)
+
+
+def test_a_run_on_the_postgresql_catalog_publishes_what_the_sqlite_catalog_does(landing, new_pg_database, tmp_path):
+    on_sqlite = project(tmp_path / "sqlite", landing, None)
+    on_postgres = project(tmp_path / "postgresql", landing, new_pg_database())
+
+    runs = [vtr(config, "run", "--date", LAST.isoformat(), "--no-alerts").wait() for config in (on_sqlite,
+                                                                                                on_postgres)]
+
+    assert_clean(*runs)
+    sqlite = published(on_sqlite)
+    assert sqlite.marts["mart_vtr_snapshots"] and sqlite.files
+    assert_same(published(on_postgres), sqlite)
+    assert not (tmp_path / "postgresql" / "lake" / "warehouse.sqlite").exists()  # the catalog is the server's
+
+
+@pytest.mark.parametrize("refusal", ["wrong password", "wrong password, URL form", "nothing listening"])
+def test_a_refused_catalog_is_one_line_naming_host_and_database_never_the_password(refusal, landing,
+                                                                                   postgres_server, tmp_path):
+    if refusal == "wrong password":
+        catalog = postgres_server.dsn(servers.SECURED_DB, password=PASSWORD)
+    elif refusal == "wrong password, URL form":
+        catalog = f"postgresql://{servers.SUPERUSER}:{PASSWORD}@127.0.0.1:{postgres_server.port}/{servers.SECURED_DB}"
+    else:
+        catalog = postgres_server.dsn(servers.SECURED_DB, password=PASSWORD).replace(
+            f"port={postgres_server.port}", f"port={servers.free_port()}")
+    config = project(tmp_path, landing, catalog)
+
+    quiet = subprocess.run([str(VTR), "run", "--config", str(config), "--date", LAST.isoformat()],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    verbose = vtr(config, "run", "--date", LAST.isoformat()).wait()  # the log at -v, too
+
+    assert quiet.returncode == verbose.returncode == 1
+    assert quiet.stderr.count("\n") == 1 and quiet.stderr.startswith("vtr: ")
+    assert f"postgresql://127.0.0.1/{servers.SECURED_DB}" in quiet.stderr
+    assert ("password authentication failed" if "password" in refusal else "Connection refused") in quiet.stderr
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p != config]
+    for text in (quiet.stdout, quiet.stderr, verbose.stdout, verbose.stderr, *written):
+        assert (PASSWORD not in text) if isinstance(text, str) else (PASSWORD.encode() not in text)
