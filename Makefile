@@ -21,6 +21,7 @@ demo: setup
 	$(VENV)/bin/vtr demo
 
 test: setup
+	bash .ci/system-packages  # postgresql and chromium when missing and installable; else one line on what is skipped
 	$(VENV)/bin/python -m pytest
 
 bench: setup

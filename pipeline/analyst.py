@@ -41,6 +41,22 @@ def session(settings: Settings, query: str | None = None) -> int:
     return int(failed)
 
 
+def attach_sql(settings: Settings) -> str:
+    """The statements that open the lake read-only in any DuckDB 1.5.5 client (the `duckdb` command line:
+    `duckdb -cmd "$(vtr sql --config FILE --print-attach)"`); a catalog password is left out: libpq reads it from
+    PGPASSWORD or ~/.pgpass."""
+    scanner = "postgres_scanner" if settings.catalog else "sqlite_scanner"
+    catalog = (f"postgres:{lake.without_password(settings.catalog)}" if settings.catalog
+               else f"sqlite:{settings.warehouse}")
+    return "\n".join([
+        f"load '{lake.extension_path('ducklake')}';",
+        f"load '{lake.extension_path(scanner)}';",
+        f"attach 'ducklake:{catalog}' as lake (read_only);",
+        "use lake;",
+        "set TimeZone = 'UTC';",
+    ]) + "\n"
+
+
 def _statements(lines):
     """Complete statements as they arrive: text up to a line ending with ';'."""
     pending = ""

@@ -49,8 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--start", required=True, type=_date, help="first snapshot date YYYY-MM-DD")
     p.add_argument("--end", required=True, type=_date, help="last snapshot date YYYY-MM-DD")
     command("ingest", "load every new file of the sellers' feeds into the warehouse", sellers=True)
-    command("sql", "a read-only SQL session on the warehouse, usable while runs write").add_argument(
-        "query", nargs="?", help="a query to print (default: read statements from standard input)")
+    p = command("sql", "a read-only SQL session on the warehouse, usable while runs write")
+    p.add_argument("query", nargs="?", help="a query to print (default: read statements from standard input)")
+    p.add_argument("--print-attach", action="store_true",
+                   help="print the statements that open the warehouse in another DuckDB client, and exit")
     command("maintain", "merge small files, expire snapshots past the retention, delete unused files")
     p = sub.add_parser("demo", help="make a sample data set, run the pipeline over weeks of it, show the outputs")
     p.add_argument("--dir", default="demo", help="folder for the demo's data and outputs (default: ./demo)")
@@ -75,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(args.dir, args.packages)
         settings = load_settings(args.config)
         if args.command == "sql":
-            from pipeline.analyst import session
+            from pipeline import analyst
 
-            return session(settings, args.query)
+            if args.print_attach:
+                print(analyst.attach_sql(settings), end="")
+                return 0
+            return analyst.session(settings, args.query)
         check_paths(settings)
         return _COMMANDS[args.command](settings, args)
     except (SettingsError, PlanError) as exc:

@@ -82,6 +82,11 @@ def catalog_label(settings: Settings) -> str:
     return f"postgresql://{pick(host)}/{pick(db)}"
 
 
+def without_password(catalog: str) -> str:
+    """A PostgreSQL connection string with its password left out (key=value or URL form)."""
+    return re.sub(r"(password=)\S+\s*|(://[^:/@]+):[^@]*@", lambda m: "" if m.group(1) else f"{m.group(2)}@", catalog)
+
+
 def _check_catalog_file(path: Path, *, create: bool) -> None:
     """A DuckDB-file warehouse of an earlier release is named, never mixed; a new SQLite catalog starts in WAL mode."""
     if path.exists():
@@ -128,11 +133,13 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         # no rows inlined in the catalog: merging files after flushing inlined rows made a reader pinned to an
         # earlier snapshot see no rows, and an inlined NUL failed the SQLite commit; small files are merged instead
         con.execute("set ducklake_default_data_inlining_row_limit = 0")
-        _attach(con, settings, read_only)
-        con.execute(f"use {LAKE}")
+        if read_only:
+            _attach(con, settings, read_only)
+        else:  # a writer may be the one making the lake: first runs of many sellers take turns at that
+            with _named_lock(settings, "create", "another run making the warehouse"):
+                _attach(con, settings, read_only)
+                _ensure_tables(con, settings)
         con.execute(MACROS.read_text())  # the connection's own macros: analysts and every model share the rules
-        if not read_only:
-            _ensure_tables(con, settings)
     except BaseException:
         con.close()
         raise
@@ -159,6 +166,7 @@ def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool)
     except duckdb.Error as exc:  # the message may quote the connection string: name the catalog by its label
         reason = str(exc).splitlines()[0].replace(settings.catalog or "\0", "***")
         raise WarehouseError(f"cannot open the warehouse catalog {catalog_label(settings)}: {reason}") from None
+    con.execute(f"use {LAKE}")
 
 
 def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
@@ -177,7 +185,7 @@ def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Create the raw layer, the rejects and the alert log once (a lake change: concurrent first runs retry)."""
+    """Create the raw layer, the rejects and the alert log once (the caller holds the lock making the lake)."""
     try:
         con.execute(f"select 1 from {LAKE}.raw.files limit 0")
         return
@@ -249,25 +257,30 @@ def write(con: duckdb.DuckDBPyConnection, settings: Settings, body: Callable[[du
         time.sleep(random.uniform(0.05, 0.3) * min(2 ** (attempt - 1), 16))
 
 
-@contextlib.contextmanager
-def seller_lock(settings: Settings, seller_id: str) -> Iterator[None]:
+def seller_lock(settings: Settings, seller_id: str):
     """Runs that touch the same seller take turns (ingest order and mart rows are per seller); other sellers and
-    analysts go on. On PostgreSQL an advisory lock, so workers on many machines share it; else a file lock."""
+    analysts go on."""
     if not SELLER_ID.fullmatch(seller_id):  # it names a lock file: never a path
         raise WarehouseError(f"not a seller id: {seller_id!r}")
+    return _named_lock(settings, f"seller-{seller_id}", f"another run of seller {seller_id}")
+
+
+@contextlib.contextmanager
+def _named_lock(settings: Settings, name: str, what: str) -> Iterator[None]:
+    """A lock every process of the deployment shares: a file lock beside the SQLite catalog, or a PostgreSQL advisory
+    lock, so workers on many machines share it. Either ends with its process: a killed run holds nothing."""
     if not settings.catalog:
-        folder = settings.warehouse.with_name(settings.warehouse.name + ".locks")
-        with _file_lock(folder / f"{seller_id}.lock", f"another run of seller {seller_id}"):
+        with _file_lock(settings.warehouse.with_name(settings.warehouse.name + ".locks") / f"{name}.lock", what):
             yield
         return
     import psycopg2  # the postgres dependency group: only a PostgreSQL catalog needs it
 
-    key = int.from_bytes(hashlib.sha256(f"vtr-seller:{seller_id}".encode()).digest()[:8], "big", signed=True)
+    key = int.from_bytes(hashlib.sha256(f"vtr:{name}".encode()).digest()[:8], "big", signed=True)
     try:
         pg = psycopg2.connect(settings.catalog)
     except psycopg2.Error as exc:
         reason = str(exc).splitlines()[0].replace(settings.catalog, "***")
-        raise WarehouseError(f"cannot reach the catalog {catalog_label(settings)} for the seller lock: {reason}") from None
+        raise WarehouseError(f"cannot reach the catalog {catalog_label(settings)} for {what}: {reason}") from None
     try:
         pg.autocommit = True
         with pg.cursor() as cur:
@@ -277,9 +290,9 @@ def seller_lock(settings: Settings, seller_id: str) -> Iterator[None]:
                 if cur.fetchone()[0]:
                     break
                 if time.monotonic() - waited > LOCK_WAIT_LOG_SECONDS:
-                    log.warning("still waiting for another run of seller %s", seller_id)
+                    log.warning("still waiting for %s", what)
                     waited = time.monotonic()
                 time.sleep(0.1)
-        yield  # the lock ends with the session: a killed worker's connection closes and releases it
+        yield  # the lock ends with the session
     finally:
         pg.close()

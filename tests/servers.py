@@ -133,9 +133,10 @@ class PostgresServer:
             try:
                 psycopg2.connect(self.dsn("postgres", connect_timeout="2")).close()
                 return
-            except psycopg2.OperationalError:
+            except psycopg2.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL on port {self.port} did not accept connections{self._log_tail()}")
+                    raise RuntimeError(f"PostgreSQL on port {self.port} did not accept connections"
+                                       f"{self._log_tail()}") from exc
                 time.sleep(0.1)
 
     @contextlib.contextmanager
