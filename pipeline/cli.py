@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     import duckdb
 
     from pipeline.lake import WarehouseError
-    from pipeline.settings import SettingsError, check_paths, load_settings
+    from pipeline.preflight import check_paths
+    from pipeline.settings import SettingsError, load_settings
     from pipeline.steps import PlanError
 
     try:
