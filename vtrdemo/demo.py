@@ -95,7 +95,7 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     from pipeline.settings import load_settings
 
     settings = load_settings(config)
-    report = settings.output / "reports" / f"vtr_report_{latest.isoformat()}.html"
+    report = settings.output / "reports" / f"vtr_report_{latest.isoformat()}_{SELLER}.html"
     print()
     print(_summary(settings, latest))
     print(f"""
