@@ -22,6 +22,7 @@ demo: setup
 
 test: setup
 	bash .ci/system-packages  # postgresql and chromium when missing and installable; else one line on what is skipped
+	bash .ci/lint
 	$(VENV)/bin/python -m pytest
 
 bench: setup

@@ -4,9 +4,9 @@
     .venv/bin/python benchmarks/run.py --size S --repeats 3 --only cold,baseline,warm
 
 Every measured step is a separate process (`vtr ...`, benchmarks/baseline.py, benchmarks/dag_run.py); its wall
-time and its own peak RSS (os.wait4 in a small launcher process) are recorded. The product is only called through its command line, the
-generator and pipeline.airflow_local. See benchmarks/README.md for what each scenario does and how to read
-the output; the last lines printed are the targets, each `met` or `not met`.
+time and its own peak RSS (os.wait4 in a small launcher process) are recorded. The product is only called through
+its command line, the generator and pipeline.airflow_local. See benchmarks/README.md for what each scenario does
+and how to read the output; the last lines printed are the targets, each `met` or `not met`.
 """
 
 from __future__ import annotations
@@ -373,7 +373,7 @@ class Bench:
         shutil.copytree(partition(state[3], self.day), self.warm_snapshot)
 
     def history(self) -> None:
-        for key, days in zip(("history_short", "history_long"), self.history_days):
+        for key, days in zip(("history_short", "history_long"), self.history_days, strict=True):
             packages = max(1, round(self.packages * days / self.days))  # the same daily volume
             landing = dataset(self.args.data_dir, self.size, packages, days, self.args.seed)
             s = self.scenario(key, f"warm daily run with {days} days of history ({packages:,} packages)")
@@ -393,7 +393,7 @@ class Bench:
         one = self.scenario("run_loaded", "vtr run of one date, every file already loaded")
         many = self.scenario("backfill", f"vtr backfill of {BACKFILL_DATES} dates, every file already loaded")
         start = self.day - dt.timedelta(days=BACKFILL_DATES - 1)
-        for i in range(self.args.repeats):
+        for _ in range(self.args.repeats):
             restore(saved, warehouse, output)
             wall, rss = run_checked(self.vtr_run(settings, self.day), self.logs / "run_loaded.log", "vtr run (loaded)")
             one.walls.append(wall)

@@ -21,7 +21,7 @@ def _file_day(path: Path) -> dt.date:
             return dt.date(*map(int, match.groups()))
         except ValueError:
             pass
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date()
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).date()
 
 
 def stale_feeds(settings: Settings, seller_id: str, snapshot_date: dt.date) -> list[str]:
@@ -35,5 +35,5 @@ def stale_feeds(settings: Settings, seller_id: str, snapshot_date: dt.date) -> l
 
 def wait_deadline(settings: Settings, snapshot_date: dt.date) -> dt.datetime:
     """Files for D are awaited until D + 1 day 00:00 UTC plus wait_for_files_minutes."""
-    day_end = dt.datetime.combine(snapshot_date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    day_end = dt.datetime.combine(snapshot_date + dt.timedelta(days=1), dt.time(), dt.UTC)
     return day_end + dt.timedelta(minutes=settings.wait_for_files_minutes)

@@ -60,7 +60,8 @@ class RunSummary:
             f"VTR snapshot {dates}",
             f"files: {len(loaded)} loaded, {len(self.files(FileStatus.UNCHANGED, FileStatus.DUPLICATE))} skipped"
             f" (already loaded), {len(self.files(FileStatus.FAILED))} failed;"
-            f" rows: {sum(f['rows_loaded'] for f in loaded)} loaded, {sum(f['rows_rejected'] for f in loaded)} rejected",
+            f" rows: {sum(f['rows_loaded'] for f in loaded)} loaded,"
+            f" {sum(f['rows_rejected'] for f in loaded)} rejected",
             f"held confirmations (order not arrived yet): {count('held_confirmations')};"
             f" items not in the catalog (counted as Uncategorized): {count('uncategorized_items')}",
         ]
@@ -80,7 +81,8 @@ class RunSummary:
                                                           " the next run)" if self.alerts_failed else ""))
         lines += [f"  not delivered: {d}" for d in self.alerts_failed]
         lines.append("")
-        lines.append(f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}  status")
+        lines.append(f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}"
+                     "  status")
         for s in self.sellers:
             for marketplace, window, total, valid, vtr, status in s.get("overall", []):
                 lines.append(f"{s['seller_id']:<14} {marketplace:<14} {window:>5}d {total:>9} {valid:>9}"

@@ -19,7 +19,7 @@ seen = {"commit": 0, "parquet": 0, "commits_before_outputs": None}
 
 
 def _die_if(kind: str, count: int) -> None:
-    if KIND == kind and count == N:
+    if kind == KIND and count == N:
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -40,7 +40,7 @@ def test_tiny_benchmark_measures_every_scenario_and_matches_the_baseline(tmp_pat
 
     # the last lines are the targets, one each, met or not, naming the size they were measured at
     last = done.stdout.strip().splitlines()[-len(TARGET_PREFIXES):]
-    for line, prefix in zip(last, TARGET_PREFIXES):
+    for line, prefix in zip(last, TARGET_PREFIXES, strict=True):
         assert line.startswith(prefix), (line, prefix)
         assert line.endswith(("met (measured at tiny)", "met (measured at tiny; target is for M)",
                               "met (measured at tiny; target is for L)")), line

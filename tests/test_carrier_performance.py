@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 
 from pipeline.outputs import partition_file
 from pipeline.run import run
-from test_models import D, IN_BOTH, SHIPPED, confirmations_tsv, orders_tsv, query, scans_csv
+from test_models import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 
 
 def test_carrier_share_of_invalid_and_days_to_first_scan(project):

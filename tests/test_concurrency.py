@@ -20,8 +20,8 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-import servers
 
+import servers
 from pipeline.lake import connect
 from pipeline.settings import load_settings
 from vtrdemo.generator import generate

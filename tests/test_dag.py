@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pendulum
@@ -97,7 +98,7 @@ def documented_edges(doc: str) -> set[tuple[str, str]]:
         if ">>" not in line:
             continue
         stages = [[t.strip() for t in stage.split(",")] for stage in line.strip().split(">>")]
-        for ups, downs in zip(stages, stages[1:]):
+        for ups, downs in pairwise(stages):
             edges |= {(u, d) for u in ups for d in downs}
     return edges
 
@@ -109,7 +110,7 @@ def test_task_ids_and_edges_are_those_of_the_docstring(dag):
     # the main line, in order: each seller's chain is one group, mapped over the run's sellers
     chain = ["plan_run", "list_sellers", "seller.wait_for_files", "seller.run_seller", "finish_run"]
     assert set(dag.task_ids) == set(chain)
-    assert set(zip(chain, chain[1:])) <= actual
+    assert set(pairwise(chain)) <= actual
     assert type(dag.task_group_dict["seller"]).__name__ == "MappedTaskGroup"  # one instance per seller
     assert dag.doc_md.startswith(DAG_FILE.read_text().split('"""')[1])  # doc_md is the module docstring
 
@@ -170,7 +171,8 @@ def test_timeouts_come_from_the_settings_file(tmp_path):
     config.write_text('[schedule]\ntask_timeout_minutes = 45\nrun_timeout_minutes = 300\n')
     probe = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('d', sys.argv[1]); "
              "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); d = m.daily_dag; "
-             "print(d.dagrun_timeout.total_seconds(), d.get_task('seller.run_seller').execution_timeout.total_seconds())")
+             "print(d.dagrun_timeout.total_seconds(), "
+             "d.get_task('seller.run_seller').execution_timeout.total_seconds())")
     done = subprocess.run([sys.executable, "-c", probe, str(DAG_FILE)], env={**os.environ, "VTR_CONFIG": str(config)},
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.split()[-2:] == ["18000.0", "2700.0"], done.stderr[-2000:]
@@ -181,5 +183,5 @@ def test_the_test_session_runs_airflow_in_a_temporary_home_with_sqlite():
 
     home = Path(os.environ["AIRFLOW_HOME"])
     assert home != Path.home() / "airflow" and home.name.startswith("vtr_airflow_")
-    assert settings.SQL_ALCHEMY_CONN == f"sqlite:///{home / 'airflow.db'}"
+    assert f"sqlite:///{home / 'airflow.db'}" == settings.SQL_ALCHEMY_CONN
     assert Path(settings.DAGS_FOLDER) == DAGS_FOLDER

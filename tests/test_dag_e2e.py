@@ -20,14 +20,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import Project
-from test_alerts import Hook, Inbox, free_port
-from test_models import confirmations_tsv, orders_tsv, scans_csv
 
+from conftest import Project
 from pipeline import checks
 from pipeline.lake import connect
 from pipeline.run import run
 from pipeline.settings import load_settings
+from test_alerts import Hook, Inbox, free_port
+from test_models import confirmations_tsv, orders_tsv, scans_csv
 from vtrdemo.airflow_local import run_dag
 
 D1, D2, D3 = dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 22)
@@ -84,8 +84,8 @@ def day_files(day: dt.date) -> list[tuple[str, str, str]]:
         scanned = BOOKS + TOYS[:8]
         return [
             ("catalog", "catalog.csv", "sku,category\nSKU-B,Books\nSKU-T,Toys\n"),
-            ("orders", "orders_2026-11-20.txt", orders_tsv(*[(o, f"{o}-1", "SKU-B" if o[0] == "B" else "SKU-T", PROMISED)
-                                                             for o in BOOKS + TOYS])),
+            ("orders", "orders_2026-11-20.txt", orders_tsv(
+                *[(o, f"{o}-1", "SKU-B" if o[0] == "B" else "SKU-T", PROMISED) for o in BOOKS + TOYS])),
             ("confirmations", "confirmations_2026-11-20.txt", confirmations_tsv(
                 *[(o, f"{o}-1", SHIPPED, "UPS", "", f"1Z{o}") for o in BOOKS + TOYS])),
             ("scans", "scans_2026-11-20.csv", scans_csv(*[(f"1Z{o}", "2026-11-03T10:00:00Z", "in_transit")
@@ -179,7 +179,8 @@ def test_rerun_of_a_date_sends_nothing_new(three_days):
     assert sorted((k, c.split(":")[0], d, a) for k, _, c, d, a in log) == [
         ("early_warning", "json", True, 1), ("early_warning", "mailto", True, 1),
         ("vtr", "json", True, 1), ("vtr", "mailto", True, 1)]
-    assert {c for _, _, c, _, _ in log if c.startswith("json")} == {f"json://127.0.0.1:{port_hook}"}  # the channel's service and host, never the URL's token
+    # the channel's service and host, never the URL's token
+    assert {c for _, _, c, _, _ in log if c.startswith("json")} == {f"json://127.0.0.1:{port_hook}"}
 
 
 def test_stale_scans_feed_is_alerted_and_the_run_does_not_wait(three_days):
@@ -301,7 +302,8 @@ def test_a_file_with_many_rejects_is_a_warning_sent_once_and_the_run_publishes(t
     project = new_project(tmp_path, servers, "[quality]\nmax_reject_share = 0.01\nmin_rejected_rows = 1\n")
     drop_day(project, D1)
     bad_row = "\tX-1\t2026-10-25T10:00:00+00:00\tSKU-B\t1\t10.00\tSEK\t2026-11-05\tAmazon.se\tA Buyer\n"
-    project.drop("acme", "orders", "orders_2026-11-20b.txt", orders_tsv(("B900", "B900-1", "SKU-B", PROMISED)) + bad_row)
+    project.drop("acme", "orders", "orders_2026-11-20b.txt",
+                 orders_tsv(("B900", "B900-1", "SKU-B", PROMISED)) + bad_row)
 
     first = dag_run(project, D1)
     assert_succeeded(first)

@@ -76,7 +76,7 @@ def test_files_are_named_by_day_and_carry_buyer_data(tmp_path):
 
 def _s10_ok(number: str) -> bool:
     digits = [int(c) for c in number[2:10]]
-    check = 11 - sum(w * d for w, d in zip((8, 6, 4, 2, 3, 5, 9, 7), digits)) % 11
+    check = 11 - sum(w * d for w, d in zip((8, 6, 4, 2, 3, 5, 9, 7), digits, strict=True)) % 11
     return int(number[10]) == {10: 0, 11: 5}.get(check, check)
 
 

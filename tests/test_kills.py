@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from test_alerts import Hook
 
 from pipeline.lake import connect
 from pipeline.settings import load_settings
+from test_alerts import Hook
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
 VTR = str(Path(sys.executable).with_name("vtr"))
@@ -146,4 +146,5 @@ def _spread(first: int, last: int, count: int) -> set[int]:
 def _env() -> dict:
     import os
 
-    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "VTR_ALERT_BACKOFF_SECONDS": "0.01"}
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+            "VTR_ALERT_BACKOFF_SECONDS": "0.01"}

@@ -14,7 +14,7 @@ from pipeline.models import LAYERS, load_models, run_model, write_config
 from pipeline.settings import Settings
 
 D = dt.date(2026, 11, 20)  # windows of D: 7 days promised 10-31 .. 11-06, 30 days 10-08 .. 11-06
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(day: str, hour: int = 12) -> dt.datetime:
@@ -52,8 +52,8 @@ def windows(day: dt.date = D, sizes: tuple[int, ...] = (7, 30)) -> tuple[str, li
 
 ITEMS = ("seller_id varchar, order_id varchar, order_item_id varchar, ship_date date, carrier_code varchar, "
          "tracking_number varchar, last_load_seq bigint")
-ORDERS = "seller_id varchar, order_id varchar, order_item_id varchar, marketplace varchar, latest_delivery_date date, " \
-         "sku varchar"
+ORDERS = ("seller_id varchar, order_id varchar, order_item_id varchar, marketplace varchar, "
+          "latest_delivery_date date, sku varchar")
 
 
 def test_int_packages_groups_items_by_order_and_number_or_by_ship_date_and_carrier_when_untracked():

@@ -23,7 +23,8 @@ IN_BOTH = "2026-11-05"  # a promised date inside both windows of D
 SHIPPED = "2026-11-02"
 SCANNED = "2026-11-02T10:00:00Z"
 
-ORDER_HEADER = "order-id\torder-item-id\tpurchase-date\tsku\tquantity-purchased\titem-price\tcurrency\tlatest-delivery-date\tsales-channel\tbuyer-name"
+ORDER_HEADER = ("order-id\torder-item-id\tpurchase-date\tsku\tquantity-purchased\titem-price\tcurrency"
+                "\tlatest-delivery-date\tsales-channel\tbuyer-name")
 CONF_HEADER = "order-id\torder-item-id\tquantity\tship-date\tcarrier-code\tcarrier-name\ttracking-number\tship-method"
 SCAN_HEADER = "tracking_number,carrier,event_time,status,event_code,description,location"
 
@@ -33,7 +34,8 @@ def orders_tsv(*rows) -> str:
     lines = [ORDER_HEADER]
     for order_id, item_id, sku, promised, *rest in rows:
         channel = rest[0] if rest else "Amazon.se"
-        lines.append(f"{order_id}\t{item_id}\t2026-10-25T10:00:00+00:00\t{sku}\t1\t10.00\tSEK\t{promised}\t{channel}\tA Buyer")
+        lines.append(f"{order_id}\t{item_id}\t2026-10-25T10:00:00+00:00\t{sku}\t1\t10.00\tSEK\t{promised}"
+                     f"\t{channel}\tA Buyer")
     return "\n".join(lines) + "\n"
 
 
@@ -94,7 +96,8 @@ def scoped(project, scope: str, day=D, window=7) -> dict[str, tuple]:
     """scope_value -> (packages_total, packages_valid, status) for one scope and window of acme / Amazon.se."""
     rows = query(project, """
         select scope_value, packages_total, packages_valid, status from marts.mart_vtr_snapshots
-        where snapshot_date = ? and seller_id = 'acme' and marketplace = 'Amazon.se' and scope = ? and window_days = ?""",
+        where snapshot_date = ? and seller_id = 'acme' and marketplace = 'Amazon.se' and scope = ?
+          and window_days = ?""",
                  [day, scope, window])
     return {r[0]: tuple(r[1:]) for r in rows}
 
@@ -120,7 +123,8 @@ def test_190_of_200_is_exactly_95_percent_and_ok_189_is_below(project, valid, st
     project.drop("acme", "orders", "orders.txt", orders_tsv(*items))
     project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
         *[(o, i, SHIPPED, "UPS", "", f"1Z{n:06d}") for n, (o, i, *_) in enumerate(items)]))
-    project.drop("acme", "scans", "scans.csv", scans_csv(*[(f"1Z{n:06d}", SCANNED, "in_transit") for n in range(valid)]))
+    project.drop("acme", "scans", "scans.csv",
+                 scans_csv(*[(f"1Z{n:06d}", SCANNED, "in_transit") for n in range(valid)]))
 
     run(project.settings(), D)
 
@@ -189,7 +193,8 @@ def test_each_invalid_package_gets_the_first_reason_that_applies(project):
 
 def test_scan_grace_days_is_a_setting(project):
     project.write_config("[metric]\nscan_grace_days = 0\n")
-    project.drop("acme", "orders", "orders.txt", orders_tsv(("G1", "G1-1", "SKU1", IN_BOTH), ("G2", "G2-1", "SKU1", IN_BOTH)))
+    project.drop("acme", "orders", "orders.txt",
+                 orders_tsv(("G1", "G1-1", "SKU1", IN_BOTH), ("G2", "G2-1", "SKU1", IN_BOTH)))
     project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
         ("G1", "G1-1", SHIPPED, "UPS", "", "TG1"), ("G2", "G2-1", SHIPPED, "UPS", "", "TG2")))
     project.drop("acme", "scans", "scans.csv", scans_csv(
@@ -204,7 +209,8 @@ def test_grace_bound_is_utc_whatever_the_analysts_session_time_zone(project):
     """An analyst opening the warehouse in New York sees the same scan judgement as the run."""
     project.drop("acme", "orders", "orders.txt", orders_tsv(("G1", "G1-1", "SKU1", IN_BOTH)))
     project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(("G1", "G1-1", SHIPPED, "UPS", "", "TG1")))
-    project.drop("acme", "scans", "scans.csv", scans_csv(("TG1", "2026-10-31T00:30:00Z", "in_transit")))  # bound + 30 min
+    # bound + 30 min
+    project.drop("acme", "scans", "scans.csv", scans_csv(("TG1", "2026-10-31T00:30:00Z", "in_transit")))
     run(project.settings(), D)
 
     # a build in a session set to New York judges the same (the SQL spells its cut-offs in UTC)
@@ -234,7 +240,8 @@ def test_window_edges_are_inclusive_and_one_day_outside_is_excluded(project):
     project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
         *[(o, f"{o}-1", "2026-10-01", "UPS", "", f"T{o}") for o in promised]))
     # E3 and E5 valid; the others never scanned
-    project.drop("acme", "scans", "scans.csv", scans_csv(("TE3", SCANNED, "in_transit"), ("TE5", SCANNED, "in_transit")))
+    project.drop("acme", "scans", "scans.csv",
+                 scans_csv(("TE3", SCANNED, "in_transit"), ("TE5", SCANNED, "in_transit")))
 
     run(project.settings(), D)
 
@@ -282,7 +289,8 @@ def test_account_without_any_confirmed_package_still_has_overall_rows(project):
     counts = {name: pq.read_metadata(partition_file(project.settings(), name, D, "acme")).num_rows
               for name in ("vtr_snapshots", "category_report", "invalid_packages")}
     assert counts == {"vtr_snapshots": 2, "category_report": 0, "invalid_packages": 0}
-    assert pq.read_schema(partition_file(project.settings(), "invalid_packages", D, "acme")).names[-2:] == ["categories", "reason"]
+    schema = pq.read_schema(partition_file(project.settings(), "invalid_packages", D, "acme"))
+    assert schema.names[-2:] == ["categories", "reason"]
 
 
 # --- packages and categories -----------------------------------------------------------------------------------
@@ -301,7 +309,8 @@ def test_package_in_two_categories_counts_once_in_each_and_once_overall(project)
         ("C2", "C2-1", SHIPPED, "UPS", "", "TC2"),
         ("C3", "C3-1", SHIPPED, "UPS", "", "TC3"),
     ))
-    project.drop("acme", "scans", "scans.csv", scans_csv(("TC1", SCANNED, "in_transit"), ("TC3", SCANNED, "in_transit")))
+    project.drop("acme", "scans", "scans.csv",
+                 scans_csv(("TC1", SCANNED, "in_transit"), ("TC3", SCANNED, "in_transit")))
 
     summary = run(project.settings(), D)
 
@@ -336,7 +345,8 @@ def test_tracking_numbers_are_normalised_and_packages_are_order_and_number(proje
         ("P4", "P4-3", "2026-11-03", "UPS", "", ""),
         ("P4", "P4-4", SHIPPED, "DHL", "", ""),
     ))
-    project.drop("acme", "scans", "scans.csv", scans_csv(("1Z999AA1", SCANNED, "in_transit"), ("TA", SCANNED, "in_transit")))
+    project.drop("acme", "scans", "scans.csv",
+                 scans_csv(("1Z999AA1", SCANNED, "in_transit"), ("TA", SCANNED, "in_transit")))
 
     run(project.settings(), D)
 
@@ -379,7 +389,8 @@ def test_package_dates_are_latest_promised_and_earliest_ship_date_of_its_items(p
 
 
 def test_a_scan_after_the_end_of_d_counts_from_the_next_snapshot_and_old_dates_reproduce(project):
-    project.drop("acme", "orders", "orders.txt", orders_tsv(*[(o, f"{o}-1", "SKU1", IN_BOTH) for o in ("L1", "L2", "L3")]))
+    project.drop("acme", "orders", "orders.txt",
+                 orders_tsv(*[(o, f"{o}-1", "SKU1", IN_BOTH) for o in ("L1", "L2", "L3")]))
     project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
         *[(o, f"{o}-1", SHIPPED, "UPS", "", f"T{o}") for o in ("L1", "L2", "L3")]))
     project.drop("acme", "scans", "scans.csv", scans_csv(
@@ -409,7 +420,8 @@ def test_the_same_scan_event_repeated_across_files_counts_once(project):
     project.drop("acme", "orders", "orders.txt", orders_tsv(("S1", "S1-1", "SKU1", IN_BOTH)))
     project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(("S1", "S1-1", SHIPPED, "UPS", "", "TS1")))
     event = ("TS1", "2026-11-02T10:00:00Z", "in_transit")
-    project.drop("acme", "scans", "scans_1.csv", scans_csv(event, event, ("TS1", "2026-11-01T10:00:00Z", "pre_transit")))
+    project.drop("acme", "scans", "scans_1.csv",
+                 scans_csv(event, event, ("TS1", "2026-11-01T10:00:00Z", "pre_transit")))
     project.drop("acme", "scans", "scans_2.csv", scans_csv(
         ("ts-1", "2026-11-02T11:00:00+01:00", "in_transit"),   # the same event, written differently
         ("TS1", "2026-11-03T10:00:00Z", "delivered")))
@@ -422,7 +434,7 @@ def test_the_same_scan_event_repeated_across_files_counts_once(project):
 
     run(project.settings(), D)
 
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert built(project, "select first_event_at, first_physical_scan_at, first_valid_scan_at "
                           "from intermediate.int_package_scans") == [
         (dt.datetime(2026, 11, 1, 10, tzinfo=utc), dt.datetime(2026, 11, 2, 10, tzinfo=utc),
@@ -476,7 +488,8 @@ def test_tracking_number_corrections_overwrite_keep_and_remove_across_and_within
         ("K2", "TX", "DHL", "2026-11-02", 1),
     ]
     assert query(project, "select tracking_number, reason from marts.mart_invalid_packages order by all") == [
-        ("T2", "no_carrier_events"), ("TX", "no_carrier_events"), (None, "missing_tracking"), (None, "missing_tracking")]
+        ("T2", "no_carrier_events"), ("TX", "no_carrier_events"),
+        (None, "missing_tracking"), (None, "missing_tracking")]
 
     # an item of K2 whose order line arrives later is in the whole-order package too
     project.drop("acme", "orders", "orders_2.txt", orders_tsv(("K2", "K2-3", "SKU1", IN_BOTH)))
@@ -499,7 +512,8 @@ def test_a_confirmation_before_its_order_is_held_then_placed(project):
     summary = run(project.settings(), D)
     assert summary.figures()["held_confirmations"] == 3
     assert "held confirmations (order not arrived yet): 3" in summary.render()
-    assert built(project, "select order_id, order_item_id, line from intermediate.int_confirmations_held order by all") == [
+    assert built(project, "select order_id, order_item_id, line "
+                          "from intermediate.int_confirmations_held order by all") == [
         ("H1", "H1-1", 3), ("H2", None, 4), ("X1", "X1-9", 5)]
     assert overall(project)[7] == (1, 1, 1.0, "ok")
 
@@ -520,7 +534,8 @@ def test_two_sellers_and_two_marketplaces_are_kept_apart(project):
         ("A1", "A1-1", "SKU1", IN_BOTH, "Amazon.se"), ("A2", "A2-1", "SKU1", IN_BOTH, "Amazon.de")))
     project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
         ("A1", "A1-1", SHIPPED, "UPS", "", "TS1"), ("A2", "A2-1", SHIPPED, "UPS", "", "TS2")))
-    project.drop("acme", "scans", "scans.csv", scans_csv(("TS1", SCANNED, "in_transit"), ("TS2", SCANNED, "in_transit")))
+    project.drop("acme", "scans", "scans.csv",
+                 scans_csv(("TS1", SCANNED, "in_transit"), ("TS2", SCANNED, "in_transit")))
     # beta: the same order id and tracking number, but acme's scans do not count for beta
     project.drop("beta", "orders", "orders.txt", orders_tsv(("A1", "A1-1", "SKU1", IN_BOTH, "Amazon.se")))
     project.drop("beta", "confirmations", "conf.txt", confirmations_tsv(("A1", "A1-1", SHIPPED, "UPS", "", "TS1")))
@@ -552,7 +567,8 @@ def test_carrier_scope_rows_count_untracked_packages_under_their_confirmed_carri
         ("O004", "O004-1", SHIPPED, "", "", ""),                            # no carrier at all
     ))
     project.write_config('[carrier_aliases]\n"United Parcel Service" = "UPS"\n')
-    project.drop("acme", "scans", "scans.csv", scans_csv(("TU1", SCANNED, "in_transit"), ("TU2", SCANNED, "in_transit")))
+    project.drop("acme", "scans", "scans.csv",
+                 scans_csv(("TU1", SCANNED, "in_transit"), ("TU2", SCANNED, "in_transit")))
 
     run(project.settings(), D)
 
@@ -581,4 +597,5 @@ def test_a_run_reads_only_the_orders_its_windows_need_and_keeps_every_account(pr
                           "join intermediate.int_packages as p using (package_id)") == [("1ZNEW",)]
     assert overall(project) == {7: (1, 1, 1.0, "ok"), 30: (1, 1, 1.0, "ok")}
     # the marketplace whose only order is old is still an account, with nothing in its windows
-    assert overall(project, marketplace="Amazon.de") == {7: (0, 0, None, "no_packages"), 30: (0, 0, None, "no_packages")}
+    assert overall(project, marketplace="Amazon.de") == {
+        7: (0, 0, None, "no_packages"), 30: (0, 0, None, "no_packages")}

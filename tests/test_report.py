@@ -1,4 +1,5 @@
-"""The HTML report: one self-contained file per snapshot date, built from the Parquet outputs, charts drawn in a browser."""
+"""The HTML report: one self-contained file per snapshot date, built from the Parquet outputs, charts drawn in a
+browser."""
 
 from __future__ import annotations
 

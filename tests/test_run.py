@@ -15,14 +15,14 @@ from pipeline.lake import connect
 from pipeline.models import build_models, load_models
 from pipeline.outputs import DATASETS, partition_file
 from pipeline.run import run
-from test_models import D, IN_BOTH, SHIPPED, confirmations_tsv, orders_tsv, scans_csv
+from test_models import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, scans_csv
 
 COLUMNS = {
     "vtr_snapshots": ["seller_id", "marketplace", "window_days", "scope", "scope_value", "window_start", "window_end",
                       "packages_total", "packages_valid", "vtr", "target", "status"],
-    "category_report": ["seller_id", "marketplace", "category", "window_days", "packages_total", "packages_valid", "vtr",
-                        "invalid_missing_tracking", "invalid_carrier_not_integrated", "invalid_no_carrier_events",
-                        "invalid_pre_transit_only", "invalid_scan_before_ship_date"],
+    "category_report": ["seller_id", "marketplace", "category", "window_days", "packages_total", "packages_valid",
+                        "vtr", "invalid_missing_tracking", "invalid_carrier_not_integrated",
+                        "invalid_no_carrier_events", "invalid_pre_transit_only", "invalid_scan_before_ship_date"],
     "invalid_packages": ["seller_id", "marketplace", "order_id", "tracking_number", "carrier", "ship_date",
                          "promised_delivery_date", "categories", "reason"],
 }

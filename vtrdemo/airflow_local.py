@@ -45,13 +45,12 @@ def run_dag(config: Path, logical_dates: list[dt.date], *, conf: dict | None = N
     """Run vtr_daily once per logical date, in order; Airflow's own output goes to log_file when given."""
     previous = os.environ.get("VTR_CONFIG")
     os.environ["VTR_CONFIG"] = str(Path(config).resolve())  # tasks and failure callbacks run in this process
-    sink = open(log_file, "a") if log_file else None
     try:
-        with contextlib.redirect_stdout(sink) if sink else contextlib.nullcontext():
+        with contextlib.ExitStack() as stack:
+            if log_file:
+                stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(log_file, "a"))))
             return _run(logical_dates, conf)
     finally:
-        if sink:
-            sink.close()
         if previous is None:
             os.environ.pop("VTR_CONFIG", None)
         else:

@@ -92,7 +92,7 @@ def refused(path: Path, root: Path) -> str | None:
 
 def _open(path: Path) -> tuple[BinaryIO, bool]:
     """The file's content as a stream, decompressed when it is gzip (and whether it was)."""
-    handle = open(path, "rb")
+    handle = open(path, "rb")  # noqa: SIM115 - returned open: the caller closes the stream
     compressed = path.suffix.lower() == ".gz" or handle.read(2) == b"\x1f\x8b"
     handle.seek(0)
     return (gzip.GzipFile(fileobj=handle) if compressed else handle), compressed

@@ -6,7 +6,9 @@ with invalid as (
     where snapshot_date between $start_date and $end_date
     group by all
 )
-select s.snapshot_date, s.seller_id, s.marketplace, s.packages_total - s.packages_valid as invalid_counted,
+
+select
+    s.snapshot_date, s.seller_id, s.marketplace, s.packages_total - s.packages_valid as invalid_counted,
     coalesce(i.invalid_listed, 0) as invalid_listed
 from marts.mart_vtr_snapshots as s
 left join invalid as i

@@ -1,7 +1,8 @@
 -- A file with many rejected rows (a format change?): more than quality.max_reject_share of its rows and at least
 -- quality.min_rejected_rows. Named in the summary and notified once per file, until a notification is delivered.
 -- level: warn
-select f.seller_id, f.feed, f.path, f.sha256, f.rows_read, f.rows_rejected,
+select
+    f.seller_id, f.feed, f.path, f.sha256, f.rows_read, f.rows_rejected,
     round(f.rows_rejected / f.rows_read, 4) as reject_share
 from raw.files as f
 where f.rows_read > 0

@@ -15,6 +15,7 @@
 with run_orders as (
     select distinct seller_id, order_id from staging.stg_orders
 )
+
 select
     c.seller_id, c.load_seq, c.file_id, c.line, c.order_id, c.order_item_id, c.ship_date,
 from staging.stg_confirmations as c

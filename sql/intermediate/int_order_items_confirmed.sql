@@ -13,19 +13,22 @@
 --   tracking_number: the current normalised tracking number; NULL when none or removed
 --   last_load_seq: load order of the last line applied to the item
 with item_lines as (
-    select c.seller_id, c.order_id, c.order_item_id, c.load_seq, c.ship_date, c.carrier_code,
+    select
+        c.seller_id, c.order_id, c.order_item_id, c.load_seq, c.ship_date, c.carrier_code,
         c.tracking_action, c.tracking_number,
     from staging.stg_confirmations as c
     where c.order_item_id is not null
     union all
     -- a whole-order line applies to every item of the order, also items whose line arrives later
-    select c.seller_id, c.order_id, o.order_item_id, c.load_seq, c.ship_date, c.carrier_code,
+    select
+        c.seller_id, c.order_id, o.order_item_id, c.load_seq, c.ship_date, c.carrier_code,
         c.tracking_action, c.tracking_number,
     from staging.stg_confirmations as c
     inner join staging.stg_orders as o
         on o.seller_id = c.seller_id and o.order_id = c.order_id
     where c.order_item_id is null
 )
+
 select
     l.seller_id,
     l.order_id,

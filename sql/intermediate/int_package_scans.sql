@@ -21,6 +21,7 @@ with packages as (
     cross join config.metric as m
     where p.tracking_number is not null
 )
+
 select
     p.package_id,
     min(s.event_at) as first_event_at,

@@ -28,9 +28,12 @@ with items as (
     left join staging.stg_catalog as c
         on c.seller_id = o.seller_id and c.sku = o.sku
 )
+
 select
-    md5(concat_ws('|', seller_id, order_id, coalesce(tracking_number,
-        '~' || min(ship_date)::varchar || '|' || coalesce(min(carrier_code), '')))) as package_id,
+    md5(concat_ws(
+        '|', seller_id, order_id,
+        coalesce(tracking_number, '~' || min(ship_date)::varchar || '|' || coalesce(min(carrier_code), ''))
+    )) as package_id,
     seller_id,
     min(marketplace) as marketplace,
     order_id,

@@ -31,7 +31,9 @@ with judged as (
     inner join marts.fct_package_groups as g
         on g.promised_delivery_date between w.window_start and w.window_end
 )
-select snapshot_date, window_days, seller_id, marketplace, carrier_code, categories, invalid_reason,
+
+select
+    snapshot_date, window_days, seller_id, marketplace, carrier_code, categories, invalid_reason,
     sum(packages)::bigint as packages,
 from judged
 group by all

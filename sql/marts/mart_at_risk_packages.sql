@@ -26,6 +26,7 @@ with snapshot_dates as (
     from marts.fct_snapshot_windows as w
     cross join config.metric as m
 ),
+
 judged as (
     select
         d.snapshot_date,
@@ -38,8 +39,9 @@ judged as (
     inner join marts.fct_packages as p
         -- not yet measured: its first snapshot, promised date + lag, is after D; and shipped by D
         on p.promised_delivery_date > d.measured_until
-        and p.ship_date <= d.snapshot_date
+            and p.ship_date <= d.snapshot_date
 )
+
 select
     j.snapshot_date,
     j.seller_id,

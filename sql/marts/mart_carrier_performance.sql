@@ -28,6 +28,7 @@ with scanned as (
         epoch(first_valid_scan_at - (ship_date::timestamp at time zone 'UTC')) / 86400.0 as days_to_valid_scan,
     from marts.fct_packages
 ),
+
 packages as (
     select
         w.snapshot_date,
@@ -46,6 +47,7 @@ packages as (
     where w.window_days = (select max(window_days) from config.windows)
         and w.snapshot_date between $start_date and $end_date
 ),
+
 by_carrier as (
     select
         snapshot_date, seller_id, marketplace, carrier, window_days,
@@ -56,10 +58,12 @@ by_carrier as (
     from packages
     group by all
 )
+
 select
     snapshot_date, seller_id, marketplace, carrier, window_days, packages_total, packages_invalid,
-    coalesce(packages_invalid / nullif(sum(packages_invalid) over (partition by snapshot_date, seller_id, marketplace), 0), 0)
-        as share_of_invalid,
+    coalesce(
+        packages_invalid / nullif(sum(packages_invalid) over (partition by snapshot_date, seller_id, marketplace), 0), 0
+    ) as share_of_invalid,
     packages_scanned,
     round(days_to_first_scan_quantiles[1], 2) as median_days_to_first_scan,
     round(days_to_first_scan_quantiles[2], 2) as p90_days_to_first_scan,

@@ -22,6 +22,7 @@ with by_category as (
     select snapshot_date, seller_id, marketplace, unnest(categories) as category, window_days, invalid_reason, packages
     from marts.fct_window_counts
 )
+
 select
     snapshot_date,
     seller_id,
@@ -32,9 +33,11 @@ select
     coalesce(sum(packages) filter (where invalid_reason is null), 0)::bigint as packages_valid,
     coalesce(sum(packages) filter (where invalid_reason is null), 0) / sum(packages) as vtr,
     coalesce(sum(packages) filter (where invalid_reason = 'missing_tracking'), 0)::bigint as invalid_missing_tracking,
-    coalesce(sum(packages) filter (where invalid_reason = 'carrier_not_integrated'), 0)::bigint as invalid_carrier_not_integrated,
+    coalesce(sum(packages) filter (where invalid_reason = 'carrier_not_integrated'), 0)::bigint
+        as invalid_carrier_not_integrated,
     coalesce(sum(packages) filter (where invalid_reason = 'no_carrier_events'), 0)::bigint as invalid_no_carrier_events,
     coalesce(sum(packages) filter (where invalid_reason = 'pre_transit_only'), 0)::bigint as invalid_pre_transit_only,
-    coalesce(sum(packages) filter (where invalid_reason = 'scan_before_ship_date'), 0)::bigint as invalid_scan_before_ship_date,
+    coalesce(sum(packages) filter (where invalid_reason = 'scan_before_ship_date'), 0)::bigint
+        as invalid_scan_before_ship_date,
 from by_category
 group by all

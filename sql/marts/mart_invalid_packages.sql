@@ -30,6 +30,7 @@ with judged as (
         on p.promised_delivery_date between w.window_start and w.window_end
     where w.window_days = (select max(window_days) from config.windows)
 )
+
 select
     snapshot_date,
     seller_id,

@@ -34,6 +34,7 @@ with projected_windows as (
     from marts.fct_snapshot_windows as w
     cross join config.metric as m
 ),
+
 judged as (
     select
         w.snapshot_date, w.window_days, w.window_start, w.window_end, w.final_on,
@@ -46,6 +47,7 @@ judged as (
     inner join marts.fct_package_groups as p
         on p.promised_delivery_date between w.window_start and w.window_end
 ),
+
 flagged as (
     select
         j.*,
@@ -54,11 +56,13 @@ flagged as (
     from judged as j
     cross join config.metric as m
 ),
+
 scoped as (
     select *, 'overall' as scope, null::varchar as scope_value from flagged
     union all
-    select *, 'category', unnest(categories) from flagged
+    select *, 'category' as scope, unnest(categories) as scope_value from flagged
 ),
+
 counted as (
     select
         snapshot_date, seller_id, marketplace, window_days, scope, scope_value, window_start, window_end, final_on,
@@ -68,6 +72,7 @@ counted as (
     from scoped
     group by all
 )
+
 select
     c.snapshot_date,
     c.seller_id,
@@ -83,6 +88,9 @@ select
     c.packages_at_risk,
     (c.packages_total - c.packages_at_risk) / c.packages_total as projected_vtr,
     m.target,
-    case when (c.packages_total - c.packages_at_risk) / c.packages_total < m.target then 'below_target' else 'ok' end as status,
+    case
+        when (c.packages_total - c.packages_at_risk) / c.packages_total < m.target then 'below_target'
+        else 'ok'
+    end as status,
 from counted as c
 cross join config.metric as m

@@ -20,17 +20,22 @@
 --   target: the VTR target from the settings
 --   status: ok, below_target (vtr < target) or no_packages
 with scoped as (
-    select snapshot_date, seller_id, marketplace, window_days, 'overall' as scope, null::varchar as scope_value,
+    select
+        snapshot_date, seller_id, marketplace, window_days, 'overall' as scope, null::varchar as scope_value,
         invalid_reason, packages
     from marts.fct_window_counts
     union all
-    select snapshot_date, seller_id, marketplace, window_days, 'category', unnest(categories), invalid_reason, packages
+    select
+        snapshot_date, seller_id, marketplace, window_days, 'category' as scope, unnest(categories) as scope_value,
+        invalid_reason, packages
     from marts.fct_window_counts
     union all
-    select snapshot_date, seller_id, marketplace, window_days, 'carrier', coalesce(carrier_code, 'UNKNOWN'),
-        invalid_reason, packages
+    select
+        snapshot_date, seller_id, marketplace, window_days, 'carrier' as scope,
+        coalesce(carrier_code, 'UNKNOWN') as scope_value, invalid_reason, packages
     from marts.fct_window_counts
 ),
+
 counted as (
     select
         snapshot_date, seller_id, marketplace, window_days, scope, scope_value,
@@ -39,9 +44,11 @@ counted as (
     from scoped
     group by all
 ),
+
 accounts as (
     select seller_id, marketplace from staging.stg_accounts
 ),
+
 -- every account has an overall row for every window, with no package too
 overall as (
     select
@@ -52,13 +59,16 @@ overall as (
     cross join marts.fct_snapshot_windows as w
     left join counted as c
         on c.scope = 'overall' and c.snapshot_date = w.snapshot_date and c.window_days = w.window_days
-        and c.seller_id = a.seller_id and c.marketplace = a.marketplace
+            and c.seller_id = a.seller_id and c.marketplace = a.marketplace
 ),
+
 all_scopes as (
     select * from overall
     union all
-    select * from counted where scope <> 'overall'
+    select * from counted
+    where scope <> 'overall'
 )
+
 select
     s.snapshot_date,
     s.seller_id,

@@ -20,9 +20,11 @@
 with run_orders as (
     select distinct seller_id, order_id from staging.stg_orders
 ),
+
 loaded_orders as (
     select distinct seller_id, order_id from raw.orders
 ),
+
 resolved as (
     select
         c.*,
@@ -42,6 +44,7 @@ resolved as (
     where r.order_id is not null
         or (l.order_id is null and c.ship_date >= (select earliest_promised_date from config.run))
 )
+
 select
     r.seller_id,
     load_seq(r.file_id, r.line) as load_seq,

@@ -24,10 +24,11 @@ select
     arg_max(latest_delivery_date, load_seq(file_id, line)) as latest_delivery_date,
     arg_max(purchase_at, load_seq(file_id, line)) as purchase_at,
 from raw.orders
-where (seller_id, order_id) in (
-    -- rows load in time order, so this filter skips most of the history without reading it
-    select seller_id, order_id
-    from raw.orders
-    where latest_delivery_date >= (select earliest_promised_date from config.run)
-)
+where
+    (seller_id, order_id) in (
+        -- rows load in time order, so this filter skips most of the history without reading it
+        select recent.seller_id, recent.order_id
+        from raw.orders as recent
+        where recent.latest_delivery_date >= (select earliest_promised_date from config.run)
+    )
 group by seller_id, order_id, order_item_id
