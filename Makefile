@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench airflow airflow-stop
 
 $(UV):
 	python3 -m venv .tools
@@ -27,3 +27,11 @@ test: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/run.py --size $(or $(SIZE),S)
+
+# A local Airflow for vtr_daily on 127.0.0.1 (PORT, default 8080; VTR_CONFIG, default demo/vtr.toml): in the
+# foreground, Ctrl-C stops it; `make airflow-stop` from another shell does too
+airflow: setup
+	$(VENV)/bin/python ops/launcher.py start --port $(or $(PORT),8080) --config $(or $(VTR_CONFIG),demo/vtr.toml)
+
+airflow-stop:
+	$(VENV)/bin/python ops/launcher.py stop

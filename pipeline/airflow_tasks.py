@@ -21,7 +21,7 @@ def plan_run(params: dict | None, logical_date, dag_run) -> dict:
         return steps.plan(steps.config_path(), dict(params or {}),
                           logical_date=logical_date.date() if logical_date else None,
                           triggered_at=getattr(dag_run, "run_after", None),
-                          notify=str(getattr(dag_run, "run_type", "")) not in ("backfill", "DagRunType.BACKFILL_JOB"))
+                          notify=getattr(getattr(dag_run, "run_type", None), "value", None) != "backfill")
     except (steps.PlanError, SettingsError) as exc:
         raise AirflowFailException(str(exc)) from None
 

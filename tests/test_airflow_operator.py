@@ -1,0 +1,247 @@
+"""The operator's path on a real Airflow 3.3 (api-server, scheduler, dag-processor, triggerer started by the
+project's launcher, ops/launcher.py, on 127.0.0.1 with SQLite metadata): triggers from the REST API (with a token)
+and the command line, with and without a logical date, a range, a re-run of a date, a backfill, a sensor that
+waits, an error no retry can fix; what Airflow shows of the VTR, and what the notification channel receives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from test_alerts import Hook, free_port
+from vtrdemo.generator import CARRIER_ALIASES, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+TODAY = dt.datetime.now(dt.UTC).date()
+YESTERDAY = TODAY - dt.timedelta(days=1)  # the last complete UTC day: what a run without a date computes
+
+
+class Airflow:
+    """The launcher's Airflow, its REST API (token from the simple auth manager's generated password) and CLI."""
+
+    def __init__(self, root: Path, config: Path):
+        self.home, self.port = root / "airflow", free_ports(3)
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "ops" / "launcher.py"), "start", "--port", str(self.port), "--config",
+             str(config), "--home", str(self.home)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+        self.output = []
+        for line in self.process.stdout:
+            self.output.append(line)
+            if "ready at" in line or self.process.poll() is not None:
+                break
+        assert "ready at" in "".join(self.output), "".join(self.output)
+        password = re.search(r"login admin / (\S+)", "".join(self.output)).group(1)
+        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password},
+                                  auth=False)["access_token"]
+        # what the README's operator exports: AIRFLOW_HOME (its airflow.cfg, written by the launcher, says the rest)
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
+                    "AIRFLOW_HOME": str(self.home)}
+
+    def request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
+        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {self.token}"} if auth else {})
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as answer:
+                return json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done
+
+    def runs(self) -> dict[str, dict]:
+        return {r["dag_run_id"]: r for r in self.request("GET", "/api/v2/dags/vtr_daily/dagRuns?limit=100")["dag_runs"]}
+
+    def wait(self, run_id: str, seconds: float = 240) -> dict:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            run = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}")
+            if run["state"] in ("success", "failed"):
+                return run
+            time.sleep(2)
+        raise AssertionError(f"{run_id} still {run['state']} after {seconds} s")
+
+    def returned(self, run_id: str, task: str = "finish_run"):
+        return self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances/{task}/xcomEntries/"
+                                   "return_value")["value"]
+
+    def tasks(self, run_id: str) -> dict[str, dict]:
+        found = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances?limit=100")
+        return {t["task_id"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""): t
+                for t in found["task_instances"]}
+
+    def log(self, run_id: str, task: str, map_index: int = -1) -> str:
+        found = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances/{task}/logs/1"
+                                    f"?map_index={map_index}&full_content=true")
+        return "\n".join(json.dumps(c) if isinstance(c, dict) else str(c) for c in found["content"])
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGINT)  # Ctrl-C
+        self.process.wait(timeout=90)
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory):
+    root = tmp_path_factory.mktemp("operator")
+    generate(root / "landing", seller_id="acme", start=YESTERDAY - dt.timedelta(days=44), days=45, packages=1500,
+             seed=3)
+    hook = Hook()
+    aliases = "".join(f'"{k}" = "{v}"\n' for k, v in CARRIER_ALIASES.items())
+    config = root / "vtr.toml"
+    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
+                      "[schedule]\nwait_for_files_minutes = 0\ntask_timeout_minutes = 30\nrun_timeout_minutes = 90\n"
+                      f'[[alerts]]\nurl = "{hook.url}"\n[carrier_aliases]\n{aliases}')
+    os.environ["VTR_ALERT_BACKOFF_SECONDS"] = "0.01"
+    af = Airflow(root, config)
+    try:
+        yield af, hook, root
+    finally:
+        af.stop()
+        hook.server.shutdown()
+        hook.server.server_close()
+        assert not list((root / "airflow").glob("launcher.pids"))
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports on 127.0.0.1 (the launcher's API and its two log servers)."""
+    for _ in range(50):
+        first = free_port()
+        if all(_free(first + n) for n in range(count)):
+            return first
+    raise RuntimeError("no consecutive free ports")
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def titles(hook: Hook, since: int = 0) -> list[str]:
+    return [m["title"] for m in hook.messages()[since:]]
+
+
+def test_a_run_without_a_logical_date_computes_the_last_complete_day_and_airflow_shows_the_vtr(airflow):
+    af, hook, root = airflow
+    run = af.request("POST", "/api/v2/dags/vtr_daily/dagRuns", {"logical_date": None, "conf": {}})
+    assert run["logical_date"] is None
+    assert af.wait(run["dag_run_id"])["state"] == "success"
+    figures = af.returned(run["dag_run_id"])
+    assert figures["snapshot_date"] == YESTERDAY.isoformat()
+    assert {(a["marketplace"], a["window_days"]) for a in figures["accounts"]} == {
+        ("Amazon.se", 7), ("Amazon.se", 30), ("Amazon.de", 7), ("Amazon.de", 30)}
+    assert figures["reports"]["acme"].endswith(f"vtr_report_{YESTERDAY}_acme.html")
+    assert Path(figures["reports"]["acme"]).exists()
+    events = af.request("GET", "/api/v2/assets/events?limit=50")["asset_events"]
+    ours = [e for e in events if e["source_run_id"] == run["dag_run_id"]]
+    assert {e["name"] for e in ours} >= {"vtr://vtr_snapshots", "vtr://invalid_packages"}
+    assert all(e["extra"]["accounts"] == figures["accounts"] for e in ours)
+    assert "VTR snapshot " + YESTERDAY.isoformat() in af.log(run["dag_run_id"], "finish_run")
+
+
+def test_cli_triggers_a_date_a_rerun_and_a_range_notifying_its_last_date_only(airflow):
+    af, hook, _ = airflow
+    day, before = YESTERDAY - dt.timedelta(days=3), len(hook.messages())
+    first = af.cli("dags", "trigger", "vtr_daily", "-c", json.dumps({"snapshot_date": day.isoformat()}),
+                   "--output", "json")
+    run_ids = [r for r in af.runs() if r not in ("",)]
+    [first_id] = [r["dag_run_id"] for r in json.loads(first.stdout.strip().splitlines()[-1])]
+    assert af.wait(first_id)["state"] == "success"
+    sent = titles(hook, before)
+    again = af.cli("dags", "trigger", "vtr_daily", "-c", json.dumps({"snapshot_date": day.isoformat()}),
+                   "--output", "json")  # a re-run of the date: a new run, nothing sent twice
+    [again_id] = [r["dag_run_id"] for r in json.loads(again.stdout.strip().splitlines()[-1])]
+    assert af.wait(again_id)["state"] == "success" and again_id not in run_ids
+    assert titles(hook, before) == sent
+
+    start, end, before = YESTERDAY - dt.timedelta(days=9), YESTERDAY - dt.timedelta(days=7), len(hook.messages())
+    ranged = af.cli("dags", "trigger", "vtr_daily", "-c",
+                    json.dumps({"snapshot_date": start.isoformat(), "end_date": end.isoformat()}), "--output", "json")
+    [ranged_id] = [r["dag_run_id"] for r in json.loads(ranged.stdout.strip().splitlines()[-1])]
+    assert af.wait(ranged_id)["state"] == "success"
+    bodies = [m["message"] for m in hook.messages()[before:]]
+    assert bodies, "the range's last date should be notified"
+    assert all(str(d) not in b for b in bodies for d in (start, start + dt.timedelta(days=1)))
+    assert any(f"snapshot {end}" in b for b in bodies)
+    assert af.returned(ranged_id)["start_date"] == start.isoformat()
+
+
+def test_a_backfill_publishes_every_date_and_notifies_nothing(airflow):
+    af, hook, root = airflow
+    before = len(hook.messages())
+    first, last = YESTERDAY - dt.timedelta(days=14), YESTERDAY - dt.timedelta(days=12)
+    af.cli("backfill", "create", "--dag-id", "vtr_daily", "--from-date", first.isoformat(),
+           "--to-date", last.isoformat())
+    deadline = time.monotonic() + 360
+    while time.monotonic() < deadline:
+        backfilled = [r for r in af.runs().values() if r["run_type"] == "backfill"]
+        if len(backfilled) == 3 and all(r["state"] in ("success", "failed") for r in backfilled):
+            break
+        time.sleep(3)
+    assert sorted((r["logical_date"][:10], r["state"]) for r in backfilled) == [
+        ((first + dt.timedelta(days=n)).isoformat(), "success") for n in range(3)]
+    for n in range(3):
+        assert (root / "data" / "output" / "vtr_snapshots" / f"snapshot_date={first + dt.timedelta(days=n)}"
+                / "acme.parquet").exists()
+    assert titles(hook, before) == []
+
+
+def test_the_sensor_says_which_feeds_it_waits_for_and_until_when(airflow):
+    af, _, root = airflow
+    for path in (root / "landing" / "acme" / "scans").glob(f"*{TODAY}*"):
+        path.unlink()  # today's scans have not come (the generator wrote none either: it ends yesterday)
+    run = af.request("POST", "/api/v2/dags/vtr_daily/dagRuns",
+                     {"logical_date": None, "conf": {"snapshot_date": TODAY.isoformat()}})
+    deadline, log = time.monotonic() + 120, ""
+    while time.monotonic() < deadline and "waiting for" not in log:
+        time.sleep(3)
+        try:
+            log = af.log(run["dag_run_id"], "seller.wait_for_files", 0)
+        except AssertionError:  # the mapped task instance is not there yet
+            log = ""
+    until = (dt.datetime.combine(TODAY + dt.timedelta(days=1), dt.time())).isoformat(timespec="minutes")
+    assert re.search(rf"acme: waiting for the .*scans.* file\(s\) of {TODAY} until {until}", log), log
+    af.request("PATCH", f"/api/v2/dags/vtr_daily/dagRuns/{run['dag_run_id']}", {"state": "failed"})
+
+
+def test_an_error_no_retry_can_fix_fails_at_once_with_one_line(airflow):
+    af, _, _ = airflow
+    run = af.request("POST", "/api/v2/dags/vtr_daily/dagRuns",
+                     {"logical_date": None, "conf": {"sellers": ["nobody"]}})
+    assert af.wait(run["dag_run_id"], 120)["state"] == "failed"
+    plan = af.tasks(run["dag_run_id"])["plan_run"]
+    assert plan["state"] == "failed" and plan["try_number"] == 1 and plan["duration"] < 30
+    assert "unknown seller(s) ['nobody']" in af.log(run["dag_run_id"], "plan_run")
+
+
+def test_the_dag_carries_the_settings_timeouts(airflow):
+    af, _, _ = airflow
+    details = af.request("GET", "/api/v2/dags/vtr_daily/details")
+    assert details["dag_run_timeout"] in ("01:30:00", "PT1H30M", 5400, "P0DT1H30M0S") or "1:30" in str(
+        details["dag_run_timeout"]), details["dag_run_timeout"]
+    tasks = {t["task_id"]: t for t in af.request("GET", "/api/v2/dags/vtr_daily/tasks")["tasks"]}
+    assert str(tasks["seller.run_seller"]["execution_timeout"]) in ("{'__type': 'TimeDelta', 'days': 0, "
+                                                                    "'seconds': 1800, 'microseconds': 0}",) or \
+        "1800" in json.dumps(tasks["seller.run_seller"]["execution_timeout"]) or \
+        "0:30" in json.dumps(tasks["seller.run_seller"]["execution_timeout"])
