@@ -11,8 +11,8 @@ notifications and the summary.
     list_sellers >> seller.run_seller
 
 `seller` is a task group mapped over the run's sellers (every task reads `plan_run`'s plan); `run_seller` runs in the
-pool `vtr_sellers`, whose size bounds how many sellers run at once. Runs of the same seller take turns (a lock in the warehouse); other sellers,
-other dates and analysts' sessions go on.
+pool `vtr_sellers`, whose size bounds how many sellers run at once. Runs of the same seller take turns (a lock in the
+warehouse); other sellers, other dates and analysts' sessions go on.
 
 `wait_for_files` never fails the run: past its deadline (D + 1 day + `wait_for_files_minutes`; a run of an old date
 is past it) it reports the feeds still missing as stale. A seller whose file cannot be read still publishes from what

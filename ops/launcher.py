@@ -4,12 +4,13 @@
                                  [--parallelism N]
     python ops/launcher.py stop  [--home .airflow]
 
-`start` sets the environment (the project's virtualenv first on PATH, AIRFLOW_HOME, the dags folder, VTR_CONFIG),
-binds every component to 127.0.0.1 on the given port (and the next two, for the log servers), migrates the metadata database (SQLite under the home
-folder), creates the pool the DAG uses, starts the api-server, scheduler, dag-processor and triggerer (each in its
-own process group, logging to <home>/logs/<component>.log), waits until the API answers and the DAGs are parsed,
-unpauses them, prints the UI address and login, and stays in the foreground: Ctrl-C stops every component it
-started. `stop` (from another shell) stops them by the process ids it recorded. A port already in use is refused.
+`start` writes the deployment's settings into <home>/airflow.cfg (the dags folder; every component on 127.0.0.1, on
+the given port and the next two for the log servers; SQLite metadata under the home folder), migrates the metadata
+database, creates the pool the DAG uses and the Variable vtr_config, starts the api-server, scheduler, dag-processor
+and triggerer (each in its own process group, logging to <home>/logs/<component>.log), waits until the API answers
+and the DAGs are parsed, unpauses them, prints the UI address and login, and stays in the foreground: Ctrl-C stops
+every component it started. `stop` (from another shell) stops them by the process ids it recorded. A port already
+in use is refused.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e4e7eb; w
 th { background: #f0f4f8; font-weight: 600; white-space: normal; vertical-align: bottom; }
 .scroll { overflow-x: auto; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: 12px; background: #f0f4f8; padding: 1px 4px; border-radius: 3px; }
-""" % FONT
+""" % FONT  # noqa: UP031 - CSS is full of braces an f-string would double
 
 
 def write_report(settings: Settings, snapshot_date: dt.date, *, seller_id: str | None = None) -> Path:
@@ -127,7 +127,7 @@ class _Charts:
 def _rows(con, sql: str, params: list) -> list[dict]:
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def _pct(v) -> str:
@@ -193,7 +193,8 @@ def _headline(vtr: list[dict], projected: list[dict]) -> str:
             f"<div class='card projection'><div class='label'>Early warning: projected VTR, {r['window_days']} days"
             f"</div><div class='value'>{_pct(r['projected_vtr'])} {_badge(r['status'])}</div>"
             f"<div class='detail'>{r['packages_at_risk']:,} of {r['packages_total']:,} packages at risk · "
-            f"promised {_span(r['window_start'], r['window_end'])}, final on <span class='nowrap'>{r['final_on']}</span><br>"
+            f"promised {_span(r['window_start'], r['window_end'])}, "
+            f"final on <span class='nowrap'>{r['final_on']}</span><br>"
             f"A projection by this pipeline, not the marketplace's figure.</div></div>")
     return f"<div class='cards'>{''.join(cards)}</div>"
 
@@ -210,7 +211,8 @@ def _trend_figure(trend: list[dict], vtr: list[dict], projected: list[dict]) -> 
         dates = sorted({r["snapshot_date"] for r in rows})
         target = {r["snapshot_date"]: r["target"] for r in rows}
         fig.add_trace(go.Scatter(x=dates, y=[target[d] for d in dates], name="Target", legendgroup="target",
-                                 showlegend=col == 1, legendrank=1, mode="lines", hovertemplate="target %{y:.2%}<extra></extra>",
+                                 showlegend=col == 1, legendrank=1, mode="lines",
+                                 hovertemplate="target %{y:.2%}<extra></extra>",
                                  line={"color": "#d62728", "dash": "dash", "width": 2}), row=1, col=col)
         for i, name in [*enumerate(categories), (-1, None)]:  # overall last: drawn on top
             by_day = {r["snapshot_date"]: r["vtr"] for r in rows if r["scope_value"] == name}
@@ -237,7 +239,8 @@ def _categories_at_risk(vtr: list[dict], projected: list[dict]) -> str:
     keys = [k for k in sorted(set(final) | set(early), key=lambda k: (k[0], k[1]))
             if final.get(k, {}).get("status") == "below_target" or early.get(k, {}).get("status") == "below_target"]
     if not keys:
-        return "<h3>Categories at risk</h3><p class='note'>Every category is at or above target, measured and projected.</p>"
+        return ("<h3>Categories at risk</h3><p class='note'>Every category is at or above target, measured and"
+                " projected.</p>")
     rows = []
     for k in keys:
         f, e = final.get(k), early.get(k)
@@ -257,7 +260,7 @@ def _reasons_figure(rows: list[dict]) -> go.Figure:
     rows = [r for r in rows if sum(r[f"invalid_{x}"] for x in REASONS)]
     window = rows[0]["window_days"] if rows else ""
     fig = go.Figure()
-    for reason, color in zip(REASONS, REASON_COLORS):
+    for reason, color in zip(REASONS, REASON_COLORS, strict=True):
         fig.add_trace(go.Bar(x=[escape(r["category"]) for r in rows], y=[r[f"invalid_{reason}"] for r in rows],
                              name=REASON_LABELS[reason], marker_color=color))
     if not rows:

@@ -51,7 +51,7 @@ def plan(config: str, params: dict, *, logical_date: dt.date | None = None, trig
     elif logical_date:
         start = logical_date
     else:
-        start = (triggered_at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).date() - dt.timedelta(1)
+        start = (triggered_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date() - dt.timedelta(1)
     end = _date(params["end_date"], "end_date") if params.get("end_date") else start
     if end < start:
         raise PlanError(f"end_date {end} is before snapshot_date {start}")
@@ -84,7 +84,7 @@ def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -
     snapshot_date = _dates(plan)[1]
     missing = stale_feeds(settings, seller_id, snapshot_date)
     deadline = wait_deadline(settings, snapshot_date)
-    done = not missing or (now or dt.datetime.now(dt.timezone.utc)) >= deadline
+    done = not missing or (now or dt.datetime.now(dt.UTC)) >= deadline
     return done, {"seller_id": seller_id, "stale": missing, "deadline": deadline.isoformat(timespec="minutes")}
 
 
