@@ -44,7 +44,7 @@ def _write_config(home: Path, port: int, parallelism: int) -> None:
     config = configparser.ConfigParser(interpolation=None)
     config.read(home / "airflow.cfg")
     secret = config.get("api_auth", "jwt_secret", fallback="") or secrets.token_urlsafe(32)
-    database = f"sqlite:///{home / 'airflow.db'}"
+    database = config.get("database", "sql_alchemy_conn", fallback="") or f"sqlite:///{home / 'airflow.db'}"
     values = {
         # parallelism: task processes at once; Airflow's 32 on a small machine starve the scheduler and the API
         "core": {"dags_folder": str(ROOT / "dags"), "load_examples": "False", "executor": "LocalExecutor",
@@ -56,10 +56,12 @@ def _write_config(home: Path, port: int, parallelism: int) -> None:
         # the log servers of the scheduler's task runs and of the triggerer, next to the API's port (the defaults,
         # 8793 and 8794, would collide between two local Airflows)
         "logging": {"worker_log_server_port": str(port + 1), "trigger_log_server_port": str(port + 2)},
-        # SQLite: its components write at once; a writer waits its turn (pipeline/airflow_sqlite.py)
-        "database": {"sql_alchemy_conn": database,
-                     "sql_alchemy_connect_args": "pipeline.airflow_sqlite.CONNECT_ARGS",
-                     "sql_alchemy_connect_args_async": "pipeline.airflow_sqlite.CONNECT_ARGS"},
+        # an operator's own database (PostgreSQL) is kept; on SQLite, whose components write at once, a writer waits
+        # its turn (pipeline/airflow_sqlite.py)
+        "database": {"sql_alchemy_conn": database} | (
+            {"sql_alchemy_connect_args": "pipeline.airflow_sqlite.CONNECT_ARGS",
+             "sql_alchemy_connect_args_async": "pipeline.airflow_sqlite.CONNECT_ARGS"}
+            if database.startswith("sqlite") else {}),
         "scheduler": {"dag_dir_list_interval": "30"},
     }
     for section, keys in values.items():
@@ -142,8 +144,9 @@ def start(args) -> int:
     env = _environment(home, config)
     print(f"airflow: metadata database under {home} ...", flush=True)
     _airflow(env, "db", "migrate")
-    with contextlib.closing(sqlite3.connect(home / "airflow.db")) as db:  # WAL: readers never block the writer
-        db.execute("pragma journal_mode = wal")
+    if (home / "airflow.db").exists():  # SQLite metadata in WAL mode: readers never block the writer
+        with contextlib.closing(sqlite3.connect(home / "airflow.db")) as db:
+            db.execute("pragma journal_mode = wal")
     _airflow(env, "pools", "set", POOL, str(args.pool_slots), "sellers' chains that run at once")
     _airflow(env, "variables", "set", "vtr_config", str(config))  # for a shell or worker without VTR_CONFIG
     processes = {}
