@@ -30,11 +30,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pipeline.contract import SELLER_POOL
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DAGS = ("vtr_daily", "vtr_maintenance")
-POOL = "vtr_sellers"  # pipeline.contract.SELLER_POOL (the launcher runs before anything imports the pipeline)
 USER = "admin"
 
 
@@ -147,7 +148,7 @@ def start(args) -> int:
     if (home / "airflow.db").exists():  # SQLite metadata in WAL mode: readers never block the writer
         with contextlib.closing(sqlite3.connect(home / "airflow.db")) as db:
             db.execute("pragma journal_mode = wal")
-    _airflow(env, "pools", "set", POOL, str(args.pool_slots), "sellers' chains that run at once")
+    _airflow(env, "pools", "set", SELLER_POOL, str(args.pool_slots), "sellers' chains that run at once")
     _airflow(env, "variables", "set", "vtr_config", str(config))  # for a shell or worker without VTR_CONFIG
     processes = {}
     for name in COMPONENTS:
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--config", default=str(ROOT / "demo" / "vtr.toml"))
     p.add_argument("--home", default=str(ROOT / ".airflow"))
-    p.add_argument("--pool-slots", type=int, default=2, help="sellers' chains at once (pool vtr_sellers)")
+    p.add_argument("--pool-slots", type=int, default=2, help=f"sellers' chains at once (pool {SELLER_POOL})")
     p.add_argument("--parallelism", type=int, default=max(4, 2 * (os.cpu_count() or 2)),
                    help="task processes at once (default: two per core, at least 4)")
     p = sub.add_parser("stop")

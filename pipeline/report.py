@@ -20,11 +20,10 @@ import plotly.io as pio
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from pipeline.contract import REASONS
 from pipeline.formatting import percent
 from pipeline.settings import Settings
 
-REASONS = ("missing_tracking", "carrier_not_integrated", "no_carrier_events", "pre_transit_only",
-           "scan_before_ship_date")
 REASON_LABELS = {
     "missing_tracking": "Missing tracking number",
     "carrier_not_integrated": "Carrier not integrated",

@@ -41,6 +41,14 @@ create or replace temp macro package_invalid_reason(
         when first_valid_scan_at is null or first_valid_scan_at >= scans_until then 'scan_before_ship_date'
     end;
 
+-- The rule for one package of marts.fct_packages, given as its row (the table alias: sqlfluff takes it for an
+-- unqualified column, hence `noqa: RF02` where it is called), at a cut-off.
+create or replace temp macro package_reason(package, scans_until) as
+    package_invalid_reason(
+        package.tracking_number, package.is_carrier_integrated, package.carrier_code,
+        package.first_event_at, package.first_physical_scan_at, package.first_valid_scan_at, scans_until
+    );
+
 -- Early warning: an invalid package that stays invalid unless someone acts. A wrong or missing number or carrier
 -- never fixes itself; a missing scan is given at_risk_after_days from the ship date to arrive.
 create or replace temp macro is_at_risk(invalid_reason, ship_date, snapshot_date, at_risk_after_days) as

@@ -36,10 +36,7 @@ packages as (
         p.marketplace,
         coalesce(p.carrier_code, 'UNKNOWN') as carrier,
         w.window_days,
-        package_invalid_reason(
-            p.tracking_number, p.is_carrier_integrated, p.carrier_code,
-            p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
-        ) is null as is_valid,
+        package_reason(p, w.scans_until) is null as is_valid,  -- noqa: RF02
         case when p.first_valid_scan_at < w.scans_until then p.days_to_valid_scan end as days_to_first_scan,
     from marts.fct_snapshot_windows as w
     inner join scanned as p
