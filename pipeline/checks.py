@@ -1,8 +1,9 @@
 """Data-quality checks over a seller's build in scratch, each returning the offending rows.
 
-Generated from each model's declarations (unique grain, not-null columns, accepted values: level fail), and the
-assertions in sql/checks/*.sql, each declaring its level. A `fail` check withholds the seller's publication; it
-reads only the build's inputs and results, so the same inputs fail it again on every retry and re-run.
+Generated from each model's declarations (unique grain, not-null columns, accepted values: level fail), run as
+the model is built, and the assertions in sql/checks/*.sql, each declaring its level, run after the build. A `fail`
+check withholds the seller's publication; it reads only the build's inputs and results, so the same inputs fail it
+again on every retry and re-run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import duckdb
 
 from pipeline.contract import CheckLevel
 from pipeline.lake import SCRATCH
-from pipeline.models import Model, load_models, sql_params
+from pipeline.models import Model, sql_params
 from pipeline.settings import Settings
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "sql" / "checks"
@@ -60,17 +61,24 @@ def _level(sql: str, path: Path) -> CheckLevel:
     return CheckLevel(match.group(1))
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date) -> list[CheckResult]:
-    """Every check over the build in scratch; returns each check's result (passed or not)."""
+def check_model(con: duckdb.DuckDBPyConnection, model: Model) -> list[CheckResult]:
+    """The checks a model's declarations give, run on its table in scratch (level fail)."""
+    return [_result(con, name, CheckLevel.FAIL, sql, {}) for name, sql in model_checks(model).items()]
+
+
+def run_assertions(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date,
+                   end: dt.date) -> list[CheckResult]:
+    """The assertions of sql/checks/*.sql, each at its declared level, over the build in scratch."""
     con.execute(f"use {SCRATCH}")
     values = {"start_date": start, "end_date": end, "max_reject_share": settings.max_reject_share,
               "min_rejected_rows": settings.min_rejected_rows}
-    queries = [(name, CheckLevel.FAIL, sql) for model in load_models() for name, sql in model_checks(model).items()]
+    results = []
     for path in sorted(CHECKS_DIR.glob("*.sql")):
         sql = path.read_text()
-        queries.append((path.stem, _level(sql, path), sql))
-    results = []
-    for name, level, sql in queries:
-        rows = con.execute(sql, sql_params(sql, values)).fetchall()
-        results.append(CheckResult(name, level, len(rows), rows[:SAMPLE_ROWS]))
+        results.append(_result(con, path.stem, _level(sql, path), sql, values))
     return results
+
+
+def _result(con: duckdb.DuckDBPyConnection, name: str, level: CheckLevel, sql: str, values: dict) -> CheckResult:
+    rows = con.execute(sql, sql_params(sql, values)).fetchall()
+    return CheckResult(name, level, len(rows), rows[:SAMPLE_ROWS])

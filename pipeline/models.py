@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -147,11 +148,16 @@ def sql_params(sql: str, values: dict) -> dict:
     return {k: v for k, v in values.items() if f"${k}" in sql}
 
 
-def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str,
-                 start: dt.date, end: dt.date) -> None:
-    """Build every model of one seller for the snapshot dates start..end in scratch (nothing is shared yet)."""
+def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, start: dt.date, end: dt.date,
+                 *, on_built: Callable[[Model], object] | None = None, keep: frozenset[str] | None = None) -> None:
+    """Build every model of one seller for the snapshot dates start..end in scratch (nothing is shared yet), calling
+    on_built after each. With `keep`, a table (not a published mart, nor in keep) is dropped once every model reading
+    it is built: a backfill's memory then holds the models being built, not every model of the run."""
     prepare_scratch(con, settings, seller_id, start, end)
-    for model in load_models():
+    models = load_models()
+    readers = {m.table: {r.name for r in models if m.table in r.upstream} for m in models}
+    built: set[str] = set()
+    for model in models:
         started = time.perf_counter()
         try:
             run_model(con, model, start, end)
@@ -159,6 +165,13 @@ def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: 
             log.error("building %s for %s failed: %s", model.table, seller_id, str(exc).splitlines()[0])
             raise
         log.info("built %s for %s in %.1f s", model.table, seller_id, time.perf_counter() - started)
+        if on_built:
+            on_built(model)
+        built.add(model.name)
+        for done in models if keep is not None else ():
+            if (done.name in built and done.kind == "table" and done.table not in keep and readers[done.table]
+                    and readers[done.table] <= built):
+                con.execute(f"drop table if exists {done.table}")
 
 
 def run_model(con: duckdb.DuckDBPyConnection, model: Model, start: dt.date, end: dt.date) -> None:

@@ -74,7 +74,7 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, 
     written = []
     for first, last in date_ranges(start, end, DATES_PER_QUERY):
         for dataset, query in DATASETS.items():
-            rows = con.sql(query, params={"start_date": first, "end_date": last}).to_arrow_table()
+            rows = con.execute(query, {"start_date": first, "end_date": last}).to_arrow_table()
             for day in (first + dt.timedelta(days=n) for n in range((last - first).days + 1)):
                 table = rows.filter(pc.equal(rows["snapshot_date"], day)).drop_columns("snapshot_date")
                 written.append(_replace(partition_file(settings, dataset, day, seller_id), table))

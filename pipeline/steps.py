@@ -18,6 +18,10 @@ from pipeline.summary import RunSummary
 log = logging.getLogger(__name__)
 
 
+# scratch tables the summary reads after the build (the others go as soon as no model needs them)
+SUMMARY_TABLES = frozenset({"intermediate.int_confirmations_held", "marts.fct_packages"})
+
+
 class PlanError(ValueError):
     """A run that cannot be planned as asked (dates, sellers): no retry can fix it."""
 
@@ -106,7 +110,7 @@ def run_seller(plan: dict, seller_id: str) -> dict:
     check them, and (unless a `fail` check found rows) publish its marts to the lake, its Parquet files and its
     report. A file that cannot be read fails alone: the seller publishes from what loaded, marked incomplete."""
     from pipeline import lake, outputs
-    from pipeline.checks import run_checks
+    from pipeline.checks import check_model, run_assertions
     from pipeline.ingest import ingest_seller
     from pipeline.models import build_models, publish_marts
     from pipeline.report import write_report
@@ -117,8 +121,10 @@ def run_seller(plan: dict, seller_id: str) -> dict:
         con = lake.connect(settings)
         try:
             files = ingest_seller(con, settings, seller_id)
-            build_models(con, settings, seller_id, start, end)
-            checks = [c for c in run_checks(con, settings, start, end) if not c.passed]
+            found: list = []
+            build_models(con, settings, seller_id, start, end, keep=SUMMARY_TABLES,
+                         on_built=lambda model: found.extend(check_model(con, model)))
+            checks = [c for c in found + run_assertions(con, settings, start, end) if not c.passed]
             result = {"seller_id": seller_id, **_figures(con, seller_id, end),
                       "files": [vars(f) | {"status": f.status.value} for f in files
                                 if f.status is not FileStatus.UNCHANGED],

@@ -41,24 +41,17 @@ create or replace temp macro package_invalid_reason(
         when first_valid_scan_at is null or first_valid_scan_at >= scans_until then 'scan_before_ship_date'
     end;
 
--- The rule for one package of marts.fct_packages, given as its row (the table alias: sqlfluff takes it for an
--- unqualified column, hence `noqa: RF02` where it is called), at a cut-off.
-create or replace temp macro package_reason(package, scans_until) as
-    package_invalid_reason(
-        package.tracking_number, package.is_carrier_integrated, package.carrier_code,
-        package.first_event_at, package.first_physical_scan_at, package.first_valid_scan_at, scans_until
-    );
-
 -- Early warning: an invalid package that stays invalid unless someone acts. A wrong or missing number or carrier
 -- never fixes itself; a missing scan is given at_risk_after_days from the ship date to arrive.
 create or replace temp macro is_at_risk(invalid_reason, ship_date, snapshot_date, at_risk_after_days) as
     invalid_reason in ('missing_tracking', 'carrier_not_integrated')
     or (invalid_reason is not null and ship_date <= snapshot_date - at_risk_after_days);
 
--- 00:00 UTC of an instant's UTC day, whatever the session's time zone. Snapshot cut-offs are UTC midnights, so an
--- instant and the start of its day fall on the same side of every cut-off.
+-- 00:00 UTC of an instant's UTC day, whatever the session's time zone (epoch arithmetic: DuckDB 1.5's time-zone
+-- functions cost seconds per million rows). Snapshot cut-offs are UTC midnights, so an instant and the start of its
+-- day fall on the same side of every cut-off.
 create or replace temp macro utc_day_start(t) as
-    timezone('UTC', date_trunc('day', timezone('UTC', t)));
+    to_timestamp(floor(epoch(t) / 86400) * 86400);
 
 -- A date this business cannot have: before 2000, or more than a year after today (spec section 5).
 create or replace temp macro is_plausible_date(d) as

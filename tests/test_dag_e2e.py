@@ -334,3 +334,46 @@ def test_a_date_param_runs_that_date(tmp_path, servers):
     result = dag_run(project, dt.date(2026, 11, 26), conf={"snapshot_date": "2026-11-20"})
     assert_succeeded(result)
     assert sorted({name.split("/")[1] for name in output_files(project)}) == ["snapshot_date=2026-11-20"]
+
+
+def test_the_dag_and_vtr_run_isolate_a_broken_seller_alike(tmp_path):
+    """Seller zeta's order report cannot be read (binary content); seller acme is fine. The DAG and `vtr run`, on
+    the same files, publish the same outputs for both (zeta from what loaded, marked incomplete), send the same
+    notifications, and both end failed naming zeta's file (spec section 5)."""
+    received = {}
+    for driver in ("dag", "cli"):
+        servers = Servers()
+        try:
+            project = new_project(tmp_path / driver, servers)
+            drop_day(project, D1)
+            project.add_seller("zeta")
+            project.drop("zeta", "orders", "orders_ok.txt", orders_tsv(("Z1", "Z1-1", "SKU-B", PROMISED)))
+            project.drop("zeta", "orders", "orders_broken.txt", b"\x00\x01\x02 not a report" * 200)
+            project.drop("zeta", "confirmations", "conf.txt",
+                         confirmations_tsv(("Z1", "Z1-1", SHIPPED, "UPS", "", "1ZZ1")))
+            if driver == "dag":
+                result = dag_run(project, D1)
+                assert result.state == "failed" and result.tasks["finish_run"] == "failed", result.tasks
+                assert all(state == "success" for task, state in result.tasks.items() if task != "finish_run")
+            else:
+                summary = run(load_settings(project.config), D1)
+                assert summary.failures() == [
+                    "zeta orders/orders_broken.txt: binary content, not a text file"]
+            received[driver] = {
+                "outputs": {name: path.read_bytes() for name, path in output_files(project).items()
+                            if not name.startswith("reports/")},
+                "notifications": sorted((t, m.replace(str(project.root), "<root>")) for t, m in servers.posts()
+                                        if not t.startswith("VTR run failed")),
+                "failed": [m for t, m in servers.posts() if t.startswith("VTR run failed")],
+            }
+        finally:
+            servers.close()
+
+    dag, cli = received["dag"], received["cli"]
+    assert {name.split("/")[-1] for name in dag["outputs"]} == {"acme.parquet", "zeta.parquet"}
+    assert dag["outputs"] == cli["outputs"]
+    assert dag["notifications"] == cli["notifications"]
+    zeta = [m for t, m in dag["notifications"] if "zeta" in t and t.startswith("VTR")]
+    assert zeta and "incomplete" in zeta[0] and "orders/orders_broken.txt" in zeta[0]
+    for failed in (dag["failed"], cli["failed"]):
+        assert len(failed) == 1 and "zeta orders/orders_broken.txt: binary content" in failed[0]

@@ -15,8 +15,8 @@ with packages as (
     -- the grace bound once per package: time zone arithmetic per event costs more than the rest of the join
     select
         p.package_id, p.seller_id, p.tracking_number,
-        -- spelled in UTC: the same answer in an analyst's own session time zone
-        (p.ship_date - m.scan_grace_days)::timestamp at time zone 'UTC' as grace_bound,
+        -- 00:00 UTC from the epoch: the same in any session time zone, and no time-zone arithmetic per row
+        to_timestamp(epoch(p.ship_date - m.scan_grace_days)) as grace_bound,
     from intermediate.int_packages as p
     cross join config.metric as m
     where p.tracking_number is not null

@@ -15,7 +15,7 @@ select
     w.window_days,
     cast(d.snapshot_date as date) - m.lag_days - w.window_days + 1 as window_start,
     cast(d.snapshot_date as date) - m.lag_days as window_end,
-    cast(cast(d.snapshot_date as date) + 1 as timestamp) at time zone 'UTC' as scans_until,
+    to_timestamp(epoch(cast(d.snapshot_date as date) + 1)) as scans_until,
 from range(cast($start_date as date), cast($end_date as date) + interval 1 day, interval 1 day) as d (snapshot_date)
 cross join config.windows as w
 cross join config.metric as m

@@ -31,7 +31,10 @@ judged as (
     select
         d.snapshot_date,
         p.*,
-        package_reason(p, d.scans_until) as invalid_reason,  -- noqa: RF02
+        package_invalid_reason(
+            p.tracking_number, p.is_carrier_integrated, p.carrier_code,
+            p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, d.scans_until
+        ) as invalid_reason,
     from snapshot_dates as d
     inner join marts.fct_packages as p
         -- not yet measured: its first snapshot, promised date + lag, is after D; and shipped by D

@@ -25,7 +25,7 @@ with scanned as (
     -- recycled number's old scans say nothing of this parcel
     select
         *,
-        epoch(first_valid_scan_at - (ship_date::timestamp at time zone 'UTC')) / 86400.0 as days_to_valid_scan,
+        (epoch(first_valid_scan_at) - epoch(ship_date)) / 86400.0 as days_to_valid_scan,
     from marts.fct_packages
 ),
 
@@ -36,7 +36,10 @@ packages as (
         p.marketplace,
         coalesce(p.carrier_code, 'UNKNOWN') as carrier,
         w.window_days,
-        package_reason(p, w.scans_until) is null as is_valid,  -- noqa: RF02
+        package_invalid_reason(
+            p.tracking_number, p.is_carrier_integrated, p.carrier_code,
+            p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
+        ) is null as is_valid,
         case when p.first_valid_scan_at < w.scans_until then p.days_to_valid_scan end as days_to_first_scan,
     from marts.fct_snapshot_windows as w
     inner join scanned as p

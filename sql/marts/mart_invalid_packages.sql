@@ -21,7 +21,10 @@ with judged as (
     select
         w.snapshot_date,
         p.*,
-        package_reason(p, w.scans_until) as invalid_reason,  -- noqa: RF02
+        package_invalid_reason(
+            p.tracking_number, p.is_carrier_integrated, p.carrier_code,
+            p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
+        ) as invalid_reason,
     from marts.fct_snapshot_windows as w
     inner join marts.fct_packages as p
         on p.promised_delivery_date between w.window_start and w.window_end
