@@ -17,31 +17,33 @@
 --   promised_delivery_date: latest promised delivery date of its items
 --   categories: its items' categories
 --   reason: why it is invalid (the first that applies)
-with judged as (
+with largest_windows as (
+    select snapshot_date, window_start, window_end, scans_until,
+    from marts.fct_snapshot_windows
+    where window_days = (select max(window_days) from config.windows)
+),
+
+judged as (
     select
         w.snapshot_date,
-        p.*,
+        p.seller_id,
+        p.marketplace,
+        p.package_id,
+        p.order_id,
+        p.tracking_number,
+        p.carrier_code as carrier,
+        p.ship_date,
+        p.promised_delivery_date,
+        p.categories,
         package_invalid_reason(
-            p.tracking_number, p.is_carrier_integrated, p.carrier_code,
-            p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
-        ) as invalid_reason,
-    from marts.fct_snapshot_windows as w
+            p.tracking_number, p.is_carrier_integrated, p.carrier_code, p.first_event_at,
+            p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
+        ) as reason,
+    from largest_windows as w
     inner join marts.fct_packages as p
         on p.promised_delivery_date between w.window_start and w.window_end
-    where w.window_days = (select max(window_days) from config.windows)
 )
 
-select
-    snapshot_date,
-    seller_id,
-    marketplace,
-    package_id,
-    order_id,
-    tracking_number,
-    carrier_code as carrier,
-    ship_date,
-    promised_delivery_date,
-    categories,
-    invalid_reason as reason,
+select *
 from judged
-where invalid_reason is not null
+where reason is not null
