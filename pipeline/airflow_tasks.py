@@ -39,12 +39,12 @@ def wait_for_files(plan: dict, seller_id: str) -> tuple[bool, dict]:
 
 def run_seller(plan: dict, seller_id: str, wait: dict | None) -> dict:
     try:
-        result = steps.run_seller(plan, seller_id)
+        result = steps.run_seller(plan, seller_id, (wait or {}).get("stale", []))
     except SettingsError as exc:
         raise AirflowFailException(str(exc)) from None
     except WarehouseError as exc:  # an old warehouse or a refused catalog: retried (a catalog may come back)
         raise RuntimeError(str(exc)) from None
-    return result | {"stale": (wait or {}).get("stale", [])}
+    return result
 
 
 def finish_run(plan: dict, results: list[dict], outlet_events, outlets) -> dict:

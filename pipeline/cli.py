@@ -111,7 +111,7 @@ def _run(settings, args) -> int:
     summary = run(settings, start, end, sellers=args.sellers, full_rebuild=args.full_rebuild,
                   notify=not args.no_alerts)
     print(summary.render())
-    reports = [s["report"] for s in summary.sellers if s.get("report")]
+    reports = [report for s in summary.sellers for report in s.get("reports", [])]
     print(f"\noutputs: {settings.output}\nwarehouse: {settings.warehouse if not settings.catalog else 'PostgreSQL'}")
     for report in reports:
         print(f"report: {report}")

@@ -108,6 +108,12 @@ def write_report(settings: Settings, snapshot_date: dt.date, *, seller_id: str |
     return target
 
 
+def write_reports(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, snapshot_date: dt.date,
+                  stale: list[str]) -> list[Path]:
+    """The seller's reports for the run's last date (written from its published Parquet files)."""
+    return [write_report(settings, snapshot_date, seller_id=seller_id)]
+
+
 class _Charts:
     """Turns figures into <div>s; only the first carries plotly.js, inline."""
 

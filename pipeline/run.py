@@ -35,11 +35,11 @@ def run(config: str | Path | Settings, start: dt.date, end: dt.date | None = Non
     for seller in plan["sellers"]:
         stale = steps.wait_for_files(plan, seller)[1]["stale"]
         try:
-            result = steps.run_seller(plan, seller)
+            result = steps.run_seller(plan, seller, stale)
         except (duckdb.Error, OSError) as exc:  # this seller's chain broke: the others still publish
             log.error("%s: %s", seller, str(exc).splitlines()[0])
             result = {"seller_id": seller, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
-        results.append(result | {"stale": stale})
+        results.append({"stale": stale} | result)
     summary = steps.finish(plan, results)
     failures = summary.failures()
     if failures:

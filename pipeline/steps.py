@@ -105,15 +105,16 @@ def _figures(con, seller_id: str, end: dt.date) -> dict:
     }
 
 
-def run_seller(plan: dict, seller_id: str) -> dict:
+def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> dict:
     """A seller's chain for the run's dates, under its lock: ingest its new files, build its models in scratch,
     check them, and (unless a `fail` check found rows) publish its marts to the lake, its Parquet files and its
-    report. A file that cannot be read fails alone: the seller publishes from what loaded, marked incomplete."""
+    reports. A file that cannot be read fails alone: the seller publishes from what loaded, marked incomplete.
+    `stale`: the seller's daily feeds with no file for the last date (wait_for_files), which its reports show."""
     from pipeline import lake, outputs
     from pipeline.checks import check_model, run_assertions
     from pipeline.ingest import ingest_seller
     from pipeline.models import build_models, publish_marts
-    from pipeline.report import write_report
+    from pipeline.report import write_reports
 
     settings = load_settings(plan["config"])
     start, end = _dates(plan)
@@ -125,7 +126,7 @@ def run_seller(plan: dict, seller_id: str) -> dict:
             build_models(con, settings, seller_id, start, end, keep=SUMMARY_TABLES,
                          on_built=lambda model: found.extend(check_model(con, model)))
             checks = [c for c in found + run_assertions(con, settings, start, end) if not c.passed]
-            result = {"seller_id": seller_id, **_figures(con, seller_id, end),
+            result = {"seller_id": seller_id, **_figures(con, seller_id, end), "stale": stale or [],
                       "files": [vars(f) | {"status": f.status.value} for f in files
                                 if f.status is not FileStatus.UNCHANGED],
                       "failed_checks": [c.describe() for c in checks if c.level is CheckLevel.FAIL],
@@ -137,7 +138,7 @@ def run_seller(plan: dict, seller_id: str) -> dict:
             if not result["failed_checks"]:
                 publish_marts(con, settings, seller_id, start, end, full_rebuild=plan["full_rebuild"])
                 result["files_written"] = len(outputs.publish(con, settings, seller_id, start, end))
-                result["report"] = str(write_report(settings, end, seller_id=seller_id))
+                result["reports"] = [str(p) for p in write_reports(con, settings, seller_id, end, stale or [])]
                 result["published"] = True
         finally:
             con.close()

@@ -41,7 +41,7 @@ class RunSummary:
             "accounts": [{"seller_id": s["seller_id"], "marketplace": m, "window_days": w, "packages_total": t,
                           "packages_valid": v, "vtr": vtr, "status": status}
                          for s in self.sellers for m, w, t, v, vtr, status in s.get("overall", [])],
-            "reports": {s["seller_id"]: s["report"] for s in self.sellers if s.get("report")},
+            "reports": {s["seller_id"]: s["reports"] for s in self.sellers if s.get("reports")},
             "files_loaded": len(loaded), "files_failed": len(self.files(FileStatus.FAILED)),
             "rows_loaded": sum(f["rows_loaded"] for f in loaded),
             "rows_rejected": sum(f["rows_rejected"] for f in loaded),
