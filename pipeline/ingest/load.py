@@ -147,11 +147,15 @@ def _store(c: duckdb.DuckDBPyConnection, seller_id: str, feed: str) -> None:
 def _load_batch(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, feed: str,
                 files: list[NewFile], results: dict[str, FileResult]) -> None:
     """Parse a batch in scratch, then commit it to the lake at once (files that cannot be read are left out)."""
-    con.execute("create or replace temp table batch_files (file_id bigint, path varchar, rel varchar, "
-                "sha256 varchar, size_bytes bigint, modified_ns bigint, fmt varchar, lines bigint)")
-    con.executemany("insert into batch_files values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [[n, str(f.path), f.rel, f.sha256, f.size, f.modified_ns, f.fmt, f.lines]
-                     for n, f in enumerate(files, 1)])
+    # one statement for the batch's files (executemany ran one statement a file: 14 ms each)
+    con.register("listed", pa.table({
+        "file_id": pa.array(range(1, len(files) + 1), pa.int64()), "path": [str(f.path) for f in files],
+        "rel": [f.rel for f in files], "sha256": [f.sha256 for f in files],
+        "size_bytes": pa.array([f.size for f in files], pa.int64()),
+        "modified_ns": pa.array([f.modified_ns for f in files], pa.int64()),
+        "fmt": [f.fmt for f in files], "lines": pa.array([f.lines for f in files], pa.int64())}))
+    con.execute("create or replace temp table batch_files as from listed")
+    con.unregister("listed")
     con.execute("create or replace temp table lines (file_id bigint, line bigint, text varchar)")
     con.execute(f"create or replace temp table parsed as {delimited_lines_sql(feed, 'tsv', canonical_header(feed))}"
                 " limit 0")
