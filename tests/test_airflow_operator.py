@@ -55,7 +55,7 @@ class Airflow:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=30) as answer:
+            with urllib.request.urlopen(req, timeout=180) as answer:  # past SQLite's 60 s busy wait, on 2 busy cores
                 return json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as exc:
             raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
