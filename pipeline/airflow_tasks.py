@@ -54,7 +54,8 @@ def finish_run(plan: dict, results: list[dict], outlet_events, outlets) -> dict:
     log.info("run summary\n%s", summary.render())
     figures = summary.figures()
     for asset in outlets if outlet_events is not None else ():
-        outlet_events[asset].extra = {k: figures[k] for k in ("snapshot_date", "start_date", "accounts", "reports")}
+        outlet_events[asset].extra = {k: figures[k] for k in ("snapshot_date", "start_date", "accounts", "reports",
+                                                                 "fix_files", "index")}
     if figures["failures"]:
         raise AirflowFailException("the run failed: " + "; ".join(figures["failures"]))
     return figures

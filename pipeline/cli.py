@@ -111,10 +111,14 @@ def _run(settings, args) -> int:
     summary = run(settings, start, end, sellers=args.sellers, full_rebuild=args.full_rebuild,
                   notify=not args.no_alerts)
     print(summary.render())
-    reports = [report for s in summary.sellers for report in s.get("reports", [])]
     print(f"\noutputs: {settings.output}\nwarehouse: {settings.warehouse if not settings.catalog else 'PostgreSQL'}")
-    for report in reports:
-        print(f"report: {report}")
+    for s in summary.sellers:
+        for report in s.get("reports", []):
+            print(f"report: {report}")
+        for fix in s.get("fix_files", []):
+            print(f"fix file: {fix}")
+    if summary.index:
+        print(f"all reports: {summary.index}")
     if summary.failures():
         print(f"vtr: the run failed: {'; '.join(summary.failures())}", file=sys.stderr)
         return EXIT_FAILED

@@ -22,7 +22,7 @@ DAILY_FEEDS = ("orders", "confirmations", "scans")  # the catalog changes rarely
 # spec's (section 7), the others the early warning, the carrier figures and the per-reason counts.
 DATASETS = (
     "vtr_snapshots", "category_report", "invalid_packages", "at_risk_packages", "projected_vtr",
-    "carrier_performance",
+    "carrier_performance", "reason_summary",
 )
 
 # Airflow pool bounding how many sellers' chains run at once (the launcher sizes it; the lake allows many writers)

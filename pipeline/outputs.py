@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -17,8 +18,8 @@ from pipeline.settings import Settings
 
 DATES_PER_QUERY = 15  # a backfill holds a few dates' rows in Python at a time
 
-# dataset -> the query giving its columns, in the contract's order (spec section 7), after the snapshot date (the
-# partition key, not stored in the files); it reads the seller's build in scratch.
+# dataset -> the query giving its columns, in the contract's order (spec section 7; columns beyond the spec's come after
+# them), after the snapshot date (the partition key, not stored in the files); it reads the seller's build in scratch.
 DATASETS = {
     "vtr_snapshots": """
         select snapshot_date, seller_id, marketplace, window_days, scope, scope_value, window_start, window_end,
@@ -35,14 +36,15 @@ DATASETS = {
         order by snapshot_date, seller_id, marketplace, category, window_days""",
     "invalid_packages": """
         select snapshot_date, seller_id, marketplace, order_id, tracking_number, carrier, ship_date,
-               promised_delivery_date, categories, reason
+               promised_delivery_date, categories, reason, package_id, order_item_ids, skus
         from marts.mart_invalid_packages
         where snapshot_date between $start_date and $end_date
         order by snapshot_date, seller_id, marketplace, promised_delivery_date, order_id, tracking_number nulls first,
                  package_id""",
     "at_risk_packages": """
         select snapshot_date, seller_id, marketplace, order_id, tracking_number, carrier, ship_date,
-               promised_delivery_date, categories, reason, days_since_ship, fix_by_date
+               promised_delivery_date, categories, reason, days_since_ship, fix_by_date, package_id, order_item_ids,
+               skus
         from marts.mart_at_risk_packages
         where snapshot_date between $start_date and $end_date
         order by snapshot_date, seller_id, marketplace, fix_by_date, order_id, tracking_number nulls first,
@@ -59,6 +61,11 @@ DATASETS = {
         from marts.mart_carrier_performance
         where snapshot_date between $start_date and $end_date
         order by snapshot_date, seller_id, marketplace, carrier""",
+    "reason_summary": """
+        select snapshot_date, seller_id, marketplace, window_days, reason, packages
+        from marts.mart_reason_summary
+        where snapshot_date between $start_date and $end_date
+        order by snapshot_date, seller_id, marketplace, window_days, reason""",
 }
 
 
@@ -82,10 +89,16 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, 
 
 
 def _replace(target: Path, table) -> Path:
+    return replace_file(target, lambda tmp: pq.write_table(table, tmp))
+
+
+def replace_file(target: Path, write: Callable[[Path], object]) -> Path:
+    """Write `target` through `write(temporary path)` beside it, then move it into place: a reader sees the old file
+    or the new, never half."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        pq.write_table(table, tmp)
+        write(tmp)
         os.replace(tmp, target)  # atomic on one file system
     finally:
         tmp.unlink(missing_ok=True)  # a failed write leaves the old file and no half file behind

@@ -112,6 +112,7 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
     `stale`: the seller's daily feeds with no file for the last date (wait_for_files), which its reports show."""
     from pipeline import lake, outputs
     from pipeline.checks import check_model, run_assertions
+    from pipeline.fixfile import write_fix_files
     from pipeline.ingest import ingest_seller
     from pipeline.models import build_models, publish_marts
     from pipeline.report import write_reports
@@ -138,6 +139,7 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
             if not result["failed_checks"]:
                 publish_marts(con, settings, seller_id, start, end, full_rebuild=plan["full_rebuild"])
                 result["files_written"] = len(outputs.publish(con, settings, seller_id, start, end))
+                result["fix_files"] = [str(p) for p in write_fix_files(con, settings, seller_id, end)]
                 result["reports"] = [str(p) for p in write_reports(con, settings, seller_id, end, stale or [])]
                 result["published"] = True
         finally:
@@ -172,6 +174,10 @@ def finish(plan: dict, results: list[dict]) -> RunSummary:
         deliveries = alerts.send(con, settings, planned)
     finally:
         con.close()
+    if any(r.get("reports") for r in summary.sellers):
+        from pipeline.report import write_index
+
+        summary.index = str(write_index(settings))
     summary.alerts_sent = sum(d.status == "sent" for d in deliveries)
     summary.alerts_failed = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status == "failed"]
     if planned and not deliveries:

@@ -20,6 +20,7 @@ class RunSummary:
     stale: dict[str, list[str]] = field(default_factory=dict)  # seller -> daily feeds with no file for the day
     alerts_sent: int = 0
     alerts_failed: list[str] = field(default_factory=list)  # "alert -> channel: error", never a URL
+    index: str | None = None  # <output>/reports/index.html, when the run wrote a report
 
     def files(self, *statuses: FileStatus) -> list[dict]:
         return [f for s in self.sellers for f in s.get("files", []) if f["status"] in statuses]
@@ -42,6 +43,8 @@ class RunSummary:
                           "packages_valid": v, "vtr": vtr, "status": status}
                          for s in self.sellers for m, w, t, v, vtr, status in s.get("overall", [])],
             "reports": {s["seller_id"]: s["reports"] for s in self.sellers if s.get("reports")},
+            "fix_files": {s["seller_id"]: s["fix_files"] for s in self.sellers if s.get("fix_files")},
+            "index": self.index,
             "files_loaded": len(loaded), "files_failed": len(self.files(FileStatus.FAILED)),
             "rows_loaded": sum(f["rows_loaded"] for f in loaded),
             "rows_rejected": sum(f["rows_rejected"] for f in loaded),

@@ -7,6 +7,11 @@
 create or replace temp macro normalize_tracking(t) as
     nullif(upper(regexp_replace(trim(t), '[\s-]+', '', 'g')), '');
 
+-- A carrier name as a key, without case, spaces and punctuation ('Royal Mail', 'royal-mail' and 'ROYAL_MAIL' are one
+-- key): the fix file matches what a seller typed to the integrated carriers and their aliases with it.
+create or replace temp macro carrier_key(name) as
+    nullif(regexp_replace(upper(name), '[^\p{L}\p{N}]+', '', 'g'), '');
+
 -- A date, or a date written with a time: the calendar date as written (spec section 7).
 create or replace temp macro parse_calendar_date(x) as
     case

@@ -151,7 +151,8 @@ def test_a_run_without_a_logical_date_computes_the_last_complete_day_and_airflow
     assert figures["snapshot_date"] == YESTERDAY.isoformat()
     assert {(a["marketplace"], a["window_days"]) for a in figures["accounts"]} == {
         ("Amazon.se", 7), ("Amazon.se", 30), ("Amazon.de", 7), ("Amazon.de", 30)}
-    assert [Path(r).name for r in figures["reports"]["acme"]] == [f"vtr_report_{YESTERDAY}_acme.html"]
+    assert [Path(r).name for r in figures["reports"]["acme"]] == [
+        f"vtr_report_{YESTERDAY}_Amazon.de.html", f"vtr_report_{YESTERDAY}_Amazon.se.html"]
     assert all(Path(r).exists() for r in figures["reports"]["acme"])
     events = af.request("GET", "/api/v2/assets/events?limit=50")["asset_events"]
     ours = [e for e in events if e["source_run_id"] == run["dag_run_id"]]

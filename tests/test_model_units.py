@@ -75,10 +75,12 @@ def test_int_packages_groups_items_by_order_and_number_or_by_ship_date_and_carri
     })
     assert len({r[0] for r in rows}) == 3
     assert sorted(r[1:] for r in rows) == [
-        ("acme", "Amazon.de", "O2", None, "GLS", dt.date(2026, 11, 2), dt.date(2026, 11, 4), ["Books"], 1, 0),
-        ("acme", "Amazon.de", "O2", None, "UPS", dt.date(2026, 11, 2), dt.date(2026, 11, 4), ["Toys"], 1, 0),
+        ("acme", "Amazon.de", "O2", None, "GLS", dt.date(2026, 11, 2), dt.date(2026, 11, 4), ["Books"], 1, 0,
+         ["O2-2"], ["BOOK"]),
+        ("acme", "Amazon.de", "O2", None, "UPS", dt.date(2026, 11, 2), dt.date(2026, 11, 4), ["Toys"], 1, 0,
+         ["O2-1"], ["TOY"]),
         ("acme", "Amazon.se", "O1", "1Z1", "DHL", dt.date(2026, 11, 2), dt.date(2026, 11, 6),
-         ["Toys", "Uncategorized"], 2, 1),
+         ["Toys", "Uncategorized"], 2, 1, ["O1-1", "O1-2"], ["NOT-IN-CATALOG", "TOY"]),
     ]
 
 
@@ -156,8 +158,8 @@ def test_mart_vtr_snapshots_scopes_rates_statuses_and_the_overall_row_of_an_empt
 
 PACKAGES = ("package_id varchar, seller_id varchar, marketplace varchar, order_id varchar, tracking_number varchar, "
             "carrier_code varchar, is_carrier_integrated boolean, ship_date date, promised_delivery_date date, "
-            "categories varchar[], first_event_at timestamptz, first_physical_scan_at timestamptz, "
-            "first_valid_scan_at timestamptz")
+            "categories varchar[], order_item_ids varchar[], skus varchar[], first_event_at timestamptz, "
+            "first_physical_scan_at timestamptz, first_valid_scan_at timestamptz")
 
 
 @pytest.mark.parametrize("windows_setting", [(7, 30), (7, 14)], ids=["30-day list", "largest window 14 days"])
@@ -166,14 +168,15 @@ def test_mart_invalid_packages_lists_each_invalid_package_of_the_largest_window_
     early, late = dt.date(2026, 10, 10), dt.date(2026, 11, 6)  # early: only in a 30-day window
     rows = run_one("mart_invalid_packages", {
         "marts.fct_packages": (PACKAGES, [
-            ("p1", "acme", "Amazon.se", "O1", None, "UPS", True, ship, late, ["Toys"], None, None, None),
-            ("p2", "acme", "Amazon.se", "O2", "1Z2", "UPS", True, ship, early, ["Toys"],
+            ("p1", "acme", "Amazon.se", "O1", None, "UPS", True, ship, late, ["Toys"], ["O1-1", "O1-2"], ["T1"],
+             None, None, None),
+            ("p2", "acme", "Amazon.se", "O2", "1Z2", "UPS", True, ship, early, ["Toys"], ["O2-1"], ["T1"],
              at("2026-10-19"), None, None),
-            ("p3", "acme", "Amazon.se", "O3", "1Z3", "UPS", True, ship, late, ["Toys"],
+            ("p3", "acme", "Amazon.se", "O3", "1Z3", "UPS", True, ship, late, ["Toys"], ["O3-1"], ["T1"],
              at("2026-10-01"), at("2026-10-01"), None),
-            ("p4", "acme", "Amazon.se", "O4", "1Z4", "UPS", True, ship, late, ["Toys"],
+            ("p4", "acme", "Amazon.se", "O4", "1Z4", "UPS", True, ship, late, ["Toys"], ["O4-1"], ["T1"],
              at("2026-10-21"), at("2026-10-21"), at("2026-10-21")),                      # valid: not listed
-            ("p5", "acme", "Amazon.se", "O5", "1Z5", "UPS", True, ship, late, ["Toys"],
+            ("p5", "acme", "Amazon.se", "O5", "1Z5", "UPS", True, ship, late, ["Toys"], ["O5-1"], ["T1"],
              at("2026-11-21"), at("2026-11-21"), at("2026-11-21")),                      # first event after D
         ]),
         "marts.fct_snapshot_windows": windows(sizes=windows_setting),
@@ -184,3 +187,57 @@ def test_mart_invalid_packages_lists_each_invalid_package_of_the_largest_window_
         expected.insert(1, ("p2", "pre_transit_only"))
     assert sorted(listed) == expected
     assert rows[0][:3] == (D, "acme", "Amazon.se")
+    assert rows[0][11:] == (["O1-1", "O1-2"], ["T1"])  # the package's items and skus, after the reason
+
+
+def test_mart_reason_summary_counts_each_invalid_package_once_whatever_its_categories():
+    counts = ("snapshot_date date, window_days integer, seller_id varchar, marketplace varchar, carrier_code varchar, "
+              "categories varchar[], invalid_reason varchar, packages bigint")
+    rows = run_one("mart_reason_summary", {
+        "marts.fct_window_counts": (counts, [
+            (D, 7, "acme", "Amazon.se", "UPS", ["Books", "Toys"], "missing_tracking", 2),   # two categories: 2, not 4
+            (D, 7, "acme", "Amazon.se", "UPS", ["Toys"], "missing_tracking", 1),
+            (D, 7, "acme", "Amazon.se", "DHL", ["Toys"], "missing_tracking", 1),
+            (D, 7, "acme", "Amazon.se", "BUDBEE", ["Books", "Toys"], "carrier_not_integrated", 3),
+            (D, 7, "acme", "Amazon.se", "UPS", ["Books", "Toys"], None, 40),                 # valid: no row
+            (D, 30, "acme", "Amazon.se", "UPS", ["Books", "Toys"], "missing_tracking", 2),
+            (D, 30, "acme", "Amazon.de", "UPS", ["Toys"], "scan_before_ship_date", 1),
+        ]),
+    })
+    assert rows == [
+        (D, "acme", "Amazon.de", 30, "scan_before_ship_date", 1),
+        (D, "acme", "Amazon.se", 7, "carrier_not_integrated", 3),
+        (D, "acme", "Amazon.se", 7, "missing_tracking", 4),
+        (D, "acme", "Amazon.se", 30, "missing_tracking", 2),
+    ]
+
+
+def test_fct_fix_items_lists_the_items_of_packages_not_validly_tracked_by_the_end_of_the_last_date():
+    ship, promised = dt.date(2026, 11, 2), dt.date(2026, 11, 20)
+    rows = run_one("fct_fix_items", {
+        "marts.fct_packages": (PACKAGES, [
+            ("p1", "acme", "Amazon.se", "O1", None, "UPS", True, ship, promised, ["Toys"], ["O1-1", "O1-2"],
+             ["T1", "T2"], None, None, None),                                                # missing number
+            ("p2", "acme", "Amazon.se", "O2", "1Z2", "UPS", True, ship, promised, ["Toys"], ["O2-1"], ["T1"],
+             at("2026-11-02"), at("2026-11-02"), at("2026-11-02")),                          # valid: no rows
+            ("p3", "acme", "Amazon.se", "O3", "1Z3", "UPS", True, ship, promised, ["Toys"], ["O3-1"], ["T1"],
+             at("2026-11-21"), at("2026-11-21"), at("2026-11-21")),                          # scanned after D
+        ]),
+        "intermediate.int_order_items_confirmed": (ITEMS + ", ship_method varchar", [
+            ("acme", "O1", "O1-1", ship, "UPS", None, 10, "Standard"),
+            ("acme", "O1", "O1-2", ship, "UPS", None, 11, None),
+            ("acme", "O2", "O2-1", ship, "UPS", "1Z2", 12, "Standard"),
+            ("acme", "O3", "O3-1", ship, "UPS", "1Z3", 13, "Express"),
+        ]),
+        "staging.stg_orders": (ORDERS + ", quantity integer", [
+            ("acme", "O1", "O1-1", "Amazon.se", promised, "T1", 2),
+            ("acme", "O1", "O1-2", "Amazon.se", promised, "T2", 1),
+            ("acme", "O2", "O2-1", "Amazon.se", promised, "T1", 1),
+            ("acme", "O3", "O3-1", "Amazon.se", promised, "T1", 5),
+        ]),
+    })
+    assert rows == [
+        ("p1", "acme", "O1", "O1-1", 2, "Standard"),
+        ("p1", "acme", "O1", "O1-2", 1, None),
+        ("p3", "acme", "O3", "O3-1", 5, "Express"),
+    ]

@@ -1,5 +1,6 @@
-"""The HTML report: one self-contained file per snapshot date, built from the Parquet outputs, charts drawn in a
-browser."""
+"""The seller's report (issue 12): one page per account for a run's last date, with a category table, the two
+working lists complete in the page and as CSV, data health, one shared offline copy of plotly.js, and an index of
+every account and date; checked against the published Parquet datasets, and drawn in a headless browser."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.report import write_report
+from pipeline.fixfile import fix_file
+from pipeline.report.assets import report_path
 from pipeline.run import run
 from pipeline.settings import load_settings
 from vtrdemo.generator import generate
@@ -24,12 +26,12 @@ START = dt.date(2026, 3, 2)
 DAYS = 24
 D = START + dt.timedelta(days=DAYS - 1)  # the 30-day window of D holds generated packages, the 7-day one too
 ODD_CATEGORY = "Bath & <Spa>"  # a category name that is also HTML
-CHARTS_PER_ACCOUNT = 3  # trend (both windows), invalid reasons, carriers
+NBSP = "\u00a0"
 
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
-    """A generated seller (two marketplaces) plus a hand-written one, run for D-2..D: outputs published."""
+    """A generated seller (two marketplaces) plus a hand-written one, run for D-2..D: outputs and reports written."""
     root = tmp_path_factory.mktemp("report")
     landing = root / "landing"
     generate(landing, seller_id="nordic-home", start=START, days=DAYS, packages=4000, seed=11,
@@ -58,13 +60,13 @@ def published(tmp_path_factory):
     settings = load_settings(config)
     summary = run(settings, D - dt.timedelta(days=2), D)
     assert not summary.failures(), summary.render()
-    return settings
+    return settings, summary
 
 
 def _datasets(settings, sql: str) -> list[tuple]:
     con = duckdb.connect()
     try:
-        for name in ("vtr_snapshots", "at_risk_packages"):
+        for name in ("vtr_snapshots", "at_risk_packages", "invalid_packages"):
             path = (settings.output / name / "*" / "*.parquet").as_posix()
             con.execute(f"create view {name} as select * from read_parquet('{path}', hive_partitioning = true)")
         return con.execute(sql).fetchall()
@@ -72,77 +74,144 @@ def _datasets(settings, sql: str) -> list[tuple]:
         con.close()
 
 
-class _Refs(HTMLParser):
-    """External references a browser would fetch: <script src>, <link href>, <img src>, <iframe src>."""
+class Page(HTMLParser):
+    """A report as a reader sees it: each table's rows as cell texts (by table id), and what a browser fetches."""
 
-    def __init__(self):
+    def __init__(self, path: Path):
         super().__init__()
-        self.refs = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self.refs: list[str] = []
+        self.links: list[str] = []
+        self._table, self._cell = None, None
+        self.feed(path.read_text(encoding="utf-8"))
 
     def handle_starttag(self, tag, attrs):
-        for name, value in attrs:
-            if (tag, name) in {("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src")}:
-                self.refs.append(f"{tag} {name}={value}")
+        a = dict(attrs)
+        if tag in ("script", "img", "iframe") and "src" in a:
+            self.refs.append(a["src"])
+        if tag == "link" and "href" in a:
+            self.refs.append(a["href"])
+        if tag == "a" and "href" in a:
+            self.links.append(a["href"])
+        if tag == "table":
+            self._table = self.tables.setdefault(a.get("id", f"table{len(self.tables)}"), [])
+        elif tag == "tr" and self._table is not None:
+            self._table.append([])
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._table[-1].append(re.sub(r"\s+", " ", "".join(self._cell).replace(NBSP, " ")).strip())
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
 
 
-def test_one_self_contained_file_with_a_section_per_account(published):
-    settings = published
-    path = write_report(settings, D)
-    assert path == settings.output / "reports" / f"vtr_report_{D}.html"
-    # one file per report, no side assets (each seller's run wrote its own report beside it)
-    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
-        [path.name] + [f"vtr_report_{D}_{seller}.html" for seller in ("nordic-home", "tiny-shop")])
-    page = path.read_text(encoding="utf-8")
+def _pct(vtr: float) -> str:
+    return f"{int(vtr * 10000) / 100:.2f} %"  # the pipeline truncates to two decimals
 
-    parser = _Refs()
-    parser.feed(page)
-    assert parser.refs == []
-    assert page.count("plotly.js v") == 1  # plotly.js embedded inline, once
 
+def test_a_page_per_account_sharing_one_offline_plotly(published):
+    settings, summary = published
+    reports = settings.output / "reports"
     accounts = _datasets(settings, f"select distinct seller_id, marketplace from vtr_snapshots "
                                    f"where snapshot_date = date '{D}' order by all")
     assert accounts == [("nordic-home", "Amazon.de"), ("nordic-home", "Amazon.se"), ("tiny-shop", "Amazon.fr")]
     for seller, marketplace in accounts:
-        assert f"<h2>{seller} · {marketplace}</h2>" in page
-    assert len(re.findall(r'<div id="chart-\d+" class="plotly-graph-div"', page)) == CHARTS_PER_ACCOUNT * len(accounts)
-
-    categories = _datasets(settings, f"select distinct scope_value from vtr_snapshots where snapshot_date = "
-                                     f"date '{D}' and scope = 'category' and seller_id = 'nordic-home'")
-    assert len(categories) >= 5
-    for (category,) in categories:
-        assert escape(category) in page
-    # the odd category is shown escaped, never as markup
-    assert escape(ODD_CATEGORY) in page and ODD_CATEGORY not in page
-    assert "projection by this pipeline, not the marketplace's figure" in page
-    assert "Early warning: projected VTR" in page
+        page = Page(report_path(settings, seller, D, marketplace))
+        assert page.refs == ["../plotly.min.js"]  # the one shared copy beside the reports, nothing fetched online
+        assert str(report_path(settings, seller, D, marketplace)) in summary.figures()["reports"][seller]
+    assert (reports / "plotly.min.js").read_bytes()[:200].count(b"plotly.js v") == 1
+    # a page does not embed the library: it stays small however many accounts there are
+    assert report_path(settings, "tiny-shop", D, "Amazon.fr").stat().st_size < 200_000
 
 
-def test_at_risk_list_shows_the_first_twenty_and_points_to_the_full_dataset(published):
-    settings = published
-    page = write_report(settings, D).read_text(encoding="utf-8")
-    section = page.split("<h2>nordic-home · Amazon.se</h2>")[1].split("<h2>")[0]
-    at_risk = _datasets(settings, f"select order_id from at_risk_packages where snapshot_date = date '{D}' and "
-                                  f"seller_id = 'nordic-home' and marketplace = 'Amazon.se' "
-                                  f"order by fix_by_date, order_id, tracking_number nulls first")
-    assert len(at_risk) > 20, "the generated data set should give more at-risk packages than the list shows"
-    assert f"20 of {len(at_risk)} shown" in section
-    shown = section.split("Packages to fix")[1]
-    assert at_risk[0][0] in shown
-    assert shown.count("<tr>") == 1 + 20  # header + 20 rows
-    assert escape(str(settings.output / "at_risk_packages" / f"snapshot_date={D}" / "nordic-home.parquet")) in shown
+def test_the_category_table_gives_each_category_its_vtr_per_window_lowest_first(published):
+    settings, _ = published
+    expected = _datasets(settings, f"select scope_value, window_days, packages_valid, packages_total, vtr, status "
+                                   f"from vtr_snapshots where snapshot_date = date '{D}' and scope = 'category' "
+                                   f"and seller_id = 'nordic-home' and marketplace = 'Amazon.se'")
+    rows = Page(report_path(settings, "nordic-home", D, "Amazon.se")).tables["categories"]
+    head, body = rows[0], rows[1:]
+    assert head[0] == "Category" and head[1].startswith("7-day VTR") and head[4].startswith("30-day VTR")
+    shown = {r[0].split(" low volume")[0].rstrip("0123456789, "): r for r in body}
+    assert set(shown) == {e[0] for e in expected} and len(shown) >= 5
+    for category, window, valid, total, vtr, status in expected:
+        cells = shown[category][1:4] if window == 7 else shown[category][4:7]
+        assert cells[0] == _pct(vtr) and cells[1] == f"{valid:,} / {total:,}"
+        if status == "below_target":
+            assert shown[category][7] == "Below target"
+    thirty = [next(e[4] for e in expected if e[0] == r[0].split(" low volume")[0].rstrip("0123456789, ")
+                   and e[1] == 30) for r in body]
+    assert thirty == sorted(thirty)  # lowest 30-day VTR first
 
 
-def test_one_seller_and_an_unpublished_date(published):
-    settings = published
-    path = write_report(settings, D, seller_id="tiny-shop")
-    assert path.name == f"vtr_report_{D}_tiny-shop.html"
-    page = path.read_text(encoding="utf-8")
-    assert "<h2>tiny-shop · Amazon.fr</h2>" in page and "nordic-home" not in page
-    assert len(re.findall(r'class="plotly-graph-div"', page)) == CHARTS_PER_ACCOUNT
-    # 1 of 2 packages valid: 50 % in both windows, below target
-    assert "50.00\u00a0%" in page and "Below target" in page
-    with pytest.raises(FileNotFoundError, match="no published outputs"):
-        write_report(settings, D + dt.timedelta(days=1))
+def test_both_lists_are_complete_in_the_page_and_in_their_csv_with_what_to_do(published):
+    settings, _ = published
+    account = "seller_id = 'nordic-home' and marketplace = 'Amazon.se'"
+    to_fix = _datasets(settings, f"select order_id, fix_by_date, reason from at_risk_packages where snapshot_date = "
+                                 f"date '{D}' and {account} order by fix_by_date, order_id, tracking_number nulls "
+                                 f"first, package_id")
+    invalid = _datasets(settings, f"select order_id from invalid_packages where snapshot_date = date '{D}' and "
+                                  f"{account} order by promised_delivery_date, order_id, tracking_number nulls "
+                                  f"first, package_id")
+    assert len(to_fix) > 20 and len(invalid) > 20  # more than one screen: the old report showed 20
+    path = report_path(settings, "nordic-home", D, "Amazon.se")
+    page = Page(path)
+    fix_rows, invalid_rows = page.tables["list-to-fix"][1:], page.tables["list-invalid"][1:]
+    assert [(r[2], r[0]) for r in fix_rows] == [(o, str(d)) for o, d, _ in to_fix]
+    assert [r[0] for r in invalid_rows] == [o for (o,) in invalid]
+    overdue = sum(d < D for _, d, _ in to_fix)
+    assert overdue > 0 and [r[1] for r in fix_rows].count("overdue") == overdue
+
+    with path.with_name(f"{path.stem}_to_fix.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["order_id"], r["fix_by_date"]) for r in rows] == [(o, str(d)) for o, d, _ in to_fix]
+    assert all(r["what_to_do"] for r in rows) and rows[0]["deadline"] == "overdue"
+    with path.with_name(f"{path.stem}_measured_invalid.csv").open(newline="") as f:
+        assert [r["order_id"] for r in csv.DictReader(f)] == [o for (o,) in invalid]
+    # the fix file the page links to exists, in the marketplace's upload template
+    fixes = fix_file(settings, D, "nordic-home", "Amazon.se")
+    assert fixes.name in page.links[-100:] or any(link.endswith(fixes.name) for link in page.links)
+    assert fixes.read_text().splitlines()[0].split("\t") == [
+        "order-id", "order-item-id", "quantity", "ship-date", "carrier-code", "carrier-name", "tracking-number",
+        "ship-method"]
+
+
+def test_data_health_names_the_feeds_and_the_skus_missing_from_the_catalog(published):
+    settings, _ = published
+    page = Page(report_path(settings, "tiny-shop", D, "Amazon.fr"))
+    feeds = {r[0]: r for r in page.tables["feeds"][1:]}
+    assert set(feeds) == {"orders", "confirmations", "scans", "catalog"}
+    assert feeds["orders"][1] == "orders/orders.txt"
+    text = report_path(settings, "tiny-shop", D, "Amazon.fr").read_text()
+    # 1 of 2 packages valid: 50 % in both windows, below target; the odd category shown as text, never markup
+    assert f"50.00{NBSP}%" in text and "Below target" in text
+    assert escape(ODD_CATEGORY) in text and ODD_CATEGORY not in text
+
+
+def test_the_index_lists_every_account_and_date_with_its_status(published):
+    settings, summary = published
+    index = settings.output / "reports" / "index.html"
+    assert summary.index == str(index)
+    page = Page(index)
+    rows = page.tables["reports"][1:]
+    expected = _datasets(settings, "select snapshot_date, seller_id, marketplace, vtr, status from vtr_snapshots "
+                                   "where scope = 'overall' and window_days = 30 order by all")
+    shown = {(r[0], r[1], r[2]): r[3] for r in rows}
+    # the report of the run's last date per account; the index holds every date a report was written for
+    for day, seller, marketplace, vtr, status in expected:
+        if day == D:
+            assert shown[(str(day), seller, marketplace)].startswith(_pct(vtr))
+            assert ("Below target" in shown[(str(day), seller, marketplace)]) == (status == "below_target")
+    for link in page.links:
+        assert (index.parent / link).exists()
+    assert len(page.links) == len(rows) == 3
 
 
 def _chromium() -> str | None:
@@ -151,30 +220,24 @@ def _chromium() -> str | None:
 
 @pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
 def test_a_headless_browser_draws_every_chart_offline(published, tmp_path):
-    settings = published
-    path = write_report(settings, D)
+    settings, _ = published
+    path = report_path(settings, "nordic-home", D, "Amazon.se")
     flags = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: the page must work offline
-             "--window-size=1280,2400", "--virtual-time-budget=5000"]
-    profile = tmp_path / "profile"
+             "--window-size=1280,4000", "--virtual-time-budget=8000"]
     screenshot = tmp_path / "report.png"
-    dom = subprocess.run([*flags, f"--user-data-dir={profile}", f"--screenshot={screenshot}", "--dump-dom",
-                          path.as_uri()], check=True, capture_output=True, timeout=60, text=True).stdout
-    assert screenshot.stat().st_size > 50_000  # a drawn page, not a blank one
-
-    charts = re.split(r'<div id="chart-\d+"', dom)[1:]
-    assert len(charts) == CHARTS_PER_ACCOUNT * 3
-    drawn_path = re.compile(r'<path class="js-line" d="M[\d.]')
-    bar = re.compile(r'<g class="point"><path d="M[\d.]')
-    for i, chart in enumerate(charts):
-        assert 'class="main-svg"' in chart, f"chart {i + 1} was not drawn"
-        if i % CHARTS_PER_ACCOUNT == 0:
-            # trend: target + overall (+ categories) in each of the two windows, the target dashed
-            assert len(drawn_path.findall(chart)) >= 4, f"trend chart {i + 1} has no lines"
-            assert "stroke-dasharray" in chart
-            assert 'class="legendtext"' in chart
-        else:
-            assert bar.search(chart), f"bar chart {i + 1} has no bars"
-    # plotly decoded the escaped category name for its legend: the browser shows "Bath & <Spa>" as text
-    assert re.search(r'class="legendtext"[^>]*>Bath &amp; &lt;Spa&gt;<', dom)
+    dom = subprocess.run([*flags, f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={screenshot}",
+                          "--dump-dom", path.as_uri()], check=True, capture_output=True, timeout=90, text=True).stdout
+    assert screenshot.stat().st_size > 100_000  # a drawn page, not a blank one
+    charts = {m[1]: m[2] for m in re.finditer(r'<div id="(chart-[a-z]+)"(.*?)(?=<div id="chart-|</main>)', dom, re.S)}
+    assert set(charts) == {"chart-overall", "chart-categories", "chart-carriers"}
+    for name, chart in charts.items():
+        assert 'class="main-svg"' in chart, f"{name} was not drawn"
+    assert len(re.findall(r'<path class="js-line" d="M[\d.]', charts["chart-overall"])) >= 3  # target + windows
+    assert "stroke-dasharray" in charts["chart-overall"]  # the target, dashed
+    categories = _datasets(settings, f"select count(distinct scope_value) from vtr_snapshots where snapshot_date "
+                                     f"= date '{D}' and scope = 'category' and marketplace = 'Amazon.se' and "
+                                     f"seller_id = 'nordic-home'")[0][0]
+    assert charts["chart-categories"].count('class="gtitle"') + charts["chart-categories"].count(
+        'class="annotation"') >= categories  # one small panel per category, each titled

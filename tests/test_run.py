@@ -15,7 +15,7 @@ from pipeline.lake import connect
 from pipeline.models import build_models, load_models
 from pipeline.outputs import DATASETS, partition_file
 from pipeline.run import run
-from test_models import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, scans_csv
+from test_models import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 
 COLUMNS = {
     "vtr_snapshots": ["seller_id", "marketplace", "window_days", "scope", "scope_value", "window_start", "window_end",
@@ -24,9 +24,14 @@ COLUMNS = {
                         "vtr", "invalid_missing_tracking", "invalid_carrier_not_integrated",
                         "invalid_no_carrier_events", "invalid_pre_transit_only", "invalid_scan_before_ship_date"],
     "invalid_packages": ["seller_id", "marketplace", "order_id", "tracking_number", "carrier", "ship_date",
-                         "promised_delivery_date", "categories", "reason"],
+                         "promised_delivery_date", "categories", "reason", "package_id", "order_item_ids", "skus"],
+    "at_risk_packages": ["seller_id", "marketplace", "order_id", "tracking_number", "carrier", "ship_date",
+                         "promised_delivery_date", "categories", "reason", "days_since_ship", "fix_by_date",
+                         "package_id", "order_item_ids", "skus"],
+    "reason_summary": ["seller_id", "marketplace", "window_days", "reason", "packages"],
 }
-MARTS = ("mart_vtr_snapshots", "mart_category_report", "mart_invalid_packages")
+MARTS = ("mart_vtr_snapshots", "mart_category_report", "mart_invalid_packages", "mart_at_risk_packages",
+         "mart_reason_summary")
 DAYS = [D + dt.timedelta(days=n) for n in range(5)]
 
 
@@ -136,11 +141,23 @@ def test_output_columns_are_the_contracts_in_order_and_snapshot_date_comes_from_
         assert dataset.to_table().column("snapshot_date").to_pylist()[0] in (D, D.isoformat())
 
     invalid = pq.read_table(partition_file(settings, "invalid_packages", D, "acme")).to_pylist()
+    package_ids = [row.pop("package_id") for row in invalid]
     assert invalid == [
         {"seller_id": "acme", "marketplace": "Amazon.se", "order_id": "B2", "tracking_number": "TB2",
          "carrier": "DHL", "ship_date": dt.date(2026, 11, 2), "promised_delivery_date": dt.date(2026, 11, 5),
-         "categories": ["Toys"], "reason": "no_carrier_events"},
+         "categories": ["Toys"], "reason": "no_carrier_events", "order_item_ids": ["B2-1"], "skus": ["TOY1"]},
     ]
+    assert package_ids == [r[0] for r in query(project, "select package_id from marts.mart_invalid_packages "
+                                                        "where order_id = 'B2' and snapshot_date = ?", [D])]
+    at_risk = pq.read_table(partition_file(settings, "at_risk_packages", D, "acme")).to_pylist()
+    assert [(r["order_id"], r["reason"], r["order_item_ids"], r["skus"]) for r in at_risk] == [
+        ("B4", "carrier_not_integrated", ["B4-1"], ["TOY1"]),    # Amazon.de first, then by fix-by date
+        ("B3", "missing_tracking", ["B3-1"], ["BOOK1"]),
+        ("B5", "no_carrier_events", ["B5-1"], ["NOPE"]),
+    ]
+    summary = pq.read_table(partition_file(settings, "reason_summary", D, "acme")).to_pylist()
+    assert [tuple(r.values()) for r in summary] == [
+        ("acme", "Amazon.se", 7, "no_carrier_events", 1), ("acme", "Amazon.se", 30, "no_carrier_events", 1)]
     snapshots = pq.read_table(partition_file(settings, "vtr_snapshots", D, "acme")).to_pylist()
     assert snapshots[0] == {
         "seller_id": "acme", "marketplace": "Amazon.de", "window_days": 7, "scope": "overall", "scope_value": None,

@@ -95,13 +95,21 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     from pipeline.settings import load_settings
 
     settings = load_settings(config)
-    report = settings.output / "reports" / f"vtr_report_{latest.isoformat()}_{SELLER}.html"
+    from pipeline.contract import DATASETS
+    from pipeline.fixfile import fix_file
+    from pipeline.report.assets import reports_dir
+
     print()
     print(_summary(settings, latest))
-    print(f"""
-report:     {report}
-outputs:    {settings.output}  (Parquet: vtr_snapshots, category_report, invalid_packages, at_risk_packages,
-            projected_vtr, carrier_performance; partitioned by snapshot_date=)
+    print()
+    for report in sorted((reports_dir(settings) / SELLER).glob(f"vtr_report_{latest.isoformat()}_*.html")):
+        print(f"report:     {report}")
+    for fixes in sorted(fix_file(settings, latest, SELLER, "x").parent.glob(f"{SELLER}_*.txt")):
+        print(f"fix file:   {fixes}  (README: 'The fix file')")
+    datasets = ", ".join(DATASETS)
+    print(f"""all dates:  {reports_dir(settings) / 'index.html'}
+outputs:    {settings.output}
+            (Parquet, partitioned by snapshot_date=: {datasets})
 warehouse:  {settings.warehouse}
             (read-only: .venv/bin/vtr sql --config {config} "from marts.mart_vtr_snapshots limit 5")
 settings:   {config}

@@ -16,11 +16,14 @@
 --   categories: its items' categories ('Uncategorized' for a sku not in the catalog), sorted
 --   item_count: number of order items in it
 --   uncategorized_item_count: items whose sku is not in the catalog
+--   order_item_ids: its order items' ids, sorted
+--   skus: its items' skus, distinct, sorted
 with items as (
     select
         i.*,
         o.marketplace,
         o.latest_delivery_date,
+        o.sku,
         c.category,
     from intermediate.int_order_items_confirmed as i
     inner join staging.stg_orders as o
@@ -44,6 +47,8 @@ select
     list_sort(list_distinct(list(coalesce(category, 'Uncategorized')))) as categories,
     count(*) as item_count,
     count(*) filter (where category is null) as uncategorized_item_count,
+    list_sort(list(order_item_id)) as order_item_ids,
+    list_sort(list_distinct(list(sku))) as skus,
 from items
 group by
     seller_id,

@@ -17,6 +17,8 @@
 --   categories: its items' categories, sorted
 --   item_count: number of order items in it
 --   uncategorized_item_count: items whose sku is not in the catalog
+--   order_item_ids: its order items' ids, sorted
+--   skus: its items' skus, distinct, sorted
 --   first_event_at: earliest carrier event of any status
 --   first_physical_scan_at: earliest physical scan
 --   first_valid_scan_at: earliest physical scan within the grace bound of the ship date
@@ -33,6 +35,8 @@ select
     p.categories,
     p.item_count,
     p.uncategorized_item_count,
+    p.order_item_ids,
+    p.skus,
     s.first_event_at,
     s.first_physical_scan_at,
     s.first_valid_scan_at,

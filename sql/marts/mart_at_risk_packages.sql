@@ -21,6 +21,8 @@
 --   reason: why it would be invalid if measured now
 --   days_since_ship: D - ship_date
 --   fix_by_date: the last day a corrected tracking number still reaches the first measurement (72 hours before promised_delivery_date + lag)
+--   order_item_ids: its order items' ids, sorted
+--   skus: its items' skus, distinct, sorted
 with snapshot_dates as (
     select distinct w.snapshot_date, w.scans_until, w.snapshot_date - m.lag_days as measured_until,
     from marts.fct_snapshot_windows as w
@@ -56,6 +58,8 @@ select
     j.invalid_reason as reason,
     j.snapshot_date - j.ship_date as days_since_ship,
     j.promised_delivery_date + m.lag_days - 3 as fix_by_date,
+    j.order_item_ids,
+    j.skus,
 from judged as j
 cross join config.metric as m
 where is_at_risk(j.invalid_reason, j.ship_date, j.snapshot_date, m.at_risk_after_days)

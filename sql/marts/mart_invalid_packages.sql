@@ -17,6 +17,8 @@
 --   promised_delivery_date: latest promised delivery date of its items
 --   categories: its items' categories
 --   reason: why it is invalid (the first that applies)
+--   order_item_ids: its order items' ids, sorted
+--   skus: its items' skus, distinct, sorted
 with largest_windows as (
     select snapshot_date, window_start, window_end, scans_until,
     from marts.fct_snapshot_windows
@@ -39,6 +41,8 @@ judged as (
             p.tracking_number, p.is_carrier_integrated, p.carrier_code, p.first_event_at,
             p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
         ) as reason,
+        p.order_item_ids,
+        p.skus,
     from largest_windows as w
     inner join marts.fct_packages as p
         on p.promised_delivery_date between w.window_start and w.window_end

@@ -17,6 +17,7 @@
 --   carrier_code: carrier code after aliases; NULL when the line gives none (keeps the earlier one)
 --   tracking_action: set (new number), remove (the literal NULL, any case) or keep (blank)
 --   tracking_number: the normalised tracking number when tracking_action is set
+--   ship_method: the line's ship-method; NULL when blank (keeps the earlier one)
 with run_orders as (
     select distinct seller_id, order_id from staging.stg_orders
 ),
@@ -60,6 +61,7 @@ select
         else 'set'
     end as tracking_action,
     case when not r.is_tracking_removed then r.normalized_tracking_number end as tracking_number,
+    nullif(trim(r.ship_method), '') as ship_method,
 from resolved as r
 left join config.carrier_aliases as a
     on a.alias = lower(trim(r.carrier_text))

@@ -1,0 +1,80 @@
+"""What one account's report reads from the lake (the published marts, `marts.mart_*`): the snapshot of D and of
+the same windows 7 days earlier, the trend, the early warning, the category report and the carrier figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import duckdb
+
+from pipeline.settings import Settings
+
+TREND_DAYS = 90  # how far back the trend charts go: a report costs the same after a year of history
+WEEK = dt.timedelta(days=7)
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+@dataclass
+class Figures:
+    """One account's figures for snapshot date `day`; keys of `now` / `week_ago`: (scope, scope_value, window)."""
+    settings: Settings
+    seller_id: str
+    marketplace: str
+    day: dt.date
+    windows: list[int]
+    now: dict[tuple, dict] = field(default_factory=dict)
+    week_ago: dict[tuple, dict] = field(default_factory=dict)
+    trend: list[dict] = field(default_factory=list)
+    projected: list[dict] = field(default_factory=list)
+    category_report: list[dict] = field(default_factory=list)
+    carrier_performance: list[dict] = field(default_factory=list)
+
+    @property
+    def key(self) -> list:
+        return [self.seller_id, self.marketplace]
+
+    @property
+    def largest(self) -> int:
+        return max(self.windows)
+
+    def scope_values(self, scope: str) -> list[str]:
+        return sorted({k[1] for k in self.now if k[0] == scope})
+
+    def row(self, scope: str, value: str | None, window: int, *, earlier: bool = False) -> dict | None:
+        return (self.week_ago if earlier else self.now).get((scope, value, window))
+
+
+def accounts(con: duckdb.DuckDBPyConnection, seller_id: str, day: dt.date) -> list[str]:
+    """The seller's marketplaces with a snapshot on `day`."""
+    return [r[0] for r in con.execute(
+        "select distinct marketplace from marts.mart_vtr_snapshots where seller_id = ? and snapshot_date = ?"
+        " order by marketplace", [seller_id, day]).fetchall()]
+
+
+def load(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, marketplace: str,
+         day: dt.date) -> Figures:
+    account = "seller_id = ? and marketplace = ?"
+    key = [seller_id, marketplace]
+    snapshots = rows(con, f"select * from marts.mart_vtr_snapshots where {account} and snapshot_date in (?, ?)",
+                     [*key, day, day - WEEK])
+    figures = Figures(settings, seller_id, marketplace, day, sorted({r["window_days"] for r in snapshots}))
+    for r in snapshots:
+        target = figures.now if r["snapshot_date"] == day else figures.week_ago
+        target[(r["scope"], r["scope_value"], r["window_days"])] = r
+    figures.trend = rows(
+        con, f"select snapshot_date, window_days, scope, scope_value, packages_total, packages_valid, vtr, target"
+             f" from marts.mart_vtr_snapshots where {account} and scope in ('overall', 'category')"
+             f" and snapshot_date between ? and ? order by snapshot_date",
+        [*key, day - dt.timedelta(days=TREND_DAYS - 1), day])
+    today = f"{account} and snapshot_date = ?"
+    figures.projected = rows(con, f"select * from marts.mart_projected_vtr where {today}", [*key, day])
+    figures.category_report = rows(con, f"select * from marts.mart_category_report where {today}", [*key, day])
+    figures.carrier_performance = rows(con, f"select * from marts.mart_carrier_performance where {today}",
+                                       [*key, day])
+    return figures

@@ -1,0 +1,78 @@
+"""The reports' index, `<output>/reports/index.html`: every account and date with a report, the status of its
+overall VTR (from the published vtr_snapshots files), and a link. Written once per run (steps.finish), atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+
+import duckdb
+
+from pipeline.outputs import partition_file
+from pipeline.report.assets import CSS, SORT_JS, reports_dir, safe_name, write_atomic
+from pipeline.report.html import attr, badge, pct, table, td, th
+from pipeline.settings import SELLER_ID, Settings
+
+_REPORT = re.compile(r"vtr_report_(\d{4}-\d{2}-\d{2})_(.+)\.html")
+
+
+def _reports(settings: Settings) -> dict[tuple[str, dt.date], dict[str, Path]]:
+    """(seller, date) -> {marketplace as in the file name: report}"""
+    found: dict[tuple[str, dt.date], dict[str, Path]] = {}
+    for path in sorted(reports_dir(settings).glob("*/vtr_report_*.html")):
+        match = _REPORT.fullmatch(path.name)
+        if match and SELLER_ID.fullmatch(path.parent.name):
+            key = (path.parent.name, dt.date.fromisoformat(match[1]))
+            found.setdefault(key, {})[match[2]] = path
+    return found
+
+
+def _overall(settings: Settings, keys: list[tuple[str, dt.date]]) -> dict[tuple, dict]:
+    """(seller, date, marketplace, window) -> the overall vtr_snapshots row, for the reports' dates."""
+    files = [p.as_posix() for p in (partition_file(settings, "vtr_snapshots", day, seller) for seller, day in keys)
+             if p.exists()]
+    if not files:
+        return {}
+    con = duckdb.connect()
+    try:
+        cur = con.execute("select snapshot_date, seller_id, marketplace, window_days, packages_total, packages_valid,"
+                          " vtr, status from read_parquet(?, hive_partitioning = true) where scope = 'overall'",
+                          [files])
+        names = [d[0] for d in cur.description]
+        return {(r[1], r[0], r[2], r[3]): dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+    finally:
+        con.close()
+
+
+def write_index(settings: Settings) -> Path:
+    """List every report under <output>/reports/ (newest date first) with its account's overall VTR per window."""
+    reports = _reports(settings)
+    overall = _overall(settings, list(reports))
+    windows = sorted({k[3] for k in overall}) or list(settings.windows)
+    marketplaces = {(s, d): {safe_name(k[2]): k[2] for k in overall if k[:2] == (s, d)} for s, d in reports}
+    body = []
+    for (seller, day), files in sorted(reports.items(), key=lambda kv: (-kv[0][1].toordinal(), kv[0][0])):
+        for name, path in sorted(files.items()):
+            marketplace = marketplaces[(seller, day)].get(name, name)
+            cells = [td(str(day)), td(escape(seller)), td(escape(marketplace))]
+            for w in reversed(windows):
+                r = overall.get((seller, day, marketplace, w))
+                cells.append(td(f"{pct(r['vtr'])} {badge(r['status'])}" if r else "–", sort=r and r["vtr"],
+                                num=True, title=f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid"
+                                if r else "no published figures for this date"))
+            href = quote(path.relative_to(reports_dir(settings)).as_posix())
+            cells.append(td(f"<a href='{attr(href)}'>report</a>"))
+            body.append(cells)
+    head = [th("Snapshot date"), th("Seller"), th("Marketplace")]
+    head += [th(f"{w}-day VTR", "overall VTR of the account and its status", num=True) for w in reversed(windows)]
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>VTR reports</title>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
+            f"<main><h1>Valid Tracking Rate reports</h1><p class='lead'>{len(body):,} report(s), one per account "
+            f"(seller, marketplace) and snapshot date, newest first. Status: the overall VTR against the target "
+            f"{pct(settings.target)}. Click a header to sort.</p>"
+            + (table([*head, th("Report")], body, table_id="reports") if body else "<p>No report yet.</p>")
+            + f"</main><script>{SORT_JS}</script></body></html>")
+    return write_atomic(reports_dir(settings) / "index.html", page)
