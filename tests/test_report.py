@@ -5,7 +5,6 @@ every account and date; checked against the published Parquet datasets, and draw
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import re
 import shutil
 import subprocess
@@ -16,50 +15,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import ODD_CATEGORY
+from conftest import REPORT_DAY as D
 from pipeline.fixfile import fix_file
 from pipeline.report.assets import report_path
-from pipeline.run import run
-from pipeline.settings import load_settings
-from vtrdemo.generator import generate
 
-START = dt.date(2026, 3, 2)
-DAYS = 24
-D = START + dt.timedelta(days=DAYS - 1)  # the 30-day window of D holds generated packages, the 7-day one too
-ODD_CATEGORY = "Bath & <Spa>"  # a category name that is also HTML
 NBSP = "\u00a0"
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """A generated seller (two marketplaces) plus a hand-written one, run for D-2..D: outputs and reports written."""
-    root = tmp_path_factory.mktemp("report")
-    landing = root / "landing"
-    generate(landing, seller_id="nordic-home", start=START, days=DAYS, packages=4000, seed=11,
-             aggregator_exports=False)
-    tiny = landing / "tiny-shop"
-    for feed in ("orders", "confirmations", "scans", "catalog"):
-        (tiny / feed).mkdir(parents=True)
-    promised, shipped = D - dt.timedelta(days=16), D - dt.timedelta(days=18)
-    (tiny / "orders" / "orders.txt").write_text(
-        "order-id\torder-item-id\tpurchase-date\tsku\tquantity-purchased\titem-price\tcurrency\t"
-        "latest-delivery-date\tsales-channel\n"
-        f"T-1\t1\t{shipped}T08:00:00Z\tSPA-1\t1\t10.00\tEUR\t{promised}\tAmazon.fr\n"
-        f"T-2\t1\t{shipped}T08:00:00Z\tSPA-1\t1\t10.00\tEUR\t{promised}\tAmazon.fr\n")
-    (tiny / "confirmations" / "confirmations.txt").write_text(
-        "order-id\torder-item-id\tquantity\tship-date\tcarrier-code\tcarrier-name\ttracking-number\tship-method\n"
-        f"T-1\t1\t1\t{shipped}\tUPS\t\t1Z999AA10123456784\tStandard\n"
-        f"T-2\t1\t1\t{shipped}\tUPS\t\t1Z999AA10123456785\tStandard\n")
-    (tiny / "scans" / "scans.csv").write_text(
-        "tracking_number,carrier,event_time,status,event_code,description,location\n"
-        f"1Z999AA10123456784,UPS,{shipped}T15:00:00Z,in_transit,,Departed,Paris\n")
-    with (tiny / "catalog" / "catalog.csv").open("w", newline="") as f:
-        csv.writer(f).writerows([("sku", "category"), ("SPA-1", ODD_CATEGORY)])
-
-    config = root / "vtr.toml"
-    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n')
-    settings = load_settings(config)
-    summary = run(settings, D - dt.timedelta(days=2), D)
-    assert not summary.failures(), summary.render()
+def published(published_outputs):
+    settings, summary, _ = published_outputs
     return settings, summary
 
 
