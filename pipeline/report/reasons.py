@@ -21,5 +21,7 @@ WHAT_TO_DO = {
     "scan_before_ship_date": "The number's scans belong to an older parcel: check the label and upload this "
                              "parcel's number.",
 }
+
+
 def label(reason: str | None) -> str:
     return LABELS.get(reason, reason or "")
