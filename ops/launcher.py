@@ -63,7 +63,10 @@ def _write_config(home: Path, port: int, parallelism: int) -> None:
             {"sql_alchemy_connect_args": "pipeline.airflow_sqlite.CONNECT_ARGS",
              "sql_alchemy_connect_args_async": "pipeline.airflow_sqlite.CONNECT_ARGS"}
             if database.startswith("sqlite") else {}),
-        "scheduler": {"dag_dir_list_interval": "30"},
+        "dag_processor": {"refresh_interval": "30"},
+        # a task's calls to the API wait as long as the API may wait for SQLite's write lock (60 s): with Airflow's
+        # 5 s a task starting while the components write at once was killed (seen on 2 busy cores)
+        "workers": {"execution_api_timeout": "90"},
     }
     for section, keys in values.items():
         if not config.has_section(section):

@@ -162,10 +162,14 @@ class Published:
         """Only the seller's rows and files (a run of that seller alone publishes these)."""
         def rows(tables):
             return {t: [r for r in rs if r[0] == seller] for t, rs in tables.items()}
-        mine = {p: b for p, b in self.files.items() if Path(p).stem == seller or Path(p).stem.endswith(f"_{seller}")}
-        return Published(rows(self.marts), rows(self.raw), mine)
+        def belongs(path: str) -> bool:  # <dataset>/.../<seller>.parquet, reports/<seller>/..., the shared plotly.js,
+            parts = Path(path).parts  # fix_files/.../<seller>_<marketplace>.txt (not the index of all sellers)
+            return (Path(path).stem == seller or parts[:2] == ("reports", seller) or path == "reports/plotly.min.js"
+                    or parts[0] == "fix_files" and parts[-1].startswith(f"{seller}_"))
+        return Published(rows(self.marts), rows(self.raw), {p: b for p, b in self.files.items() if belongs(p)})
 
 
+LOADED_AT = re.compile(rb"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
 RAW = {  # seller_id first, so that `Published.of` can pick a seller's rows
     "raw.files": "seller_id, file_id, feed, path, sha256, size_bytes, rows_read, rows_loaded, rows_rejected",
     "raw.orders": "seller_id, * exclude (seller_id)",
@@ -191,8 +195,9 @@ def published(config: Path) -> Published:
     finally:
         con.close()
     out = settings.output
-    # the HTML report names where its full lists are: the output folder, which differs from lake to lake
-    files = {p.relative_to(out).as_posix(): p.read_bytes().replace(str(out).encode(), b"<output>")
+    # the output folder differs from lake to lake, and a report's data health shows when files were loaded
+    files = {p.relative_to(out).as_posix(): LOADED_AT.sub(b"<time> UTC", p.read_bytes().replace(str(out).encode(),
+                                                                                             b"<output>"))
              for p in sorted(out.rglob("*")) if p.is_file()}
     return Published(rows, raw, files)
 
@@ -253,7 +258,7 @@ def test_the_same_seller_twice_at_once_takes_turns_and_equals_one_run(kind, land
     assert_clean(*runs)
     first, second = sorted(runs, key=lambda r: r.chain(seller)[0])
     assert first.chain(seller)[1] < second.chain(seller)[0], "the two runs of one seller were inside it at once"
-    expected, got = serial.of(seller), published(config)
+    expected, got = serial.of(seller), published(config).of(seller)
     files = len(expected.raw["raw.files"])
     # one run loaded every file, the other found them all loaded: each file is in the manifest once, no row twice
     assert (first.files_loaded(), second.files_loaded()) == (files, 0)
