@@ -130,7 +130,7 @@ class Postgres:
             if probe.returncode != 0:
                 raise ServiceError(f"the postgres user cannot enter {self.folder}: give its parent folders o+x "
                                    "(PostgreSQL refuses to run as root)")
-        pwfile = self.folder / ".initdb-password"
+        pwfile = self.folder.parent / f".{self.folder.name}-initdb-password"  # initdb wants an empty folder
         pwfile.write_text(superuser_password + "\n")
         pwfile.chmod(0o600)
         self._give(pwfile)
