@@ -31,6 +31,9 @@ import launcher
 import services
 import worker_hostname
 
+from pipeline import lake
+from pipeline.settings import SettingsError, load_settings
+
 PIDS = "cluster.pids"
 DEFAULTS = {"home": "../.cluster", "port": 8080, "postgres_port": 5433, "redis_port": 6380, "workers": 2,
             "worker_concurrency": 2, "pool_slots": 4, "parallelism": 8, "task_heartbeat_timeout": 60,
@@ -60,7 +63,7 @@ def read_settings(path: Path) -> tuple[dict, dict]:
 
 def _toml(values: dict, prefix: str = "") -> str:
     """A TOML document of plain tables, arrays of tables and scalars or lists (JSON's literals are TOML's)."""
-    lines = [f"{k} = {json.dumps(v)}" for k, v in values.items()
+    lines = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in values.items()
              if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))]
     for k, v in values.items():
         if isinstance(v, dict):
@@ -188,6 +191,9 @@ def up(settings_file: Path) -> int:
             time.sleep(0.2)
 
         config = write_vtr_settings(home, vtr, pg.dsn(services.CATALOG_DB, passwords["vtr"]))
+        # a wrong key in [vtr] is refused here, before Airflow starts; the lake's tables are made, so that analysts
+        # can open a read-only session before the first run
+        lake.connect(load_settings(config)).close()
         airflow_home = home / "airflow"
         airflow_home.mkdir(exist_ok=True)
         launcher._write_config(airflow_home, port, cluster["parallelism"],
@@ -216,7 +222,7 @@ def up(settings_file: Path) -> int:
         launcher._wait("parsing the DAGs", lambda: launcher._parsed(env), 180, processes, logs)
         for dag in launcher.DAGS:
             launcher._airflow(env, "dags", "unpause", dag)
-    except (services.ServiceError, RuntimeError, SystemExit) as exc:
+    except (services.ServiceError, SettingsError, lake.WarehouseError, RuntimeError, SystemExit) as exc:
         print(f"cluster: {exc}; stopping what started", file=sys.stderr)
         _stop_all(home, recorded)
         return 1
@@ -224,14 +230,10 @@ def up(settings_file: Path) -> int:
     print(f"cluster: ready at http://127.0.0.1:{port}  login {launcher.USER} / {launcher._password(airflow_home)}\n"
           f"cluster: workers {workers} (concurrency {cluster['worker_concurrency']} each), pool"
           f" {launcher.SELLER_POOL} {cluster['pool_slots']} slots\n"
-          f"cluster: logs in {logs}; pipeline settings {config}; landing {vtr_landing(config)}\n"
+          f"cluster: logs in {logs}; pipeline settings {config}; landing {load_settings(config).landing}\n"
           f"cluster: export AIRFLOW_HOME={airflow_home}  (the airflow command line); `make cluster-down` stops it",
           flush=True)
     return 0
-
-
-def vtr_landing(config: Path) -> str:
-    return tomllib.loads(config.read_text())["paths"]["landing"]
 
 
 def down(settings_file: Path, purge: bool = False) -> int:
