@@ -26,7 +26,7 @@ test: setup
 	$(VENV)/bin/python -m pytest
 
 bench: setup
-	$(VENV)/bin/python benchmarks/run.py --size $(or $(SIZE),S)
+	$(VENV)/bin/python benchmarks/run.py --size $(or $(SIZE),S) $(if $(ONLY),--only $(ONLY))  # ONLY=scale: the cluster scenario
 
 # A local Airflow for vtr_daily on 127.0.0.1 (PORT, default 8080; VTR_CONFIG, default demo/vtr.toml): in the
 # foreground, Ctrl-C stops it; `make airflow-stop` from another shell does too

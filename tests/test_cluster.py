@@ -36,7 +36,7 @@ pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parent.parent
 SELLERS = ("s1", "s2", "s3", "s4")
 # 300 packages a seller over 45 days: on D1 accounts are below target, on D2 some are back (Garden's dip, seeds 0-3)
-D1, D2, D3 = dt.date(2026, 9, 27), dt.date(2026, 9, 28), dt.date(2026, 9, 29)
+D1, D2 = dt.date(2026, 9, 27), dt.date(2026, 9, 28)
 
 
 def _available() -> str | None:
@@ -164,14 +164,14 @@ def cluster():
     serial.write_text(f'[paths]\nlanding = "{root / "landing"}"\nwarehouse = "data/warehouse.sqlite"\n'
                       f'output = "data/output"\n[schedule]\nwait_for_files_minutes = 0\n[carrier_aliases]\n{aliases}')
     backfill = subprocess.Popen([str(Path(sys.executable).with_name("vtr")), "backfill", "--config", str(serial),
-                                 "--start", str(D1), "--end", str(D3), "--no-alerts"],
+                                 "--start", str(D1), "--end", str(D2), "--no-alerts"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     hook = Hook()
     settings = root / "cluster.toml"
     settings.write_text(
         f'[cluster]\nhome = "home"\nport = {free_ports(3)}\npostgres_port = {free_port()}\n'
         f"redis_port = {free_port()}\nworkers = 2\nworker_concurrency = 2\npool_slots = 4\nparallelism = 8\n"
-        "task_heartbeat_timeout = 30\nschedule = false\n"
+        "task_heartbeat_timeout = 20\nschedule = false\n"
         '[vtr.paths]\nlanding = "landing"\noutput = "output"\n'
         "[vtr.schedule]\nwait_for_files_minutes = 0\ntask_timeout_minutes = 10\nrun_timeout_minutes = 20\n"
         '[vtr.duckdb]\nmemory_limit = "512MB"\nthreads = 1\n'
@@ -185,8 +185,6 @@ def cluster():
         yield c
     finally:
         c.launcher("cluster-down")
-        shutil.copytree(root / "home" / "logs", "/tmp/vtr-cluster-last-logs", dirs_exist_ok=True)  # TEMP
-        shutil.copytree(root / "home" / "airflow" / "logs", "/tmp/vtr-cluster-last-logs/airflow", dirs_exist_ok=True)
         hook.server.shutdown()
         hook.server.server_close()
         shutil.rmtree(root, ignore_errors=True)
@@ -200,35 +198,27 @@ def analyst(cluster):
     con.close()
 
 
-def test_four_sellers_two_dates_on_two_workers_equal_the_serial_run_and_notify_once(cluster, analyst):
+def test_four_sellers_on_two_workers_equal_the_serial_run_and_notify_breaches(cluster, analyst):
     assert analyst.execute("select count(*) from raw.files").fetchone()[0] == 0  # a fresh lake, open before any run
-    hosts = set()
-    for day in (D1, D2):
-        run_id = cluster.trigger({"snapshot_date": str(day)})
-        assert cluster.wait(run_id)["state"] == "success"
-        tasks = cluster.tasks(run_id)
-        assert {t["state"] for t in tasks} == {"success"}, [(t["task_id"], t["state"]) for t in tasks]
-        assert sorted(t["map_index"] for t in tasks if t["task_id"] == "seller.run_seller") == [0, 1, 2, 3]
-        hosts |= {t["hostname"].split("@")[0] for t in tasks if t["task_id"] == "seller.run_seller"}
-        # the analyst's session, open throughout, sees each run's commit on its next query
-        now = analyst.execute("select count(*) from marts.mart_vtr_snapshots where snapshot_date = ?",
-                              [day]).fetchone()[0]
-        assert now > 0
-    assert hosts == {"w1", "w2"}, hosts
-    assert_same_as_serial(cluster.config, cluster.serial, D2)
-
+    run_id = cluster.trigger({"snapshot_date": str(D1)})
+    assert cluster.wait(run_id)["state"] == "success"
+    tasks = cluster.tasks(run_id)
+    assert {t["state"] for t in tasks} == {"success"}, [(t["task_id"], t["state"]) for t in tasks]
+    assert sorted(t["map_index"] for t in tasks if t["task_id"] == "seller.run_seller") == [0, 1, 2, 3]
+    # the analyst's session, open throughout, sees the run's commits on its next query
+    assert analyst.execute("select count(*) from marts.mart_vtr_snapshots where snapshot_date = ?",
+                           [D1]).fetchone()[0] > 0
+    assert_same_as_serial(cluster.config, cluster.serial, D1)
     alerts = vtr_alerts(cluster.hook)
-    assert len(alerts) == len(set(alerts)), "a VTR alert was sent twice for one account and date"
-    titles = [m["title"] for m in cluster.hook.messages()]
-    assert any(t.startswith("VTR below target") for t in titles)
-    bodies = [m["message"] for m in cluster.hook.messages() if m["title"].startswith("VTR")]
-    assert any(f"snapshot {D2}" in b and re.search(r"[1-9]\d* back on target", b) for b in bodies), bodies
-    assert {d for _, _, d in alerts} == {str(D1), str(D2)}
+    assert alerts and len(alerts) == len(set(alerts)) and {d for _, _, d in alerts} == {str(D1)}
+    assert any(m["title"].startswith("VTR below target") for m in cluster.hook.messages())
 
 
 def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_outputs(cluster, analyst):
+    """The second date: a worker is SIGKILLed (its whole session: pool and task processes) while it runs a seller's
+    chain; the scheduler misses the task's heartbeat, fails it, and the retry runs on the other worker."""
     before = vtr_alerts(cluster.hook)
-    run_id = cluster.trigger({"snapshot_date": str(D3)})
+    run_id = cluster.trigger({"snapshot_date": str(D2)})
     deadline, victim = time.monotonic() + 120, None
     while victim is None and time.monotonic() < deadline:
         running = [t for t in cluster.tasks(run_id) if t["task_id"] == "seller.run_seller" and t["state"] == "running"
@@ -250,12 +240,16 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
         (t["task_id"], t["map_index"], t["state"], t["try_number"], t["hostname"]) for t in tasks]
     again = next(t for t in tasks if t["task_id"] == "seller.run_seller" and t["map_index"] == victim["map_index"])
     assert again["try_number"] >= 2 and not again["hostname"].startswith(worker + "@"), again
-    assert_same_as_serial(cluster.config, cluster.serial, D3)
-    alerts = vtr_alerts(cluster.hook)
-    assert len(alerts) == len(set(alerts)) and alerts[:len(before)] == before
-    assert {d for _, _, d in alerts[len(before):]} == {str(D3)}
+    # mapped seller tasks ran on both workers
+    assert {victim["hostname"].split("@")[0], again["hostname"].split("@")[0]} == {"w1", "w2"}
+    assert_same_as_serial(cluster.config, cluster.serial, D2)
     assert analyst.execute("select count(*) from marts.mart_vtr_snapshots where snapshot_date = ?",
-                           [D3]).fetchone()[0] > 0
+                           [D2]).fetchone()[0] > 0
+    alerts = vtr_alerts(cluster.hook)
+    assert len(alerts) == len(set(alerts)) and alerts[:len(before)] == before, "a notification was sent twice"
+    assert {d for _, _, d in alerts[len(before):]} == {str(D2)}
+    bodies = [m["message"] for m in cluster.hook.messages() if m["title"].startswith("VTR")]
+    assert any(f"snapshot {D2}" in b and re.search(r"[1-9]\d* back on target", b) for b in bodies), bodies
 
 
 def test_the_cluster_comes_down_cleanly_and_up_again_on_the_same_data(cluster):
@@ -269,8 +263,8 @@ def test_the_cluster_comes_down_cleanly_and_up_again_on_the_same_data(cluster):
     sent = len(cluster.hook.messages())
     cluster.up()
     runs = cluster.request("GET", "/api/v2/dags/vtr_daily/dagRuns?limit=100")["dag_runs"]
-    assert len(runs) == 3  # Airflow's metadata kept
+    assert len(runs) == 2  # Airflow's metadata kept
     run_id = cluster.trigger({"snapshot_date": str(D2), "sellers": ["s1"]})  # a re-run: nothing is sent again
     assert cluster.wait(run_id)["state"] == "success"
     assert len(cluster.hook.messages()) == sent
-    assert_same_as_serial(cluster.config, cluster.serial, D3)
+    assert_same_as_serial(cluster.config, cluster.serial, D2)
