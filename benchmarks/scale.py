@@ -2,12 +2,12 @@
 
     .venv/bin/python benchmarks/run.py --only scale [--scale-sellers 8] [--packages 125000]
 
-8 sellers x 125,000 packages (60 days of files each), two snapshot dates (D-1 and D, both triggered at once).
-For each of 1 and 2 workers (worker concurrency 1, pool vtr_sellers = workers, DuckDB threads = 1 per task): a fresh
-cluster (ops/cluster.py) on free ports, both runs triggered, timed from the trigger to the last run's success.
-Reported: seller-dates per minute, the ratio 2 workers / 1 worker (target >= 1.5), the worker time per seller and
-date (the sum of run_seller's durations / seller-dates), and beside them the wall time of the embedded serial
-`vtr backfill` of the same data and dates (one process, threads = 1).
+8 sellers x 125,000 packages (60 days of files each), two snapshot dates D-1 and D in one DAG run (`snapshot_date`
+D-1, `end_date` D: each seller's task computes both, as `vtr backfill` does). For each of 1 and 2 workers (worker
+concurrency 1, pool vtr_sellers = workers, DuckDB threads = 1 per task): a fresh cluster (ops/cluster.py) on free
+ports, the run timed from the trigger to its success. Reported: sellers per minute, the ratio 2 workers / 1 worker
+(target >= 1.5), the worker time per seller (run_seller's mean duration), and beside them the wall time of the
+embedded serial `vtr backfill` of the same data and dates (one process, threads = 1).
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ def on_cluster(work: Path, landing_folder: Path, workers: int, aliases: str, log
         api = _Api(port, re.search(r"login admin / (\S+)", up.stdout).group(1))
         started = time.perf_counter()
         runs = [api.call("POST", "/api/v2/dags/vtr_daily/dagRuns",
-                         {"logical_date": None, "conf": {"snapshot_date": str(day), "mute_notifications": True}}
-                         )["dag_run_id"] for day in (D1, D2)]
+                         {"logical_date": None, "conf": {"snapshot_date": str(D1), "end_date": str(D2),
+                                                         "mute_notifications": True}})["dag_run_id"]]
         states = {}
         while len(states) < len(runs):
             time.sleep(2)
@@ -108,10 +108,10 @@ def on_cluster(work: Path, landing_folder: Path, workers: int, aliases: str, log
         tasks = [t for run in runs for t in api.call(
             "GET", f"/api/v2/dags/vtr_daily/dagRuns/{run}/taskInstances?limit=100")["task_instances"]
             if t["task_id"] == "seller.run_seller"]
-        result = {"workers": workers, "wall_s": round(wall, 1), "seller_dates": len(tasks),
-                  "worker_s_per_seller_date": round(sum(t["duration"] for t in tasks) / len(tasks), 1),
+        result = {"workers": workers, "wall_s": round(wall, 1), "sellers": len(tasks),
+                  "worker_s_per_seller": round(sum(t["duration"] for t in tasks) / len(tasks), 1),
                   "hosts": sorted({t["hostname"].split("@")[0] for t in tasks})}
-        log(f"scale: {workers} worker(s): {len(tasks)} seller-dates in {wall:.1f} s on {result['hosts']}")
+        log(f"scale: {workers} worker(s): {len(tasks)} sellers in {wall:.1f} s on {result['hosts']}")
         return result
     finally:
         subprocess.run([*launcher, "cluster-down", "--settings", str(settings), "--purge"], capture_output=True)
@@ -139,21 +139,21 @@ def run(work: Path, data_dir: Path, sellers: int, packages: int, seed: int, log)
     folder = landing(data_dir, sellers, packages, seed, log)
     clusters = [on_cluster(work, folder, n, aliases, log) for n in (1, 2)]
     backfill = serial(work, folder, aliases, log)
-    per_minute = [60 * c["seller_dates"] / c["wall_s"] for c in clusters]
+    per_minute = [60 * c["sellers"] / c["wall_s"] for c in clusters]
     return {"sellers": sellers, "packages_per_seller": packages, "dates": [str(D1), str(D2)], "clusters": clusters,
-            "seller_dates_per_minute": [round(p, 2) for p in per_minute],
+            "sellers_per_minute": [round(p, 2) for p in per_minute],
             "ratio_2_to_1": round(per_minute[1] / per_minute[0], 2), "serial_backfill_s": round(backfill, 1)}
 
 
 def render(result: dict) -> list[str]:
     lines = [f"scale: {result['sellers']} sellers x {result['packages_per_seller']:,} packages, dates "
              f"{' and '.join(result['dates'])}; worker concurrency 1, DuckDB threads 1 per task",
-             "| setup | wall (s) | seller-dates | seller-dates / min | worker s per seller-date |",
+             "| setup | wall (s) | sellers (2 dates each) | sellers / min | worker s per seller |",
              "|---|---|---|---|---|"]
-    for c, per_minute in zip(result["clusters"], result["seller_dates_per_minute"], strict=True):
-        lines.append(f"| cluster, {c['workers']} worker(s) | {c['wall_s']} | {c['seller_dates']} | {per_minute} |"
-                     f" {c['worker_s_per_seller_date']} |")
-    n = result["clusters"][0]["seller_dates"]
+    for c, per_minute in zip(result["clusters"], result["sellers_per_minute"], strict=True):
+        lines.append(f"| cluster, {c['workers']} worker(s) | {c['wall_s']} | {c['sellers']} | {per_minute} |"
+                     f" {c['worker_s_per_seller']} |")
+    n = result["clusters"][0]["sellers"]
     lines.append(f"| embedded serial `vtr backfill` (one pass, both dates) | {result['serial_backfill_s']} | {n} |"
                  f" {round(60 * n / result['serial_backfill_s'], 2)} | - |")
     ratio = result["ratio_2_to_1"]
