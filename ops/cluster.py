@@ -120,33 +120,31 @@ def _running(recorded: dict) -> list[str]:
     return [name for name, pid in recorded.items() if services.alive(pid) and _session_of(pid) == pid]
 
 
-def stop_session(pid: int, seconds: float = 30) -> None:
-    """SIGTERM to every process of the session `pid` leads (a worker's task processes too), SIGKILL after `seconds`."""
+def stop_sessions(pids: list[int], seconds: float = 30) -> None:
+    """SIGTERM to every process of the sessions `pids` lead (a worker's task processes too), all at once; SIGKILL
+    to what is left after `seconds`."""
     for sig, wait in ((signal.SIGTERM, seconds), (signal.SIGKILL, 10)):
-        members = services.session_members(pid)
-        for member in members:
+        for member in [m for pid in pids for m in services.session_members(pid)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(member, sig)
         deadline = time.monotonic() + wait
-        while services.session_members(pid) and time.monotonic() < deadline:
+        while any(services.session_members(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if not services.session_members(pid):
+        if not any(services.session_members(pid) for pid in pids):
             return
 
 
 def _stop_all(home: Path, recorded: dict) -> None:
-    """Airflow's components first (workers before the scheduler), then Redis, then PostgreSQL."""
-    order = sorted(recorded, key=lambda n: (n == "postgres", n == "redis", not n.startswith("worker")))
-    for name in order:
-        pid = recorded[name]
-        if name == "postgres":
-            if services.alive(pid) and "postgres" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
-                services.stop_postgres(pid)
-        elif name == "redis":
-            if _session_of(pid) == pid:
-                services.stop_redis(pid)
-        elif _session_of(pid) == pid:
-            stop_session(pid)
+    """Airflow's components first, then Redis, then PostgreSQL; each only if it still leads its own session (a
+    process id reused by another program is left alone)."""
+    servers = ("postgres", "redis")
+    stop_sessions([pid for name, pid in recorded.items() if name not in servers and _session_of(pid) == pid])
+    if "redis" in recorded and _session_of(recorded["redis"]) == recorded["redis"]:
+        services.stop_redis(recorded["redis"])
+    pid = recorded.get("postgres")
+    with contextlib.suppress(OSError):
+        if pid and services.alive(pid) and "postgres" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+            services.stop_postgres(pid)
     (home / PIDS).unlink(missing_ok=True)
 
 
