@@ -137,6 +137,10 @@ def run(work: Path, data_dir: Path, sellers: int, packages: int, seed: int, log)
 
     aliases = "".join(f'"{k}" = "{v}"\n' for k, v in CARRIER_ALIASES.items())
     folder = landing(data_dir, sellers, packages, seed, log)
+    work.mkdir(parents=True, exist_ok=True)
+    for each in (work, *work.parents):  # the postgres user (PostgreSQL refuses root) enters the clusters' folders
+        if each.stat().st_mode & 0o001 == 0:
+            each.chmod(each.stat().st_mode | 0o011)
     clusters = [on_cluster(work, folder, n, aliases, log) for n in (1, 2)]
     backfill = serial(work, folder, aliases, log)
     per_minute = [60 * c["sellers"] / c["wall_s"] for c in clusters]
