@@ -257,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         import cluster
 
         settings = Path(args.settings).resolve()
-        return cluster.up(settings) if args.command == "cluster-up" else cluster.down(settings, args.purge)
+        try:
+            return cluster.up(settings) if args.command == "cluster-up" else cluster.down(settings, args.purge)
+        except cluster.services.ServiceError as exc:  # the cluster's settings file: one line, exit code 2
+            print(f"cluster: {exc}", file=sys.stderr)
+            return 2
     return start(args) if args.command == "start" else stop(args)
 
 
