@@ -223,8 +223,8 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
     while victim is None and time.monotonic() < deadline:
         running = [t for t in cluster.tasks(run_id) if t["task_id"] == "seller.run_seller" and t["state"] == "running"
                    and t["hostname"]]
-        if running:
-            victim = running[0]
+        if running:  # the latest started: still far from its end when the kill comes
+            victim = max(running, key=lambda t: t["start_date"] or "")
         else:
             time.sleep(0.5)
     assert victim, "no seller's task ran"
