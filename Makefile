@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
 
-.PHONY: setup demo test bench airflow airflow-stop
+.PHONY: setup demo test bench airflow airflow-stop cluster-up cluster-down
 
 $(UV):
 	python3 -m venv .tools
@@ -26,7 +26,7 @@ test: setup
 	$(VENV)/bin/python -m pytest
 
 bench: setup
-	$(VENV)/bin/python benchmarks/run.py --size $(or $(SIZE),S)
+	$(VENV)/bin/python benchmarks/run.py --size $(or $(SIZE),S) $(if $(ONLY),--only $(ONLY))  # ONLY=scale: the cluster scenario
 
 # A local Airflow for vtr_daily on 127.0.0.1 (PORT, default 8080; VTR_CONFIG, default demo/vtr.toml): in the
 # foreground, Ctrl-C stops it; `make airflow-stop` from another shell does too
@@ -35,3 +35,11 @@ airflow: setup
 
 airflow-stop:
 	$(VENV)/bin/python ops/launcher.py stop
+
+# The local Celery cluster (ops/cluster.py): PostgreSQL, Redis, Airflow's api-server, scheduler, dag-processor and
+# Celery workers on 127.0.0.1, as CLUSTER (default ops/cluster.toml) says; `make cluster-down [PURGE=1]` stops it
+cluster-up: setup
+	$(VENV)/bin/python ops/launcher.py cluster-up --settings $(or $(CLUSTER),ops/cluster.toml)
+
+cluster-down:
+	$(VENV)/bin/python ops/launcher.py cluster-down --settings $(or $(CLUSTER),ops/cluster.toml) $(if $(PURGE),--purge)

@@ -39,7 +39,7 @@ SIZES = {
     "M": (1_000_000, 120, (45, 365)),
     "L": (5_000_000, 120, (45, 365)),
 }
-GROUPS = ("cold", "baseline", "warm", "history", "backfill", "dag", "demo")
+GROUPS = ("cold", "baseline", "warm", "history", "backfill", "dag", "demo", "scale")
 DEFAULT_GROUPS = {"L": ("cold", "baseline")}  # at L the target is the cold run's memory; --only all for the rest
 BACKFILL_DATES = 60
 
@@ -274,6 +274,7 @@ class Bench:
         self.cold_warehouse = None   # after the last cold run: every file loaded, D built
         self.cold_output = None
         self.warm_snapshot = None   # D's vtr_snapshots of the last warm run
+        self.scale = None  # the scale scenario's result (benchmarks/scale.py)
 
     def scenario(self, name: str, what: str) -> Scenario:
         return self.scenarios.setdefault(name, Scenario(name, what))
@@ -445,6 +446,13 @@ class Bench:
         log(f"vtr demo: {wall:.2f} s, {rss:.0f} MiB")
 
     def run(self, groups: list[str]) -> None:
+        if "scale" in groups:  # its own data (many sellers) and its own clusters: benchmarks/scale.py
+            import scale
+
+            self.scale = scale.run(self.work / "scale", self.args.data_dir, self.args.scale_sellers,
+                                   self.args.packages or 125_000, self.args.seed, log)
+            if groups == ["scale"]:
+                return
         self.landing = dataset(self.args.data_dir, self.size, self.packages, self.days, self.args.seed)
         read_through(self.landing)
         if "cold" in groups:
@@ -550,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", default="1.5GB", help="DuckDB memory_limit for the product and baseline")
     parser.add_argument("--threads", type=int, help="DuckDB threads (default: the product's default)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scale-sellers", type=int, default=8, help="scale: sellers (packages: --packages, 125000)")
     parser.add_argument("--packages", type=int, help="override the size's package count")
     parser.add_argument("--days", type=int, help="override the size's number of days")
     parser.add_argument("--data-dir", type=Path, default=HERE / "data", help="cache of generated data")
@@ -560,9 +569,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.only in (None, ""):
-        groups = list(DEFAULT_GROUPS.get(args.size, [g for g in GROUPS if g != "demo"]))
+        groups = list(DEFAULT_GROUPS.get(args.size, [g for g in GROUPS if g not in ("demo", "scale")]))
     elif args.only == "all":
-        groups = [g for g in GROUPS if g != "demo"]
+        groups = [g for g in GROUPS if g not in ("demo", "scale")]
     else:
         groups = [g.strip() for g in args.only.split(",") if g.strip()]
         unknown = set(groups) - set(GROUPS)
@@ -597,13 +606,17 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "git_commit": _git_commit(), "total_s": round(time.perf_counter() - started, 1),
         "scenarios": {name: s.as_dict() for name, s in bench.scenarios.items()},
-        "checks": bench.checks, "targets": rows, "error": error, "problems": bench.problems,
+        "checks": bench.checks, "targets": rows, "error": error, "problems": bench.problems, "scale": bench.scale,
     }
     result_file.write_text(json.dumps(result, indent=2, default=str))
 
     print()
     for line in render(bench):
         print(line)
+    if bench.scale:
+        import scale
+
+        print("\n" + "\n".join(scale.render(bench.scale)))
     print()
     mismatches = [c for c in bench.checks if not c["match"]]
     for c in bench.checks:

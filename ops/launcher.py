@@ -3,6 +3,7 @@
     python ops/launcher.py start [--port 8080] [--config demo/vtr.toml] [--home .airflow] [--pool-slots 2]
                                  [--parallelism N]
     python ops/launcher.py stop  [--home .airflow]
+    python ops/launcher.py cluster-up | cluster-down [--settings ops/cluster.toml]  (the cluster: ops/cluster.py)
 
 `start` writes the deployment's settings into <home>/airflow.cfg (the dags folder; every component on 127.0.0.1, on
 the given port and the next two for the log servers; SQLite metadata under the home folder), migrates the metadata
@@ -39,13 +40,16 @@ DAGS = ("vtr_daily", "vtr_maintenance")
 USER = "admin"
 
 
-def _write_config(home: Path, port: int, parallelism: int) -> None:
+def _write_config(home: Path, port: int, parallelism: int, extra: dict | None = None) -> None:
     """Airflow's settings for this deployment in <home>/airflow.cfg, so that any shell with AIRFLOW_HOME set (the
-    README's CLI commands) uses the same as the components; the JWT secret the components share stays there."""
+    README's CLI commands) uses the same as the components; the JWT secret the components share stays there.
+    `extra`: more settings by section (the cluster's: ops/cluster.py)."""
     config = configparser.ConfigParser(interpolation=None)
     config.read(home / "airflow.cfg")
     secret = config.get("api_auth", "jwt_secret", fallback="") or secrets.token_urlsafe(32)
-    database = config.get("database", "sql_alchemy_conn", fallback="") or f"sqlite:///{home / 'airflow.db'}"
+    extra = extra or {}
+    database = (extra.get("database", {}).get("sql_alchemy_conn")
+                or config.get("database", "sql_alchemy_conn", fallback="") or f"sqlite:///{home / 'airflow.db'}")
     values = {
         # parallelism: task processes at once; Airflow's 32 on a small machine starve the scheduler and the API
         "core": {"dags_folder": str(ROOT / "dags"), "load_examples": "False", "executor": "LocalExecutor",
@@ -68,6 +72,8 @@ def _write_config(home: Path, port: int, parallelism: int) -> None:
         # 5 s a task starting while the components write at once was killed (seen on 2 busy cores)
         "workers": {"execution_api_timeout": "90"},
     }
+    for section, keys in extra.items():
+        values[section] = values.get(section, {}) | keys
     for section, keys in values.items():
         if not config.has_section(section):
             config.add_section(section)
@@ -245,7 +251,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="task processes at once (default: two per core, at least 4)")
     p = sub.add_parser("stop")
     p.add_argument("--home", default=str(ROOT / ".airflow"))
+    for name in ("cluster-up", "cluster-down"):
+        p = sub.add_parser(name)
+        p.add_argument("--settings", default=str(ROOT / "ops" / "cluster.toml"))
+    p.add_argument("--purge", action="store_true", help="also remove the cluster's home folder (all its data)")
     args = parser.parse_args(argv)
+    if args.command.startswith("cluster"):
+        import cluster
+
+        settings = Path(args.settings).resolve()
+        try:
+            return cluster.up(settings) if args.command == "cluster-up" else cluster.down(settings, args.purge)
+        except cluster.services.ServiceError as exc:  # the cluster's settings file: one line, exit code 2
+            print(f"cluster: {exc}", file=sys.stderr)
+            return 2
     return start(args) if args.command == "start" else stop(args)
 
 
