@@ -166,6 +166,8 @@ def start(args) -> int:
                                            start_new_session=True)
     pids_file.write_text(json.dumps({name: p.pid for name, p in processes.items()}))
     signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C stops it even when started in the background of a script, which starts it with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _wait("the API server", lambda: _healthy(args.port), 180, processes, home / "logs")
         time.sleep(5)  # the dag-processor's first parse; each look below starts an Airflow command line
