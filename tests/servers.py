@@ -15,9 +15,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ops"))
+import services  # noqa: E402 - ops/services.py, found through the path above
 
 SECURED_DB = "vtr_secured"
 SUPERUSER = "postgres"
@@ -35,23 +39,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def postgres_bin() -> Path:
-    """The folder holding initdb and pg_ctl: the newest Debian version, else the one on PATH."""
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
-    if versions:
-        return versions[-1].parent
-    found = shutil.which("initdb")
-    if found and shutil.which("pg_ctl"):
-        return Path(found).resolve().parent
-    raise ServerUnavailable("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
-
-
 class PostgresServer:
     """A throw-away PostgreSQL cluster; `with PostgresServer() as server:` starts it and stops and removes it."""
 
     def __init__(self) -> None:
-        self.bin = postgres_bin()
+        try:
+            self.bin = services.postgres_bin()  # the cluster's own lookup (ops/services.py)
+        except services.ServiceError as exc:
+            raise ServerUnavailable(str(exc)) from None
         self.as_root = os.geteuid() == 0
         if self.as_root:
             try:
