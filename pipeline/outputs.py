@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,11 +95,14 @@ def _replace(target: Path, table) -> Path:
 
 def replace_file(target: Path, write: Callable[[Path], object]) -> Path:
     """Write `target` through `write(temporary path)` beside it, then move it into place: a reader sees the old file
-    or the new, never half."""
+    or the new, never half; writers of one file at once (the reports' index) each use their own temporary file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         write(tmp)
+        tmp.chmod(0o644)  # mkstemp's 0600 would hide the file from other users' readers
         os.replace(tmp, target)  # atomic on one file system
     finally:
         tmp.unlink(missing_ok=True)  # a failed write leaves the old file and no half file behind

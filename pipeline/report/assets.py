@@ -4,13 +4,12 @@ page's CSS and its few lines of JavaScript (sortable tables)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import plotly
 
+from pipeline.outputs import replace_file
 from pipeline.settings import Settings
 
 PLOTLY_JS = "plotly.min.js"  # <output>/reports/plotly.min.js: one copy for every report, written from the package
@@ -33,18 +32,8 @@ def report_path(settings: Settings, seller_id: str, snapshot_date: dt.date, mark
 
 
 def write_atomic(target: Path, content: str | bytes) -> Path:
-    """Write through a temporary file in the same folder, then rename: a reader (or another writer) sees the old
-    file or the new one, never half of either; concurrent writers each use their own temporary file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content.encode("utf-8") if isinstance(content, str) else content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return target
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return replace_file(target, lambda tmp: tmp.write_bytes(data))
 
 
 def ensure_plotly_js(settings: Settings) -> Path:
