@@ -182,12 +182,7 @@ class Postgres:
 
 def stop_postgres(pid: int) -> None:
     """Fast shutdown (SIGINT: open sessions end, committed data stays), immediate (SIGQUIT) after 60 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGINT)
-    if not _wait_gone(pid, 60):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGQUIT)
-        _wait_gone(pid, 30)
+    _stop(pid, (signal.SIGINT, 60), (signal.SIGQUIT, 30))
 
 
 # --- Redis -----------------------------------------------------------------------------------------------------------
@@ -225,9 +220,13 @@ def redis_ready(port: int, password: str) -> bool:
 
 def stop_redis(pid: int) -> None:
     """SIGTERM: Redis flushes its append-only file and exits; SIGKILL after 30 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    if not _wait_gone(pid, 30):
+    _stop(pid, (signal.SIGTERM, 30), (signal.SIGKILL, 10))
+
+
+def _stop(pid: int, *steps: tuple[int, float]) -> None:
+    """Send each (signal, seconds to wait for the exit) in turn until the process is gone."""
+    for sig, seconds in steps:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid, 10)
+            os.kill(pid, sig)
+        if _wait_gone(pid, seconds):
+            return
