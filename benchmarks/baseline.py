@@ -20,8 +20,20 @@ import duckdb
 
 SQL = Path(__file__).resolve().parent / "baseline.sql"
 # the spec's default list (section 6); the benchmark's settings files do not override it
-DEFAULT_CARRIERS = ("UPS", "USPS", "FEDEX", "DHL", "POSTNORD", "BRING", "DB_SCHENKER", "GLS", "DPD", "ROYAL_MAIL",
-                    "HERMES", "AMZL")
+DEFAULT_CARRIERS = (
+    "UPS",
+    "USPS",
+    "FEDEX",
+    "DHL",
+    "POSTNORD",
+    "BRING",
+    "DB_SCHENKER",
+    "GLS",
+    "DPD",
+    "ROYAL_MAIL",
+    "HERMES",
+    "AMZL",
+)
 
 
 def _read_settings(path: Path) -> dict:
@@ -73,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name, (value, kind) in variables.items():
             con.execute(f"set variable {name} = ?::{kind}", [value])
-        con.execute("set variable carrier_aliases = map(?::varchar[], ?::varchar[])",
-                    [list(aliases), list(aliases.values())])
+        con.execute(
+            "set variable carrier_aliases = map(?::varchar[], ?::varchar[])", [list(aliases), list(aliases.values())]
+        )
         con.execute(SQL.read_text(encoding="utf-8"))
     finally:
         con.close()

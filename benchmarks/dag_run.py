@@ -41,12 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     done = time.perf_counter()
     failed = [t for r in results for t in r.failed_tasks]
     ok = all(r.state == "success" for r in results) and not failed
-    args.result.write_text(json.dumps({
-        "startup_s": ready - started,
-        "dag_s": done - ready,
-        "state": results[-1].state if results else "none",
-        "failed": failed,
-    }))
+    args.result.write_text(
+        json.dumps(
+            {
+                "startup_s": ready - started,
+                "dag_s": done - ready,
+                "state": results[-1].state if results else "none",
+                "failed": failed,
+            }
+        )
+    )
     return 0 if ok else 1
 
 

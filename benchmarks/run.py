@@ -100,8 +100,12 @@ def measure(cmd: list, log_file: Path) -> tuple[float, float, int]:
     with open(log_file, "ab") as out:
         out.write(("$ " + " ".join(map(str, cmd)) + "\n").encode())
         out.flush()
-        subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *map(str, cmd)], stdout=out,
-                       stderr=subprocess.STDOUT, check=True)
+        subprocess.run(
+            [sys.executable, "-c", LAUNCHER, str(result), *map(str, cmd)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
     m = json.loads(result.read_text())
     result.unlink()
     return m["wall_s"], m["maxrss_kib"] / 1024, m["code"]  # ru_maxrss is in KiB on Linux
@@ -117,12 +121,19 @@ def run_checked(cmd: list[str], log_file: Path, what: str) -> tuple[float, float
 
 # ---------------------------------------------------------------------------------------------- data
 
+
 def dataset(data_dir: Path, size: str, packages: int, days: int, seed: int) -> Path:
     """The generator's landing folder for (size, days, seed), generated once and reused (benchmarks/data/)."""
     folder = data_dir / f"{size}-{days}d-seed{seed}"
     marker = folder / "dataset.json"
-    wanted = {"packages": packages, "days": days, "seed": seed, "seller_id": SELLER,
-              "start": (LAST_DAY - dt.timedelta(days=days - 1)).isoformat(), "end": LAST_DAY.isoformat()}
+    wanted = {
+        "packages": packages,
+        "days": days,
+        "seed": seed,
+        "seller_id": SELLER,
+        "start": (LAST_DAY - dt.timedelta(days=days - 1)).isoformat(),
+        "end": LAST_DAY.isoformat(),
+    }
     if marker.exists():
         try:
             if {k: v for k, v in json.loads(marker.read_text()).items() if k in wanted} == wanted:
@@ -135,11 +146,26 @@ def dataset(data_dir: Path, size: str, packages: int, days: int, seed: int) -> P
         shutil.rmtree(folder)
     log(f"generating {packages:,} packages over {days} days (seed {seed}) into {folder} ...")
     started = time.perf_counter()
-    stats = generate(folder / "landing", seller_id=SELLER, start=LAST_DAY - dt.timedelta(days=days - 1), days=days,
-                     packages=packages, seed=seed)
+    stats = generate(
+        folder / "landing",
+        seller_id=SELLER,
+        start=LAST_DAY - dt.timedelta(days=days - 1),
+        days=days,
+        packages=packages,
+        seed=seed,
+    )
     size_bytes = sum(p.stat().st_size for p in (folder / "landing").rglob("*") if p.is_file())
-    marker.write_text(json.dumps({**wanted, "files": stats.files, "packages_written": stats.packages,
-                                  "bytes": size_bytes, "generated_in_s": round(time.perf_counter() - started, 1)}))
+    marker.write_text(
+        json.dumps(
+            {
+                **wanted,
+                "files": stats.files,
+                "packages_written": stats.packages,
+                "bytes": size_bytes,
+                "generated_in_s": round(time.perf_counter() - started, 1),
+            }
+        )
+    )
     log(f"  {stats.files} files, {size_bytes / 2**20:.0f} MiB in {time.perf_counter() - started:.0f} s")
     return folder / "landing"
 
@@ -231,6 +257,7 @@ def restore(saved: Path | None, warehouse: Path, output: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- outputs
 
+
 def snapshot_rows(parquet: Path) -> list[tuple]:
     """vtr_snapshots rows as sorted tuples, VTR rounded to 12 digits (the columns are the spec's, in order)."""
     import pyarrow.parquet as pq
@@ -243,9 +270,15 @@ def compare(name: str, expected: Path, got: Path) -> dict:
     a, b = snapshot_rows(expected), snapshot_rows(got)
     only_a = [r for r in a if r not in set(b)]
     only_b = [r for r in b if r not in set(a)]
-    return {"check": name, "match": a == b, "rows_expected": len(a), "rows_got": len(b),
-            "only_in_expected": len(only_a), "only_in_got": len(only_b),
-            "examples": [repr(r) for r in (only_a[:3] + only_b[:3])]}
+    return {
+        "check": name,
+        "match": a == b,
+        "rows_expected": len(a),
+        "rows_got": len(b),
+        "only_in_expected": len(only_a),
+        "only_in_got": len(only_b),
+        "examples": [repr(r) for r in (only_a[:3] + only_b[:3])],
+    }
 
 
 def partition(output: Path, day: dt.date) -> Path:
@@ -254,6 +287,7 @@ def partition(output: Path, day: dt.date) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- scenarios
+
 
 class Bench:
     def __init__(self, args):
@@ -271,9 +305,9 @@ class Bench:
         self.logs = self.work / "logs"
         self.logs.mkdir()
         self.landing = None
-        self.cold_warehouse = None   # after the last cold run: every file loaded, D built
+        self.cold_warehouse = None  # after the last cold run: every file loaded, D built
         self.cold_output = None
-        self.warm_snapshot = None   # D's vtr_snapshots of the last warm run
+        self.warm_snapshot = None  # D's vtr_snapshots of the last warm run
         self.scale = None  # the scale scenario's result (benchmarks/scale.py)
 
     def scenario(self, name: str, what: str) -> Scenario:
@@ -286,8 +320,9 @@ class Bench:
     def cold(self) -> None:
         s = self.scenario("cold", "vtr run for the last date on an empty warehouse (every file ingested)")
         folder = self.work / "cold"
-        settings = write_settings(folder / "vtr.toml", self.landing, folder / "warehouse.sqlite", folder / "output",
-                                  self.args)
+        settings = write_settings(
+            folder / "vtr.toml", self.landing, folder / "warehouse.sqlite", folder / "output", self.args
+        )
         for i in range(self.args.repeats):
             restore(None, folder / "warehouse.sqlite", folder / "output")
             wall, rss = run_checked(self.vtr_run(settings, self.day), self.logs / "cold.log", "cold vtr run")
@@ -300,8 +335,9 @@ class Bench:
         """A warehouse holding every file and D's marts (the cold run's, or built untimed)."""
         if self.cold_warehouse is None:
             folder = self.work / "cold"
-            settings = write_settings(folder / "vtr.toml", self.landing, folder / "warehouse.sqlite",
-                                      folder / "output", self.args)
+            settings = write_settings(
+                folder / "vtr.toml", self.landing, folder / "warehouse.sqlite", folder / "output", self.args
+            )
             run_checked(self.vtr_run(settings, self.day), self.logs / "setup.log", "setup vtr run")
             self.cold_warehouse, self.cold_output = folder / "warehouse.sqlite", folder / "output"
 
@@ -309,13 +345,22 @@ class Bench:
     def baseline(self) -> None:
         s = self.scenario("baseline", "benchmarks/baseline.sql: one hand-written DuckDB script, same files, same date")
         folder = self.work / "baseline"
-        settings = write_settings(folder / "vtr.toml", self.landing, folder / "unused.sqlite", folder / "unused",
-                                  self.args)
+        settings = write_settings(
+            folder / "vtr.toml", self.landing, folder / "unused.sqlite", folder / "unused", self.args
+        )
         out = folder / "vtr_snapshots.parquet"
         for i in range(self.args.repeats):
             out.unlink(missing_ok=True)
-            cmd = [sys.executable, HERE / "baseline.py", "--config", settings, "--date", self.day.isoformat(),
-                   "--out", out]
+            cmd = [
+                sys.executable,
+                HERE / "baseline.py",
+                "--config",
+                settings,
+                "--date",
+                self.day.isoformat(),
+                "--out",
+                out,
+            ]
             wall, rss = run_checked(cmd, self.logs / "baseline.log", "baseline")
             s.walls.append(wall)
             s.rss_mib.append(rss)
@@ -340,17 +385,31 @@ class Bench:
         log(f"{name}: building the warehouse of the {days - 1} days before {self.day} (untimed) ...")
         started = time.perf_counter()
         try:
-            run_checked([VTR, "backfill", "--config", before, "--start", first.isoformat(),
-                         "--end", (self.day - dt.timedelta(days=1)).isoformat()], self.logs / f"{name}-setup.log",
-                        f"{name} setup: vtr backfill {first} .. {self.day - dt.timedelta(days=1)}")
+            run_checked(
+                [
+                    VTR,
+                    "backfill",
+                    "--config",
+                    before,
+                    "--start",
+                    first.isoformat(),
+                    "--end",
+                    (self.day - dt.timedelta(days=1)).isoformat(),
+                ],
+                self.logs / f"{name}-setup.log",
+                f"{name} setup: vtr backfill {first} .. {self.day - dt.timedelta(days=1)}",
+            )
         except BenchError as exc:
             # a product failure, reported loudly; the warm run is still measured on the files loaded by
             # `vtr run` of the day before (earlier snapshot dates then not built)
             self.problems.append(str(exc))
             log(f"  PROBLEM: {str(exc).splitlines()[0]}; falling back to vtr run --date {self.day - dt.timedelta(1)}")
             restore(None, warehouse, folder / "output_before")
-            run_checked(self.vtr_run(before, self.day - dt.timedelta(days=1)), self.logs / f"{name}-setup.log",
-                        f"{name} setup: vtr run")
+            run_checked(
+                self.vtr_run(before, self.day - dt.timedelta(days=1)),
+                self.logs / f"{name}-setup.log",
+                f"{name} setup: vtr run",
+            )
         log(f"  done in {time.perf_counter() - started:.0f} s")
         saved = save(warehouse, folder / "saved")
         settings = write_settings(folder / "vtr.toml", landing, warehouse, output, self.args)
@@ -405,8 +464,13 @@ class Bench:
             many.walls.append(wall2)
             many.rss_mib.append(rss2)
             log(f"loaded: run 1 date {wall:.2f} s, backfill {BACKFILL_DATES} dates {wall2:.2f} s")
-        self.checks.append(compare("backfill's last date = vtr run rows", partition(self.cold_output, self.day),
-                                   partition(output, self.day)))
+        self.checks.append(
+            compare(
+                "backfill's last date = vtr run rows",
+                partition(self.cold_output, self.day),
+                partition(output, self.day),
+            )
+        )
         shutil.rmtree(saved)
 
     # -- 6. DAG
@@ -414,27 +478,45 @@ class Bench:
         settings, saved, warehouse, output = state
         s = self.scenario("dag", "the same warm daily run through the real DAG in-process (dag.test), whole process")
         home = self.work / "airflow"
-        run_checked([sys.executable, HERE / "dag_run.py", "--home", home, "--init-only"], self.logs / "dag.log",
-                    "Airflow metadata DB setup")
+        run_checked(
+            [sys.executable, HERE / "dag_run.py", "--home", home, "--init-only"],
+            self.logs / "dag.log",
+            "Airflow metadata DB setup",
+        )
         startups, dag_parts = [], []
         for i in range(self.args.repeats):
             restore(saved, warehouse, output)
             result = self.work / "dag_result.json"
-            cmd = [sys.executable, HERE / "dag_run.py", "--home", home, "--config", settings,
-                   "--date", self.day.isoformat(), "--result", result, "--log", self.logs / "dag-airflow.log"]
+            cmd = [
+                sys.executable,
+                HERE / "dag_run.py",
+                "--home",
+                home,
+                "--config",
+                settings,
+                "--date",
+                self.day.isoformat(),
+                "--result",
+                result,
+                "--log",
+                self.logs / "dag-airflow.log",
+            ]
             wall, rss = run_checked(cmd, self.logs / "dag.log", "DAG run")
             parts = json.loads(result.read_text())
             s.walls.append(wall)
             s.rss_mib.append(rss)
             startups.append(parts["startup_s"])
             dag_parts.append(parts["dag_s"])
-            log(f"DAG {i + 1}/{self.args.repeats}: {wall:.2f} s (Airflow import + DB {parts['startup_s']:.2f} s,"
-                f" run_dag {parts['dag_s']:.2f} s), {rss:.0f} MiB")
+            log(
+                f"DAG {i + 1}/{self.args.repeats}: {wall:.2f} s (Airflow import + DB {parts['startup_s']:.2f} s,"
+                f" run_dag {parts['dag_s']:.2f} s), {rss:.0f} MiB"
+            )
         s.extra["airflow_startup_median_s"] = statistics.median(startups)
         s.extra["run_dag_median_s"] = statistics.median(dag_parts)
         if self.warm_snapshot is not None:
-            self.checks.append(compare("DAG rows = vtr run rows (warm)", self.warm_snapshot,
-                                       partition(output, self.day)))
+            self.checks.append(
+                compare("DAG rows = vtr run rows (warm)", self.warm_snapshot, partition(output, self.day))
+            )
 
     # -- demo
     def demo(self) -> None:
@@ -449,8 +531,14 @@ class Bench:
         if "scale" in groups:  # its own data (many sellers) and its own clusters: benchmarks/scale.py
             import scale
 
-            self.scale = scale.run(self.work / "scale", self.args.data_dir, self.args.scale_sellers,
-                                   self.args.packages or 125_000, self.args.seed, log)
+            self.scale = scale.run(
+                self.work / "scale",
+                self.args.data_dir,
+                self.args.scale_sellers,
+                self.args.packages or 125_000,
+                self.args.seed,
+                log,
+            )
             if groups == ["scale"]:
                 return
         self.landing = dataset(self.args.data_dir, self.size, self.packages, self.days, self.args.seed)
@@ -464,8 +552,9 @@ class Bench:
             if "warm" in groups:
                 self.warm(state)
                 if self.cold_output is not None:
-                    self.checks.append(compare("warm rows = cold rows", partition(self.cold_output, self.day),
-                                               self.warm_snapshot))
+                    self.checks.append(
+                        compare("warm rows = cold rows", partition(self.cold_output, self.day), self.warm_snapshot)
+                    )
             if "dag" in groups:
                 self.dag(state)
             shutil.rmtree(state[1])
@@ -478,6 +567,7 @@ class Bench:
 
 
 # ---------------------------------------------------------------------------------------------- report
+
 
 def median(scenarios: dict, name: str) -> float | None:
     s = scenarios.get(name)
@@ -496,18 +586,40 @@ def targets(bench: Bench) -> list[dict]:
     rows = [
         {"name": "cold/baseline", "value": ratio("cold", "baseline"), "op": "<=", "target": 1.5, "size": "M"},
         {"name": "warm/cold", "value": ratio("warm", "cold"), "op": "<=", "target": 0.25, "size": "M"},
-        {"name": f"warm {long_}d history / {short}d", "value": ratio("history_long", "history_short"), "op": "<=",
-         "target": 1.3, "size": None},
-        {"name": f"backfill {BACKFILL_DATES} dates / one date", "value": ratio("backfill", "run_loaded"),
-         "op": "<=", "target": 3.0, "size": None},
-        {"name": "DAG in-process / vtr run same day", "value": ratio("dag", "warm"), "op": "<=", "target": 1.3,
-         "size": None},
-        {"name": "cold run peak memory", "value": max(cold.rss_mib) if cold and cold.rss_mib else None, "op": "<=",
-         "target": 2048.0, "size": "L", "unit": "MiB"},
+        {
+            "name": f"warm {long_}d history / {short}d",
+            "value": ratio("history_long", "history_short"),
+            "op": "<=",
+            "target": 1.3,
+            "size": None,
+        },
+        {
+            "name": f"backfill {BACKFILL_DATES} dates / one date",
+            "value": ratio("backfill", "run_loaded"),
+            "op": "<=",
+            "target": 3.0,
+            "size": None,
+        },
+        {
+            "name": "DAG in-process / vtr run same day",
+            "value": ratio("dag", "warm"),
+            "op": "<=",
+            "target": 1.3,
+            "size": None,
+        },
+        {
+            "name": "cold run peak memory",
+            "value": max(cold.rss_mib) if cold and cold.rss_mib else None,
+            "op": "<=",
+            "target": 2048.0,
+            "size": "L",
+            "unit": "MiB",
+        },
     ]
     if bench.args.with_demo or "demo" in sc:
-        rows.append({"name": "vtr demo", "value": median(sc, "demo"), "op": "<", "target": 120.0, "size": None,
-                     "unit": "s"})
+        rows.append(
+            {"name": "vtr demo", "value": median(sc, "demo"), "op": "<", "target": 120.0, "size": None, "unit": "s"}
+        )
     for r in rows:
         v = r["value"]
         r["measured_at"] = size
@@ -520,8 +632,13 @@ def target_line(r: dict) -> str:
     unit = r.get("unit", "")
     if r["value"] is None:
         return f"{r['name']}{at}: not measured ({r['op']} {r['target']:g}{' ' + unit if unit else ''})"
-    fmt = (lambda x: f"{x:.0f} MiB") if unit == "MiB" else (lambda x: f"{x:.1f} s") if unit == "s" else (
-        lambda x: f"{x:.2f}")
+    fmt = (
+        (lambda x: f"{x:.0f} MiB")
+        if unit == "MiB"
+        else (lambda x: f"{x:.1f} s")
+        if unit == "s"
+        else (lambda x: f"{x:.2f}")
+    )
     line = f"{r['name']}{at}: {fmt(r['value'])} {r['op']} {fmt(r['target'])} {'met' if r['met'] else 'NOT met'}"
     if r["size"] and r["size"] != r["measured_at"]:
         line += f" (measured at {r['measured_at']}; target is for {r['size']})"
@@ -536,23 +653,35 @@ def render(bench: Bench) -> list[str]:
         d = s.as_dict()
         if not s.walls:
             continue
-        lines.append(f"{s.name:<14} {d['median_s']:>9.2f} {d['min_s']:>8.2f} {d['max_s']:>8.2f}"
-                     f" {d['peak_rss_mib']:>13.0f}  {s.what}")
+        lines.append(
+            f"{s.name:<14} {d['median_s']:>9.2f} {d['min_s']:>8.2f} {d['max_s']:>8.2f}"
+            f" {d['peak_rss_mib']:>13.0f}  {s.what}"
+        )
     dag = bench.scenarios.get("dag")
     if dag and dag.walls:
-        lines.append(f"{'':<14} DAG parts (median): Python + Airflow import + metadata DB "
-                     f"{dag.extra['airflow_startup_median_s']:.2f} s, run_dag (parse + dag.test) "
-                     f"{dag.extra['run_dag_median_s']:.2f} s")
+        lines.append(
+            f"{'':<14} DAG parts (median): Python + Airflow import + metadata DB "
+            f"{dag.extra['airflow_startup_median_s']:.2f} s, run_dag (parse + dag.test) "
+            f"{dag.extra['run_dag_median_s']:.2f} s"
+        )
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="VTR benchmark: vtr run, a hand-written baseline, warm runs, "
-                                                 "history growth, backfill and the DAG, side by side")
-    parser.add_argument("--size", choices=list(SIZES), default="S",
-                        help="tiny (2k packages, 60 days; CI), S 100k, M 1M, L 5M packages over 120 days")
-    parser.add_argument("--only", help=f"comma-separated subset of {','.join(GROUPS)} (or 'all'); default: all "
-                                       "but demo (at L: cold,baseline)")
+    parser = argparse.ArgumentParser(
+        description="VTR benchmark: vtr run, a hand-written baseline, warm runs, "
+        "history growth, backfill and the DAG, side by side"
+    )
+    parser.add_argument(
+        "--size",
+        choices=list(SIZES),
+        default="S",
+        help="tiny (2k packages, 60 days; CI), S 100k, M 1M, L 5M packages over 120 days",
+    )
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated subset of {','.join(GROUPS)} (or 'all'); default: all but demo (at L: cold,baseline)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs per scenario; the median is reported")
     parser.add_argument("--with-demo", action="store_true", help="also time `vtr demo` (target < 120 s)")
     parser.add_argument("--memory-limit", default="1.5GB", help="DuckDB memory_limit for the product and baseline")
@@ -585,8 +714,10 @@ def main(argv: list[str] | None = None) -> int:
     args.work_dir.mkdir(parents=True, exist_ok=True)
 
     bench = Bench(args)
-    log(f"VTR benchmark, size {args.size}: {bench.packages:,} packages over {bench.days} days ending {LAST_DAY}; "
-        f"{args.repeats} repeat(s); scenarios {','.join(groups)}; work folder {bench.work}")
+    log(
+        f"VTR benchmark, size {args.size}: {bench.packages:,} packages over {bench.days} days ending {LAST_DAY}; "
+        f"{args.repeats} repeat(s); scenarios {','.join(groups)}; work folder {bench.work}"
+    )
     started = time.perf_counter()
     error = None
     try:
@@ -600,13 +731,24 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     result_file = args.results_dir / f"{args.size}-{stamp}.json"
     result = {
-        "size": args.size, "packages": bench.packages, "days": bench.days, "seed": args.seed,
-        "snapshot_date": LAST_DAY.isoformat(), "repeats": args.repeats, "memory_limit": args.memory_limit,
-        "threads": args.threads, "scenarios_run": groups,
+        "size": args.size,
+        "packages": bench.packages,
+        "days": bench.days,
+        "seed": args.seed,
+        "snapshot_date": LAST_DAY.isoformat(),
+        "repeats": args.repeats,
+        "memory_limit": args.memory_limit,
+        "threads": args.threads,
+        "scenarios_run": groups,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "git_commit": _git_commit(), "total_s": round(time.perf_counter() - started, 1),
+        "git_commit": _git_commit(),
+        "total_s": round(time.perf_counter() - started, 1),
         "scenarios": {name: s.as_dict() for name, s in bench.scenarios.items()},
-        "checks": bench.checks, "targets": rows, "error": error, "problems": bench.problems, "scale": bench.scale,
+        "checks": bench.checks,
+        "targets": rows,
+        "error": error,
+        "problems": bench.problems,
+        "scale": bench.scale,
     }
     result_file.write_text(json.dumps(result, indent=2, default=str))
 
@@ -620,9 +762,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     mismatches = [c for c in bench.checks if not c["match"]]
     for c in bench.checks:
-        print(f"check {c['check']}: {'same rows' if c['match'] else 'MISMATCH'} ({c['rows_expected']} vs "
-              f"{c['rows_got']} rows; {c['only_in_expected']} only in the first, {c['only_in_got']} only in the "
-              "second)")
+        print(
+            f"check {c['check']}: {'same rows' if c['match'] else 'MISMATCH'} ({c['rows_expected']} vs "
+            f"{c['rows_got']} rows; {c['only_in_expected']} only in the first, {c['only_in_got']} only in the "
+            "second)"
+        )
         for example in c["examples"] if not c["match"] else []:
             print(f"    e.g. {example}")
     for problem in bench.problems:
@@ -640,8 +784,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _git_commit() -> str | None:
     try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 

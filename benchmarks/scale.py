@@ -49,8 +49,15 @@ def landing(data_dir: Path, sellers: int, packages: int, seed: int, log) -> Path
         shutil.rmtree(folder, ignore_errors=True)
         for n in range(sellers):
             started = time.perf_counter()
-            generate(folder / "landing", seller_id=f"seller-{n + 1:02d}", start=START, days=DAYS, packages=packages,
-                     seed=seed + n, memory_limit="2GB")
+            generate(
+                folder / "landing",
+                seller_id=f"seller-{n + 1:02d}",
+                start=START,
+                days=DAYS,
+                packages=packages,
+                seed=seed + n,
+                memory_limit="2GB",
+            )
             log(f"scale: generated seller {n + 1}/{sellers} ({time.perf_counter() - started:.0f} s)")
         done.touch()
     return folder / "landing"
@@ -65,8 +72,12 @@ class _Api:
         headers = {"Content-Type": "application/json"}
         if getattr(self, "token", None):
             headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
-                                     json.dumps(body).encode() if body is not None else None, headers, method=method)
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            json.dumps(body).encode() if body is not None else None,
+            headers,
+            method=method,
+        )
         with urllib.request.urlopen(req, timeout=120) as answer:
             return json.loads(answer.read() or b"null")
 
@@ -83,7 +94,8 @@ def on_cluster(work: Path, landing_folder: Path, workers: int, aliases: str, log
         "parallelism = 8\ntask_heartbeat_timeout = 300\nschedule = false\n"
         f'[vtr.paths]\nlanding = "{landing_folder}"\noutput = "output"\n'
         '[vtr.schedule]\nwait_for_files_minutes = 0\n[vtr.duckdb]\nmemory_limit = "1.5GB"\nthreads = 1\n'
-        f"[vtr.carrier_aliases]\n{aliases}")
+        f"[vtr.carrier_aliases]\n{aliases}"
+    )
     launcher = [PYTHON, str(ROOT / "ops" / "launcher.py")]
     up = subprocess.run([*launcher, "cluster-up", "--settings", str(settings)], capture_output=True, text=True)
     try:
@@ -92,9 +104,16 @@ def on_cluster(work: Path, landing_folder: Path, workers: int, aliases: str, log
         port = int(re.search(r"ready at http://127\.0\.0\.1:(\d+)", up.stdout).group(1))
         api = _Api(port, re.search(r"login admin / (\S+)", up.stdout).group(1))
         started = time.perf_counter()
-        runs = [api.call("POST", "/api/v2/dags/vtr_daily/dagRuns",
-                         {"logical_date": None, "conf": {"snapshot_date": str(D1), "end_date": str(D2),
-                                                         "mute_notifications": True}})["dag_run_id"]]
+        runs = [
+            api.call(
+                "POST",
+                "/api/v2/dags/vtr_daily/dagRuns",
+                {
+                    "logical_date": None,
+                    "conf": {"snapshot_date": str(D1), "end_date": str(D2), "mute_notifications": True},
+                },
+            )["dag_run_id"]
+        ]
         states = {}
         while len(states) < len(runs):
             time.sleep(2)
@@ -105,12 +124,19 @@ def on_cluster(work: Path, landing_folder: Path, workers: int, aliases: str, log
         wall = time.perf_counter() - started
         if set(states.values()) != {"success"}:
             raise RuntimeError(f"a run failed on {workers} worker(s): {states} (logs: {root / 'home' / 'logs'})")
-        tasks = [t for run in runs for t in api.call(
-            "GET", f"/api/v2/dags/vtr_daily/dagRuns/{run}/taskInstances?limit=100")["task_instances"]
-            if t["task_id"] == "seller.run_seller"]
-        result = {"workers": workers, "wall_s": round(wall, 1), "sellers": len(tasks),
-                  "worker_s_per_seller": round(sum(t["duration"] for t in tasks) / len(tasks), 1),
-                  "hosts": sorted({t["hostname"].split("@")[0] for t in tasks})}
+        tasks = [
+            t
+            for run in runs
+            for t in api.call("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run}/taskInstances?limit=100")["task_instances"]
+            if t["task_id"] == "seller.run_seller"
+        ]
+        result = {
+            "workers": workers,
+            "wall_s": round(wall, 1),
+            "sellers": len(tasks),
+            "worker_s_per_seller": round(sum(t["duration"] for t in tasks) / len(tasks), 1),
+            "hosts": sorted({t["hostname"].split("@")[0] for t in tasks}),
+        }
         log(f"scale: {workers} worker(s): {len(tasks)} sellers in {wall:.1f} s on {result['hosts']}")
         return result
     finally:
@@ -121,12 +147,17 @@ def serial(work: Path, landing_folder: Path, aliases: str, log) -> float:
     folder = work / "serial"
     folder.mkdir(parents=True)
     config = folder / "vtr.toml"
-    config.write_text(f'[paths]\nlanding = "{landing_folder}"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n'
-                      '[schedule]\nwait_for_files_minutes = 0\n[duckdb]\nmemory_limit = "1.5GB"\nthreads = 1\n'
-                      f"[carrier_aliases]\n{aliases}")
+    config.write_text(
+        f'[paths]\nlanding = "{landing_folder}"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n'
+        '[schedule]\nwait_for_files_minutes = 0\n[duckdb]\nmemory_limit = "1.5GB"\nthreads = 1\n'
+        f"[carrier_aliases]\n{aliases}"
+    )
     started = time.perf_counter()
-    subprocess.run([VTR, "backfill", "--config", str(config), "--start", str(D1), "--end", str(D2), "--no-alerts"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [VTR, "backfill", "--config", str(config), "--start", str(D1), "--end", str(D2), "--no-alerts"],
+        check=True,
+        capture_output=True,
+    )
     wall = time.perf_counter() - started
     log(f"scale: embedded serial vtr backfill: {wall:.1f} s")
     return wall
@@ -144,22 +175,34 @@ def run(work: Path, data_dir: Path, sellers: int, packages: int, seed: int, log)
     clusters = [on_cluster(work, folder, n, aliases, log) for n in (1, 2)]
     backfill = serial(work, folder, aliases, log)
     per_minute = [60 * c["sellers"] / c["wall_s"] for c in clusters]
-    return {"sellers": sellers, "packages_per_seller": packages, "dates": [str(D1), str(D2)], "clusters": clusters,
-            "sellers_per_minute": [round(p, 2) for p in per_minute],
-            "ratio_2_to_1": round(per_minute[1] / per_minute[0], 2), "serial_backfill_s": round(backfill, 1)}
+    return {
+        "sellers": sellers,
+        "packages_per_seller": packages,
+        "dates": [str(D1), str(D2)],
+        "clusters": clusters,
+        "sellers_per_minute": [round(p, 2) for p in per_minute],
+        "ratio_2_to_1": round(per_minute[1] / per_minute[0], 2),
+        "serial_backfill_s": round(backfill, 1),
+    }
 
 
 def render(result: dict) -> list[str]:
-    lines = [f"scale: {result['sellers']} sellers x {result['packages_per_seller']:,} packages, dates "
-             f"{' and '.join(result['dates'])}; worker concurrency 1, DuckDB threads 1 per task",
-             "| setup | wall (s) | sellers (2 dates each) | sellers / min | worker s per seller |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"scale: {result['sellers']} sellers x {result['packages_per_seller']:,} packages, dates "
+        f"{' and '.join(result['dates'])}; worker concurrency 1, DuckDB threads 1 per task",
+        "| setup | wall (s) | sellers (2 dates each) | sellers / min | worker s per seller |",
+        "|---|---|---|---|---|",
+    ]
     for c, per_minute in zip(result["clusters"], result["sellers_per_minute"], strict=True):
-        lines.append(f"| cluster, {c['workers']} worker(s) | {c['wall_s']} | {c['sellers']} | {per_minute} |"
-                     f" {c['worker_s_per_seller']} |")
+        lines.append(
+            f"| cluster, {c['workers']} worker(s) | {c['wall_s']} | {c['sellers']} | {per_minute} |"
+            f" {c['worker_s_per_seller']} |"
+        )
     n = result["clusters"][0]["sellers"]
-    lines.append(f"| embedded serial `vtr backfill` (one pass, both dates) | {result['serial_backfill_s']} | {n} |"
-                 f" {round(60 * n / result['serial_backfill_s'], 2)} | - |")
+    lines.append(
+        f"| embedded serial `vtr backfill` (one pass, both dates) | {result['serial_backfill_s']} | {n} |"
+        f" {round(60 * n / result['serial_backfill_s'], 2)} | - |"
+    )
     ratio = result["ratio_2_to_1"]
     lines.append(f"ratio 2 workers / 1 worker: {ratio} (target >= 1.5: {'met' if ratio >= 1.5 else 'NOT met'})")
     return lines

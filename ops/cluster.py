@@ -37,11 +37,25 @@ from pipeline import lake
 from pipeline.settings import SettingsError, load_settings
 
 PIDS = "cluster.pids"
-DEFAULTS = {"home": "../.cluster", "port": 8080, "postgres_port": 5433, "redis_port": 6380, "workers": 2,
-            "worker_concurrency": 2, "pool_slots": 4, "parallelism": 8, "task_heartbeat_timeout": 60,
-            "schedule": True}
-PATH_KEYS = {("paths", "landing"), ("paths", "warehouse"), ("paths", "output"), ("warehouse", "data_path"),
-             ("duckdb", "temp_directory")}
+DEFAULTS = {
+    "home": "../.cluster",
+    "port": 8080,
+    "postgres_port": 5433,
+    "redis_port": 6380,
+    "workers": 2,
+    "worker_concurrency": 2,
+    "pool_slots": 4,
+    "parallelism": 8,
+    "task_heartbeat_timeout": 60,
+    "schedule": True,
+}
+PATH_KEYS = {
+    ("paths", "landing"),
+    ("paths", "warehouse"),
+    ("paths", "output"),
+    ("warehouse", "data_path"),
+    ("duckdb", "temp_directory"),
+}
 
 
 def read_settings(path: Path) -> tuple[dict, dict]:
@@ -65,8 +79,11 @@ def read_settings(path: Path) -> tuple[dict, dict]:
 
 def _toml(values: dict, prefix: str = "") -> str:
     """A TOML document of plain tables, arrays of tables and scalars or lists (JSON's literals are TOML's)."""
-    lines = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in values.items()
-             if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))]
+    lines = [
+        f"{json.dumps(k)} = {json.dumps(v)}"
+        for k, v in values.items()
+        if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))
+    ]
     for k, v in values.items():
         if isinstance(v, dict):
             lines.append(f"\n[{prefix}{k}]\n" + _toml(v, f"{prefix}{k}."))
@@ -89,8 +106,11 @@ def write_vtr_settings(home: Path, vtr: dict, catalog: str) -> Path:
     target = home / "vtr.toml"
     target.touch(mode=0o600)
     target.chmod(0o600)
-    target.write_text("# written by ops/launcher.py cluster-up from the cluster's settings file: edit that one\n"
-                      + _toml(values) + "\n")
+    target.write_text(
+        "# written by ops/launcher.py cluster-up from the cluster's settings file: edit that one\n"
+        + _toml(values)
+        + "\n"
+    )
     return target
 
 
@@ -99,12 +119,17 @@ def _airflow_settings(cluster: dict, pg: services.Postgres, passwords: dict) -> 
     return {
         "core": {"executor": "CeleryExecutor", "hostname_callable": "ops.worker_hostname.hostname"},
         "database": {"sql_alchemy_conn": pg.url(services.METADATA_DB, passwords["vtr"])},
-        "celery": {"broker_url": f"redis://:{passwords['redis']}@127.0.0.1:{cluster['redis_port']}/0",
-                   "result_backend": "db+" + pg.url(services.METADATA_DB, passwords["vtr"]),
-                   "worker_concurrency": str(cluster["worker_concurrency"]), "worker_prefetch_multiplier": "1"},
-        "scheduler": {"task_instance_heartbeat_timeout": str(cluster["task_heartbeat_timeout"]),
-                      "task_instance_heartbeat_timeout_detection_interval": "5",
-                      "use_job_schedule": str(bool(cluster["schedule"]))},
+        "celery": {
+            "broker_url": f"redis://:{passwords['redis']}@127.0.0.1:{cluster['redis_port']}/0",
+            "result_backend": "db+" + pg.url(services.METADATA_DB, passwords["vtr"]),
+            "worker_concurrency": str(cluster["worker_concurrency"]),
+            "worker_prefetch_multiplier": "1",
+        },
+        "scheduler": {
+            "task_instance_heartbeat_timeout": str(cluster["task_heartbeat_timeout"]),
+            "task_instance_heartbeat_timeout_detection_interval": "5",
+            "use_job_schedule": str(bool(cluster["schedule"])),
+        },
     }
 
 
@@ -157,14 +182,15 @@ class Api:
 
     def __init__(self, port: int, password: str):
         self.base, self.token = f"http://127.0.0.1:{port}", None
-        self.token = self.call("POST", "/auth/token", {"username": launcher.USER, "password": password})[
-            "access_token"]
+        self.token = self.call("POST", "/auth/token", {"username": launcher.USER, "password": password})["access_token"]
 
     def call(self, method: str, path: str, body: dict | None = None, missing_ok: bool = False):
-        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {self.token}"} if self.token
-                                                          else {})
-        request = urllib.request.Request(self.base + path, json.dumps(body).encode() if body is not None else None,
-                                         headers, method=method)
+        headers = {"Content-Type": "application/json"} | (
+            {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        )
+        request = urllib.request.Request(
+            self.base + path, json.dumps(body).encode() if body is not None else None, headers, method=method
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
                 return json.loads(answer.read() or b"null")
@@ -193,8 +219,11 @@ def up(settings_file: Path) -> int:
         pids.unlink()
     busy = [p for p in (port, cluster["postgres_port"], cluster["redis_port"]) if launcher._port_in_use(p)]
     if busy:
-        print(f"cluster: port {busy[0]} on 127.0.0.1 is in use (another Airflow or server?); change it in"
-              f" {settings_file}", file=sys.stderr)
+        print(
+            f"cluster: port {busy[0]} on 127.0.0.1 is in use (another Airflow or server?); change it in"
+            f" {settings_file}",
+            file=sys.stderr,
+        )
         return 1
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -203,8 +232,10 @@ def up(settings_file: Path) -> int:
     passwords = services.load_secrets(home)
     recorded: dict[str, int] = {}
     try:
-        print(f"cluster: PostgreSQL on 127.0.0.1:{cluster['postgres_port']}, Redis on :{cluster['redis_port']}",
-              flush=True)
+        print(
+            f"cluster: PostgreSQL on 127.0.0.1:{cluster['postgres_port']}, Redis on :{cluster['redis_port']}",
+            flush=True,
+        )
         pg = services.Postgres(home / "postgres", logs / "postgresql.log", cluster["postgres_port"])
         pg.init(passwords["postgres"])
         recorded["postgres"] = pg.start()
@@ -225,8 +256,7 @@ def up(settings_file: Path) -> int:
         lake.connect(load_settings(config)).close()
         airflow_home = home / "airflow"
         airflow_home.mkdir(exist_ok=True)
-        launcher._write_config(airflow_home, port, cluster["parallelism"],
-                               _airflow_settings(cluster, pg, passwords))
+        launcher._write_config(airflow_home, port, cluster["parallelism"], _airflow_settings(cluster, pg, passwords))
         env = launcher._environment(airflow_home, config) | {"PYTHONPATH": str(launcher.ROOT)}
         print(f"cluster: Airflow's metadata database on PostgreSQL ({services.METADATA_DB}) ...", flush=True)
         launcher._airflow(env, "db", "migrate")
@@ -234,24 +264,51 @@ def up(settings_file: Path) -> int:
         host = socket.getfqdn()
         commands = {name: ([name], {}) for name in ("api-server", "scheduler", "dag-processor")}
         for n in range(1, cluster["workers"] + 1):  # each records its Celery name as the task instances' hostname
-            commands[f"worker-w{n}"] = (["celery", "worker", "--celery-hostname", f"w{n}@{host}", "--skip-serve-logs",
-                                         "--without-mingle", "--without-gossip"],
-                                        {worker_hostname.ENV: f"w{n}@{host}"})
+            commands[f"worker-w{n}"] = (
+                [
+                    "celery",
+                    "worker",
+                    "--celery-hostname",
+                    f"w{n}@{host}",
+                    "--skip-serve-logs",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                {worker_hostname.ENV: f"w{n}@{host}"},
+            )
         for name, (args, own) in commands.items():
             with open(logs / f"{name}.log", "a") as log:
-                processes[name] = subprocess.Popen([str(launcher.BIN / "airflow"), *args], env=env | own,
-                                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                   start_new_session=True, cwd=home)
+                processes[name] = subprocess.Popen(
+                    [str(launcher.BIN / "airflow"), *args],
+                    env=env | own,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=home,
+                )
             recorded[name] = processes[name].pid
             _record(home, recorded)
         launcher._wait("the API server", lambda: launcher._healthy(port), 180, processes, logs)
         api = Api(port, launcher._password(airflow_home))
-        api.put("/api/v2/pools", launcher.SELLER_POOL, {"name": launcher.SELLER_POOL, "slots": cluster["pool_slots"],
-                                                        "description": "sellers' chains that run at once",
-                                                        "include_deferred": False})
+        api.put(
+            "/api/v2/pools",
+            launcher.SELLER_POOL,
+            {
+                "name": launcher.SELLER_POOL,
+                "slots": cluster["pool_slots"],
+                "description": "sellers' chains that run at once",
+                "include_deferred": False,
+            },
+        )
         api.put("/api/v2/variables", "vtr_config", {"key": "vtr_config", "value": str(config)})
-        launcher._wait("parsing the DAGs", lambda: all(api.call("GET", f"/api/v2/dags/{d}", missing_ok=True)
-                                                        for d in launcher.DAGS), 180, processes, logs)
+        launcher._wait(
+            "parsing the DAGs",
+            lambda: all(api.call("GET", f"/api/v2/dags/{d}", missing_ok=True) for d in launcher.DAGS),
+            180,
+            processes,
+            logs,
+        )
         for dag in launcher.DAGS:
             api.call("PATCH", f"/api/v2/dags/{dag}", {"is_paused": False})
     except (services.ServiceError, SettingsError, lake.WarehouseError, RuntimeError, SystemExit) as exc:
@@ -259,12 +316,14 @@ def up(settings_file: Path) -> int:
         _stop_all(home, recorded)
         return 1
     workers = ", ".join(n.removeprefix("worker-") + f"@{host}" for n in commands if n.startswith("worker"))
-    print(f"cluster: ready at http://127.0.0.1:{port}  login {launcher.USER} / {launcher._password(airflow_home)}\n"
-          f"cluster: workers {workers} (concurrency {cluster['worker_concurrency']} each), pool"
-          f" {launcher.SELLER_POOL} {cluster['pool_slots']} slots\n"
-          f"cluster: logs in {logs}; pipeline settings {config}; landing {load_settings(config).landing}\n"
-          f"cluster: export AIRFLOW_HOME={airflow_home}  (the airflow command line); `make cluster-down` stops it",
-          flush=True)
+    print(
+        f"cluster: ready at http://127.0.0.1:{port}  login {launcher.USER} / {launcher._password(airflow_home)}\n"
+        f"cluster: workers {workers} (concurrency {cluster['worker_concurrency']} each), pool"
+        f" {launcher.SELLER_POOL} {cluster['pool_slots']} slots\n"
+        f"cluster: logs in {logs}; pipeline settings {config}; landing {load_settings(config).landing}\n"
+        f"cluster: export AIRFLOW_HOME={airflow_home}  (the airflow command line); `make cluster-down` stops it",
+        flush=True,
+    )
     return 0
 
 

@@ -48,14 +48,21 @@ def _write_config(home: Path, port: int, parallelism: int, extra: dict | None = 
     config.read(home / "airflow.cfg")
     secret = config.get("api_auth", "jwt_secret", fallback="") or secrets.token_urlsafe(32)
     extra = extra or {}
-    database = (extra.get("database", {}).get("sql_alchemy_conn")
-                or config.get("database", "sql_alchemy_conn", fallback="") or f"sqlite:///{home / 'airflow.db'}")
+    database = (
+        extra.get("database", {}).get("sql_alchemy_conn")
+        or config.get("database", "sql_alchemy_conn", fallback="")
+        or f"sqlite:///{home / 'airflow.db'}"
+    )
     values = {
         # parallelism: task processes at once; Airflow's 32 on a small machine starve the scheduler and the API
-        "core": {"dags_folder": str(ROOT / "dags"), "load_examples": "False", "executor": "LocalExecutor",
-                 "parallelism": str(parallelism),
-                 "simple_auth_manager_users": f"{USER}:admin",
-                 "execution_api_server_url": f"http://127.0.0.1:{port}/execution/"},
+        "core": {
+            "dags_folder": str(ROOT / "dags"),
+            "load_examples": "False",
+            "executor": "LocalExecutor",
+            "parallelism": str(parallelism),
+            "simple_auth_manager_users": f"{USER}:admin",
+            "execution_api_server_url": f"http://127.0.0.1:{port}/execution/",
+        },
         "api": {"host": "127.0.0.1", "port": str(port), "base_url": f"http://127.0.0.1:{port}"},
         "api_auth": {"jwt_secret": secret},
         # the log servers of the scheduler's task runs and of the triggerer, next to the API's port (the defaults,
@@ -63,10 +70,15 @@ def _write_config(home: Path, port: int, parallelism: int, extra: dict | None = 
         "logging": {"worker_log_server_port": str(port + 1), "trigger_log_server_port": str(port + 2)},
         # an operator's own database (PostgreSQL) is kept; on SQLite, whose components write at once, a writer waits
         # its turn (pipeline/airflow_sqlite.py)
-        "database": {"sql_alchemy_conn": database} | (
-            {"sql_alchemy_connect_args": "pipeline.airflow_sqlite.CONNECT_ARGS",
-             "sql_alchemy_connect_args_async": "pipeline.airflow_sqlite.CONNECT_ARGS"}
-            if database.startswith("sqlite") else {}),
+        "database": {"sql_alchemy_conn": database}
+        | (
+            {
+                "sql_alchemy_connect_args": "pipeline.airflow_sqlite.CONNECT_ARGS",
+                "sql_alchemy_connect_args_async": "pipeline.airflow_sqlite.CONNECT_ARGS",
+            }
+            if database.startswith("sqlite")
+            else {}
+        ),
         "dag_processor": {"refresh_interval": "30"},
         # a task's calls to the API wait as long as the API may wait for SQLite's write lock (60 s): with Airflow's
         # 5 s a task starting while the components write at once was killed (seen on 2 busy cores)
@@ -88,8 +100,12 @@ def _environment(home: Path, config: Path) -> dict:
     """The environment of every component and command: the virtualenv first on PATH (standalone and the executor
     start `airflow`), AIRFLOW_HOME (whose airflow.cfg holds the rest) and the settings file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}  # airflow.cfg is the one source
-    return {**env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "AIRFLOW_HOME": str(home),
-            "VTR_CONFIG": str(config)}
+    return {
+        **env,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW_HOME": str(home),
+        "VTR_CONFIG": str(config),
+    }
 
 
 def _port_in_use(port: int) -> bool:
@@ -142,12 +158,16 @@ def start(args) -> int:
     pids_file = home / "launcher.pids"
     busy = [port for port in (args.port, args.port + 1, args.port + 2) if _port_in_use(port)]
     if busy:
-        print(f"airflow: port {busy[0]} on 127.0.0.1 is in use (another Airflow? `make airflow-stop`; or PORT=...:"
-              " it uses the port and the next two)", file=sys.stderr)
+        print(
+            f"airflow: port {busy[0]} on 127.0.0.1 is in use (another Airflow? `make airflow-stop`; or PORT=...:"
+            " it uses the port and the next two)",
+            file=sys.stderr,
+        )
         return 1
     if not config.exists():
-        print(f"airflow: no settings file {config} (`make demo` writes demo/vtr.toml; or VTR_CONFIG=...)",
-              file=sys.stderr)
+        print(
+            f"airflow: no settings file {config} (`make demo` writes demo/vtr.toml; or VTR_CONFIG=...)", file=sys.stderr
+        )
         return 2
     (home / "logs").mkdir(parents=True, exist_ok=True)
     _write_config(home, args.port, args.parallelism)
@@ -162,8 +182,9 @@ def start(args) -> int:
     processes = {}
     for name in COMPONENTS:
         log = open(home / "logs" / f"{name}.log", "a")  # noqa: SIM115 - kept open for the component's lifetime
-        processes[name] = subprocess.Popen([str(BIN / "airflow"), name], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True)
+        processes[name] = subprocess.Popen(
+            [str(BIN / "airflow"), name], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     pids_file.write_text(json.dumps({name: p.pid for name, p in processes.items()}))
     signal.signal(signal.SIGTERM, _interrupt)
     # Ctrl-C stops it even when started in the background of a script, which starts it with SIGINT ignored
@@ -174,9 +195,12 @@ def start(args) -> int:
         _wait("parsing the DAGs", lambda: _parsed(env), 180, processes, home / "logs")
         for dag in DAGS:
             _airflow(env, "dags", "unpause", dag)
-        print(f"airflow: ready at http://127.0.0.1:{args.port}  login {USER} / {_password(home)}\n"
-              f"airflow: logs in {home / 'logs'}; settings {config}\n"
-              "airflow: Ctrl-C (or `make airflow-stop` from another shell) stops it", flush=True)
+        print(
+            f"airflow: ready at http://127.0.0.1:{args.port}  login {USER} / {_password(home)}\n"
+            f"airflow: logs in {home / 'logs'}; settings {config}\n"
+            "airflow: Ctrl-C (or `make airflow-stop` from another shell) stops it",
+            flush=True,
+        )
         while all(p.poll() is None for p in processes.values()):
             time.sleep(1)
         if not pids_file.exists():  # `stop` from another shell
@@ -249,8 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=str(ROOT / "demo" / "vtr.toml"))
     p.add_argument("--home", default=str(ROOT / ".airflow"))
     p.add_argument("--pool-slots", type=int, default=2, help=f"sellers' chains at once (pool {SELLER_POOL})")
-    p.add_argument("--parallelism", type=int, default=max(4, 2 * (os.cpu_count() or 2)),
-                   help="task processes at once (default: two per core, at least 4)")
+    p.add_argument(
+        "--parallelism",
+        type=int,
+        default=max(4, 2 * (os.cpu_count() or 2)),
+        help="task processes at once (default: two per core, at least 4)",
+    )
     p = sub.add_parser("stop")
     p.add_argument("--home", default=str(ROOT / ".airflow"))
     for name in ("cluster-up", "cluster-down"):

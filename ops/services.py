@@ -79,10 +79,13 @@ def _wait_gone(pid: int, seconds: float) -> bool:
 
 # --- PostgreSQL ------------------------------------------------------------------------------------------------------
 
+
 def postgres_bin() -> Path:
     """The folder holding initdb and pg_ctl: Debian's newest version, else the one on PATH."""
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     if versions:
         return versions[-1].parent
     found = shutil.which("initdb")
@@ -128,37 +131,69 @@ class Postgres:
         if self.owner:  # the postgres user must reach the folder through every parent
             probe = subprocess.run(["runuser", "-u", SUPERUSER, "--", "test", "-w", str(self.folder)])
             if probe.returncode != 0:
-                raise ServiceError(f"the postgres user cannot enter {self.folder}: give its parent folders o+x "
-                                   "(PostgreSQL refuses to run as root)")
+                raise ServiceError(
+                    f"the postgres user cannot enter {self.folder}: give its parent folders o+x "
+                    "(PostgreSQL refuses to run as root)"
+                )
         pwfile = self.folder.parent / f".{self.folder.name}-initdb-password"  # initdb wants an empty folder
         pwfile.write_text(superuser_password + "\n")
         pwfile.chmod(0o600)
         self._give(pwfile)
         try:
-            self._run("initdb", "-D", str(self.folder), "-U", SUPERUSER, f"--pwfile={pwfile}",
-                      "--auth-host=scram-sha-256", "--auth-local=peer", "--encoding=UTF8", "--locale=C")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.folder),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                "--encoding=UTF8",
+                "--locale=C",
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         (self.folder / "pg_hba.conf").write_text("host all all 127.0.0.1/32 scram-sha-256\n")
         with open(self.folder / "postgresql.conf", "a") as conf:
             # every worker task holds a few catalog connections (DuckLake, the seller lock), Airflow a pool each
-            conf.write("\n# ops/services.py: the VTR cluster's own server\nlisten_addresses = '127.0.0.1'\n"
-                       "unix_socket_directories = ''\nmax_connections = 300\n")
+            conf.write(
+                "\n# ops/services.py: the VTR cluster's own server\nlisten_addresses = '127.0.0.1'\n"
+                "unix_socket_directories = ''\nmax_connections = 300\n"
+            )
 
     def start(self) -> int:
         """Start the server (waiting until it accepts connections); returns the postmaster's process id."""
         self.log.touch()
         self._give(self.log)
-        self._run("pg_ctl", "start", "-w", "-t", str(START_SECONDS), "-D", str(self.folder), "-l", str(self.log),
-                  "-o", f"-p {self.port}", timeout=START_SECONDS + 10)
+        self._run(
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            str(START_SECONDS),
+            "-D",
+            str(self.folder),
+            "-l",
+            str(self.log),
+            "-o",
+            f"-p {self.port}",
+            timeout=START_SECONDS + 10,
+        )
         return int((self.folder / "postmaster.pid").read_text().split()[0])
 
     def ensure_databases(self, passwords: dict[str, str]) -> None:
         """The role `vtr` and its two databases, made once."""
         import psycopg2
 
-        pg = psycopg2.connect(host="127.0.0.1", port=self.port, user=SUPERUSER, password=passwords["postgres"],
-                              dbname="postgres", connect_timeout=10)
+        pg = psycopg2.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=SUPERUSER,
+            password=passwords["postgres"],
+            dbname="postgres",
+            connect_timeout=10,
+        )
         try:
             pg.autocommit = True
             with pg.cursor() as cur:
@@ -187,9 +222,11 @@ def stop_postgres(pid: int) -> None:
 
 # --- Redis -----------------------------------------------------------------------------------------------------------
 
+
 def redis_server() -> str:
-    found = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists()
-                                             else None)
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
     if not found:
         raise ServiceError("no Redis server (redis-server): apt-get install redis-server")
     return found
@@ -202,11 +239,14 @@ def start_redis(folder: Path, log: Path, port: int, password: str) -> subprocess
     conf = folder / "redis.conf"
     conf.touch(mode=0o600)
     conf.chmod(0o600)
-    conf.write_text(f"bind 127.0.0.1\nport {port}\nprotected-mode yes\nrequirepass {password}\ndir {folder}\n"
-                    "appendonly yes\nsave \"\"\ndaemonize no\nlogfile \"\"\n")
+    conf.write_text(
+        f"bind 127.0.0.1\nport {port}\nprotected-mode yes\nrequirepass {password}\ndir {folder}\n"
+        'appendonly yes\nsave ""\ndaemonize no\nlogfile ""\n'
+    )
     out = open(log, "a")  # noqa: SIM115 - the server's output for its lifetime
-    return subprocess.Popen([redis_server(), str(conf)], stdout=out, stderr=subprocess.STDOUT, cwd=folder,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [redis_server(), str(conf)], stdout=out, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True
+    )
 
 
 def redis_ready(port: int, password: str) -> bool:

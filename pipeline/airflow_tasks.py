@@ -18,10 +18,13 @@ def plan_run(params: dict | None, logical_date, dag_run) -> dict:
     """The run's plan; a run without a logical date computes the last complete UTC day before it was triggered,
     and a run Airflow marks as a backfill sends no VTR notifications (spec sections 4 and 6)."""
     try:
-        return steps.plan(steps.config_path(), dict(params or {}),
-                          logical_date=logical_date.date() if logical_date else None,
-                          triggered_at=getattr(dag_run, "run_after", None),
-                          notify=getattr(getattr(dag_run, "run_type", None), "value", None) != "backfill")
+        return steps.plan(
+            steps.config_path(),
+            dict(params or {}),
+            logical_date=logical_date.date() if logical_date else None,
+            triggered_at=getattr(dag_run, "run_after", None),
+            notify=getattr(getattr(dag_run, "run_type", None), "value", None) != "backfill",
+        )
     except (steps.PlanError, SettingsError) as exc:
         raise AirflowFailException(str(exc)) from None
 
@@ -29,11 +32,17 @@ def plan_run(params: dict | None, logical_date, dag_run) -> dict:
 def wait_for_files(plan: dict, seller_id: str) -> tuple[bool, dict]:
     done, info = steps.wait_for_files(plan, seller_id)
     if done and info["stale"]:
-        log.warning("%s: no file for %s in %s; going on without them (stale)", seller_id, plan["end"],
-                    ", ".join(info["stale"]))
+        log.warning(
+            "%s: no file for %s in %s; going on without them (stale)", seller_id, plan["end"], ", ".join(info["stale"])
+        )
     elif not done:
-        log.info("%s: waiting for the %s file(s) of %s until %s UTC", seller_id, ", ".join(info["stale"]),
-                 plan["end"], info["deadline"])
+        log.info(
+            "%s: waiting for the %s file(s) of %s until %s UTC",
+            seller_id,
+            ", ".join(info["stale"]),
+            plan["end"],
+            info["deadline"],
+        )
     return done, info
 
 
@@ -54,8 +63,9 @@ def finish_run(plan: dict, results: list[dict], outlet_events, outlets) -> dict:
     log.info("run summary\n%s", summary.render())
     figures = summary.figures()
     for asset in outlets if outlet_events is not None else ():
-        outlet_events[asset].extra = {k: figures[k] for k in ("snapshot_date", "start_date", "accounts", "reports",
-                                                                 "fix_files", "index")}
+        outlet_events[asset].extra = {
+            k: figures[k] for k in ("snapshot_date", "start_date", "accounts", "reports", "fix_files", "index")
+        }
     if figures["failures"]:
         raise AirflowFailException("the run failed: " + "; ".join(figures["failures"]))
     return figures

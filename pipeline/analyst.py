@@ -46,15 +46,21 @@ def attach_sql(settings: Settings) -> str:
     `duckdb -cmd "$(vtr sql --config FILE --print-attach)"`); a catalog password is left out: libpq reads it from
     PGPASSWORD or ~/.pgpass."""
     scanner = "postgres_scanner" if settings.catalog else "sqlite_scanner"
-    catalog = (f"postgres:{lake.without_password(settings.catalog)}" if settings.catalog
-               else f"sqlite:{settings.warehouse}")
-    return "\n".join([
-        f"load '{lake.extension_path('ducklake')}';",
-        f"load '{lake.extension_path(scanner)}';",
-        f"attach 'ducklake:{catalog}' as lake (read_only);",
-        "use lake;",
-        "set TimeZone = 'UTC';",
-    ]) + "\n"
+    catalog = (
+        f"postgres:{lake.without_password(settings.catalog)}" if settings.catalog else f"sqlite:{settings.warehouse}"
+    )
+    return (
+        "\n".join(
+            [
+                f"load '{lake.extension_path('ducklake')}';",
+                f"load '{lake.extension_path(scanner)}';",
+                f"attach 'ducklake:{catalog}' as lake (read_only);",
+                "use lake;",
+                "set TimeZone = 'UTC';",
+            ]
+        )
+        + "\n"
+    )
 
 
 def _statements(lines):

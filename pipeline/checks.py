@@ -42,15 +42,19 @@ class CheckResult:
 def model_checks(model: Model) -> dict[str, str]:
     """check name -> SQL returning the offending rows, from the model's declarations."""
     grain = ", ".join(model.grain)
-    checks = {f"{model.name}_unique_grain":
-              f"select {grain}, count(*) as copies from {model.table} group by all having count(*) > 1"}
+    checks = {
+        f"{model.name}_unique_grain": (
+            f"select {grain}, count(*) as copies from {model.table} group by all having count(*) > 1"
+        )
+    }
     if model.not_null:
         nulls = " or ".join(f"{c} is null" for c in model.not_null)
         checks[f"{model.name}_not_null"] = f"select {grain} from {model.table} where {nulls}"
     for column, values in model.accepted.items():
         listed = ", ".join(f"'{v}'" for v in values)
         checks[f"{model.name}_accepted_{column}"] = (
-            f"select {column}, count(*) as rows from {model.table} where {column} not in ({listed}) group by all")
+            f"select {column}, count(*) as rows from {model.table} where {column} not in ({listed}) group by all"
+        )
     return checks
 
 
@@ -66,12 +70,17 @@ def check_model(con: duckdb.DuckDBPyConnection, model: Model) -> list[CheckResul
     return [_result(con, name, CheckLevel.FAIL, sql, {}) for name, sql in model_checks(model).items()]
 
 
-def run_assertions(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date,
-                   end: dt.date) -> list[CheckResult]:
+def run_assertions(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date
+) -> list[CheckResult]:
     """The assertions of sql/checks/*.sql, each at its declared level, over the build in scratch."""
     con.execute(f"use {SCRATCH}")
-    values = {"start_date": start, "end_date": end, "max_reject_share": settings.max_reject_share,
-              "min_rejected_rows": settings.min_rejected_rows}
+    values = {
+        "start_date": start,
+        "end_date": end,
+        "max_reject_share": settings.max_reject_share,
+        "min_rejected_rows": settings.min_rejected_rows,
+    }
     results = []
     for path in sorted(CHECKS_DIR.glob("*.sql")):
         sql = path.read_text()

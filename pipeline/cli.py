@@ -27,8 +27,12 @@ def _sellers(text: str) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vtr", description="Valid Tracking Rate pipeline")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log progress: every file loaded and every model built, with its time")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log progress: every file loaded and every model built, with its time",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, text: str, *, sellers: bool = False, runs: bool = False) -> argparse.ArgumentParser:
@@ -38,21 +42,32 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--sellers", type=_sellers, default=[], help="comma-separated sellers (default: all)")
         if runs:
             p.add_argument("--no-alerts", action="store_true", help="send no notifications for this run")
-            p.add_argument("--full-rebuild", action="store_true",
-                           help="replace every snapshot date of the sellers' marts, not only this run's")
+            p.add_argument(
+                "--full-rebuild",
+                action="store_true",
+                help="replace every snapshot date of the sellers' marts, not only this run's",
+            )
         return p
 
-    command("run", "one snapshot date, end to end: ingest, models, checks, outputs, notifications",
-            sellers=True, runs=True).add_argument("--date", required=True, type=_date, help="snapshot date YYYY-MM-DD")
-    p = command("backfill", "every snapshot date in a range, computed together (notifies for the last date)",
-                sellers=True, runs=True)
+    command(
+        "run", "one snapshot date, end to end: ingest, models, checks, outputs, notifications", sellers=True, runs=True
+    ).add_argument("--date", required=True, type=_date, help="snapshot date YYYY-MM-DD")
+    p = command(
+        "backfill",
+        "every snapshot date in a range, computed together (notifies for the last date)",
+        sellers=True,
+        runs=True,
+    )
     p.add_argument("--start", required=True, type=_date, help="first snapshot date YYYY-MM-DD")
     p.add_argument("--end", required=True, type=_date, help="last snapshot date YYYY-MM-DD")
     command("ingest", "load every new file of the sellers' feeds into the warehouse", sellers=True)
     p = command("sql", "a read-only SQL session on the warehouse, usable while runs write")
     p.add_argument("query", nargs="?", help="a query to print (default: read statements from standard input)")
-    p.add_argument("--print-attach", action="store_true",
-                   help="print the statements that open the warehouse in another DuckDB client, and exit")
+    p.add_argument(
+        "--print-attach",
+        action="store_true",
+        help="print the statements that open the warehouse in another DuckDB client, and exit",
+    )
     command("maintain", "merge small files, expire snapshots past the retention, delete unused files")
     p = sub.add_parser("demo", help="make a sample data set, run the pipeline over weeks of it, show the outputs")
     p.add_argument("--dir", default="demo", help="folder for the demo's data and outputs (default: ./demo)")
@@ -62,8 +77,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     import duckdb
 
     from pipeline.lake import WarehouseError
@@ -108,8 +124,7 @@ def _run(settings, args) -> int:
     if end < start:
         print(f"vtr: --end {end} is before --start {start}", file=sys.stderr)
         return EXIT_USAGE
-    summary = run(settings, start, end, sellers=args.sellers, full_rebuild=args.full_rebuild,
-                  notify=not args.no_alerts)
+    summary = run(settings, start, end, sellers=args.sellers, full_rebuild=args.full_rebuild, notify=not args.no_alerts)
     print(summary.render())
     print(f"\noutputs: {settings.output}\nwarehouse: {settings.warehouse if not settings.catalog else 'PostgreSQL'}")
     for s in summary.sellers:
@@ -142,8 +157,10 @@ def _maintain(settings, args) -> int:
     from pipeline.maintain import maintain
 
     done = maintain(settings)
-    print(f"data files: {done['before']['data_files']} -> {done['after']['data_files']}; snapshots:"
-          f" {done['before']['snapshots']} -> {done['after']['snapshots']} (expired before {done['expired_before']})")
+    print(
+        f"data files: {done['before']['data_files']} -> {done['after']['data_files']}; snapshots:"
+        f" {done['before']['snapshots']} -> {done['after']['snapshots']} (expired before {done['expired_before']})"
+    )
     return 0
 
 

@@ -10,7 +10,11 @@ import enum
 # Invalid reasons, in the order the rule checks them (sql/macros.sql `package_invalid_reason` returns these; a test
 # holds the two together, and the models' accepted-values checks read this tuple).
 REASONS = (
-    "missing_tracking", "carrier_not_integrated", "no_carrier_events", "pre_transit_only", "scan_before_ship_date",
+    "missing_tracking",
+    "carrier_not_integrated",
+    "no_carrier_events",
+    "pre_transit_only",
+    "scan_before_ship_date",
 )
 STATUSES = ("ok", "below_target", "no_packages")
 SCOPES = ("overall", "category", "carrier")
@@ -21,8 +25,13 @@ DAILY_FEEDS = ("orders", "confirmations", "scans")  # the catalog changes rarely
 # Published datasets: Parquet under <output>/<dataset>/snapshot_date=D/<seller_id>.parquet; the first three are the
 # spec's (section 7), the others the early warning, the carrier figures and the per-reason counts.
 DATASETS = (
-    "vtr_snapshots", "category_report", "invalid_packages", "at_risk_packages", "projected_vtr",
-    "carrier_performance", "reason_summary",
+    "vtr_snapshots",
+    "category_report",
+    "invalid_packages",
+    "at_risk_packages",
+    "projected_vtr",
+    "carrier_performance",
+    "reason_summary",
 )
 
 # Airflow pool bounding how many sellers' chains run at once (the launcher sizes it; the lake allows many writers)
@@ -31,10 +40,11 @@ SELLER_POOL = "vtr_sellers"
 
 class FileStatus(enum.StrEnum):
     """What ingest did with a file found in a feed folder."""
-    LOADED = "loaded"          # new content, loaded now
-    UNCHANGED = "unchanged"    # same path, size and time as a file loaded before: not read again
-    DUPLICATE = "duplicate"    # new path, but the content of a file loaded before
-    FAILED = "failed"          # cannot be read as what it claims (or refused): nothing of it loaded
+
+    LOADED = "loaded"  # new content, loaded now
+    UNCHANGED = "unchanged"  # same path, size and time as a file loaded before: not read again
+    DUPLICATE = "duplicate"  # new path, but the content of a file loaded before
+    FAILED = "failed"  # cannot be read as what it claims (or refused): nothing of it loaded
 
 
 class CheckLevel(enum.StrEnum):

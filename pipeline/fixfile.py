@@ -20,8 +20,16 @@ from pipeline.lake import SCRATCH
 from pipeline.outputs import replace_file
 from pipeline.settings import Settings
 
-HEADER = ("order-id", "order-item-id", "quantity", "ship-date", "carrier-code", "carrier-name", "tracking-number",
-          "ship-method")
+HEADER = (
+    "order-id",
+    "order-item-id",
+    "quantity",
+    "ship-date",
+    "carrier-code",
+    "carrier-name",
+    "tracking-number",
+    "ship-method",
+)
 
 # Reasons whose tracking number the data does not contradict: the carrier code is the problem, or the carrier knows
 # the number (a label was created) and the parcel is not scanned yet. Missing, unknown to the carrier
@@ -126,21 +134,33 @@ def fix_file(settings: Settings, snapshot_date: dt.date, seller_id: str, marketp
     return settings.output / "fix_files" / f"snapshot_date={snapshot_date.isoformat()}" / f"{name}.txt"
 
 
-def write_fix_files(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str,
-                    snapshot_date: dt.date) -> list[Path]:
+def write_fix_files(
+    con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, snapshot_date: dt.date
+) -> list[Path]:
     """Write the fix file of every account of the seller for the date from its build in scratch, each replaced
     atomically; an account with nothing to fix gets the header alone (a re-run after the fixes empties it)."""
     con.execute(f"use {SCRATCH}")
-    accounts = [r[0] for r in con.execute(
-        "select distinct marketplace from marts.mart_vtr_snapshots where snapshot_date = ? and seller_id = ? "
-        "order by marketplace", [snapshot_date, seller_id]).fetchall()]
-    rows = con.execute(FIX_ROWS, {"snapshot_date": snapshot_date,
-                                  "keeps_tracking_number": list(KEEPS_TRACKING_NUMBER)}).fetchall()
+    accounts = [
+        r[0]
+        for r in con.execute(
+            "select distinct marketplace from marts.mart_vtr_snapshots where snapshot_date = ? and seller_id = ? "
+            "order by marketplace",
+            [snapshot_date, seller_id],
+        ).fetchall()
+    ]
+    rows = con.execute(
+        FIX_ROWS, {"snapshot_date": snapshot_date, "keeps_tracking_number": list(KEEPS_TRACKING_NUMBER)}
+    ).fetchall()
     written = []
     for marketplace in accounts:
-        lines = ["\t".join(HEADER)] + ["\t".join(value or "" for value in row[1:]) for row in rows
-                                       if row[0] == marketplace]
+        lines = ["\t".join(HEADER)] + [
+            "\t".join(value or "" for value in row[1:]) for row in rows if row[0] == marketplace
+        ]
         text = "\n".join(lines) + "\n"
-        written.append(replace_file(fix_file(settings, snapshot_date, seller_id, marketplace),
-                                    lambda tmp, text=text: tmp.write_text(text, encoding="utf-8")))
+        written.append(
+            replace_file(
+                fix_file(settings, snapshot_date, seller_id, marketplace),
+                lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"),
+            )
+        )
     return written

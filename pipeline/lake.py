@@ -96,7 +96,8 @@ def _check_catalog_file(path: Path, *, create: bool) -> None:
             raise WarehouseError(
                 f"{path} is a DuckDB-file warehouse of an earlier release; move it aside, point paths.warehouse at a"
                 " new file (default data/warehouse.sqlite) and rebuild: vtr ingest, then vtr backfill over the dates"
-                " you need")
+                " you need"
+            )
         if head and not head.startswith(b"SQLite format 3"):
             raise WarehouseError(f"{path} is not a warehouse catalog (neither SQLite nor an earlier DuckDB file)")
         return
@@ -118,10 +119,14 @@ def _spill_folder(settings: Settings) -> str:
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake attached and used by default; writers make sure its tables exist."""
-    config = {"memory_limit": settings.memory_limit, "threads": settings.threads,
-              "autoinstall_known_extensions": False, "autoload_known_extensions": False,
-              "allow_unsigned_extensions": True,  # only the files extension_path checked are loaded
-              "temp_directory": _spill_folder(settings)}
+    config = {
+        "memory_limit": settings.memory_limit,
+        "threads": settings.threads,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_unsigned_extensions": True,  # only the files extension_path checked are loaded
+        "temp_directory": _spill_folder(settings),
+    }
     con = duckdb.connect(":memory:", config=config)
     try:
         con.execute("set TimeZone = 'UTC'")  # instants without an offset are UTC (spec section 2)
@@ -158,8 +163,9 @@ def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool)
                 Path(data_path).mkdir(parents=True, exist_ok=True)
         _check_catalog_file(settings.warehouse, create=not read_only)
         source = f"ducklake:sqlite:{settings.warehouse}"
-    options = ", ".join(([f"data_path '{_quote(data_path)}'"] if data_path else [])
-                        + (["read_only"] if read_only else []))
+    options = ", ".join(
+        ([f"data_path '{_quote(data_path)}'"] if data_path else []) + (["read_only"] if read_only else [])
+    )
     options = f" ({options})" if options else ""
     try:
         con.execute(f"attach '{_quote(source)}' as {LAKE}{options}")
@@ -172,8 +178,9 @@ def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool)
 def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
     """S3-compatible data files: httpfs from its wheel, credentials from the usual AWS_* environment variables."""
     con.execute(f"load '{extension_path('httpfs')}'")
-    env = {k: os.environ.get(f"AWS_{k.upper()}") for k in ("access_key_id", "secret_access_key", "region",
-                                                           "endpoint_url")}
+    env = {
+        k: os.environ.get(f"AWS_{k.upper()}") for k in ("access_key_id", "secret_access_key", "region", "endpoint_url")
+    }
     parts = ["type s3", "url_style 'path'"]
     for key, option in (("access_key_id", "key_id"), ("secret_access_key", "secret"), ("region", "region")):
         if env[key]:
@@ -238,8 +245,13 @@ def _writer_lock(settings: Settings):
     return _file_lock(settings.warehouse.with_name(settings.warehouse.name + ".writer.lock"), "the catalog writer lock")
 
 
-def write(con: duckdb.DuckDBPyConnection, settings: Settings, body: Callable[[duckdb.DuckDBPyConnection], object],
-          *, what: str) -> None:
+def write(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    body: Callable[[duckdb.DuckDBPyConnection], object],
+    *,
+    what: str,
+) -> None:
     """Run body in one lake transaction and commit; a commit another writer got in the way of is rolled back and
     run again with back-off (body must read only scratch tables and committed lake state, so a retry redoes it)."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):

@@ -22,8 +22,11 @@ def maintain(settings: Settings, now: dt.datetime | None = None) -> dict:
         ("merge small files", "call ducklake_merge_adjacent_files('lake')", []),
         ("expire old snapshots", "call ducklake_expire_snapshots('lake', older_than => ?)", [horizon]),
         # files only expired snapshots read: a day's grace for a session still reading one
-        ("delete unreferenced files", "call ducklake_cleanup_old_files('lake', older_than => ?)",
-         [now - dt.timedelta(days=1)]),
+        (
+            "delete unreferenced files",
+            "call ducklake_cleanup_old_files('lake', older_than => ?)",
+            [now - dt.timedelta(days=1)],
+        ),
         # files no commit registered (a killed writer's); a running writer's files are younger than the horizon
         ("delete orphaned files", "call ducklake_delete_orphaned_files('lake', older_than => ?)", [horizon]),
     ]
@@ -42,7 +45,8 @@ def maintain(settings: Settings, now: dt.datetime | None = None) -> dict:
 def _counts(con) -> dict:
     """The lake's live data files and its snapshots, from its catalog."""
     return {
-        "data_files": con.execute("select count(*) from __ducklake_metadata_lake.ducklake_data_file "
-                                  "where end_snapshot is null").fetchone()[0],
+        "data_files": con.execute(
+            "select count(*) from __ducklake_metadata_lake.ducklake_data_file where end_snapshot is null"
+        ).fetchone()[0],
         "snapshots": con.execute("select count(*) from lake.snapshots()").fetchone()[0],
     }

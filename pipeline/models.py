@@ -87,9 +87,19 @@ def parse(path: Path, layer: str) -> Model:
     for clause in _split(declared.get("accepted", "").replace(";", ",")):
         column, _, values = clause.partition(" in ")
         accepted[column.strip()] = VALUE_SETS[values.strip()]
-    return Model(path.stem, layer, text, " ".join(description), kind, _split(declared["grain"]),
-                 _split(declared["upstream"]), int(declared["batch"]) if "batch" in declared else None,
-                 _split(declared.get("not null", "")), accepted, docs)
+    return Model(
+        path.stem,
+        layer,
+        text,
+        " ".join(description),
+        kind,
+        _split(declared["grain"]),
+        _split(declared["upstream"]),
+        int(declared["batch"]) if "batch" in declared else None,
+        _split(declared.get("not null", "")),
+        accepted,
+        docs,
+    )
 
 
 def load_models() -> list[Model]:
@@ -107,15 +117,18 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def prepare_scratch(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str,
-                    start: dt.date, end: dt.date) -> None:
+def prepare_scratch(
+    con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, start: dt.date, end: dt.date
+) -> None:
     """The scratch database of one seller's build: its raw rows (views on the lake), the settings and the run."""
     con.execute(f"use {SCRATCH}")
     for schema in ("raw", "config", *LAYERS):
         con.execute(f"create schema if not exists {schema}")
     for table in RAW_TABLES:  # one seller's files: the lake prunes the others' by partition
-        con.execute(f"create or replace view raw.{table} as select * from {LAKE}.raw.{table} "
-                    f"where seller_id = {_literal(seller_id)}")
+        con.execute(
+            f"create or replace view raw.{table} as select * from {LAKE}.raw.{table} "
+            f"where seller_id = {_literal(seller_id)}"
+        )
     write_config(con, settings, start, end)
 
 
@@ -125,22 +138,29 @@ def write_config(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.d
         """create or replace table config.metric as
         select ?::double as target, ?::integer as lag_days, ?::integer as scan_grace_days,
                ?::integer as at_risk_after_days""",
-        [settings.target, settings.lag_days, settings.scan_grace_days, settings.at_risk_after_days])
-    con.execute("create or replace table config.windows as select unnest(?::integer[]) as window_days",
-                [list(settings.windows)])
-    con.execute("create or replace table config.integrated_carriers as select unnest(?::varchar[]) as carrier_code",
-                [list(settings.integrated_carriers)])
+        [settings.target, settings.lag_days, settings.scan_grace_days, settings.at_risk_after_days],
+    )
+    con.execute(
+        "create or replace table config.windows as select unnest(?::integer[]) as window_days", [list(settings.windows)]
+    )
+    con.execute(
+        "create or replace table config.integrated_carriers as select unnest(?::varchar[]) as carrier_code",
+        [list(settings.integrated_carriers)],
+    )
     con.execute(
         """create or replace table config.carrier_aliases as
         select unnest(?::varchar[]) as alias, unnest(?::varchar[]) as carrier_code""",
-        [list(settings.carrier_aliases), list(settings.carrier_aliases.values())])
+        [list(settings.carrier_aliases), list(settings.carrier_aliases.values())],
+    )
     # staging holds only the orders the run's dates need (promised on or after the first day of the largest window
     # of the first date), so a day's work does not grow with history
     con.execute(
         """create or replace table config.run as
         select ?::date as start_date, ?::date as end_date,
                ?::date - m.lag_days - (select max(window_days) from config.windows) + 1 as earliest_promised_date
-        from config.metric as m""", [start, end, start])
+        from config.metric as m""",
+        [start, end, start],
+    )
 
 
 def sql_params(sql: str, values: dict) -> dict:
@@ -148,8 +168,16 @@ def sql_params(sql: str, values: dict) -> dict:
     return {k: v for k, v in values.items() if f"${k}" in sql}
 
 
-def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, start: dt.date, end: dt.date,
-                 *, on_built: Callable[[Model], object] | None = None, keep: frozenset[str] | None = None) -> None:
+def build_models(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    seller_id: str,
+    start: dt.date,
+    end: dt.date,
+    *,
+    on_built: Callable[[Model], object] | None = None,
+    keep: frozenset[str] | None = None,
+) -> None:
     """Build every model of one seller for the snapshot dates start..end in scratch (nothing is shared yet), calling
     on_built after each. With `keep`, a table (not a published mart, nor in keep) is dropped once every model reading
     it is built: a backfill's memory then holds the models being built, not every model of the run."""
@@ -169,8 +197,13 @@ def build_models(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: 
             on_built(model)
         built.add(model.name)
         for done in models if keep is not None else ():
-            if (done.name in built and done.kind == "table" and done.table not in keep and readers[done.table]
-                    and readers[done.table] <= built):
+            if (
+                done.name in built
+                and done.kind == "table"
+                and done.table not in keep
+                and readers[done.table]
+                and readers[done.table] <= built
+            ):
                 con.execute(f"drop table if exists {done.table}")
 
 
@@ -192,8 +225,15 @@ def date_ranges(start: dt.date, end: dt.date, size: int) -> list[tuple[dt.date, 
     return ranges
 
 
-def publish_marts(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, start: dt.date,
-                  end: dt.date, *, full_rebuild: bool = False) -> None:
+def publish_marts(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    seller_id: str,
+    start: dt.date,
+    end: dt.date,
+    *,
+    full_rebuild: bool = False,
+) -> None:
     """Replace the seller's rows of every published mart for start..end (all its dates on a full rebuild) in one
     lake transaction; a mart whose columns changed in a new release starts its history afresh."""
     models = published_models()
@@ -202,17 +242,23 @@ def publish_marts(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id:
         for model in models:
             target = f"{LAKE}.{model.table}"
             new_cols = [r[0] for r in c.execute(f"describe {SCRATCH}.{model.table}").fetchall()]
-            old_cols = [r[0] for r in c.execute(
-                "select column_name from duckdb_columns() where database_name = ? and schema_name = ? "
-                "and table_name = ? order by column_index", [LAKE, model.layer, model.name]).fetchall()]
+            old_cols = [
+                r[0]
+                for r in c.execute(
+                    "select column_name from duckdb_columns() where database_name = ? and schema_name = ? "
+                    "and table_name = ? order by column_index",
+                    [LAKE, model.layer, model.name],
+                ).fetchall()
+            ]
             if old_cols != new_cols:
                 c.execute(f"drop table if exists {target}")
                 c.execute(f"create table {target} as from {SCRATCH}.{model.table} limit 0")
                 c.execute(f"alter table {target} set partitioned by (seller_id)")
                 _document(c, model, target)
             dates = "" if full_rebuild else " and snapshot_date between ? and ?"
-            c.execute(f"delete from {target} where seller_id = ?{dates}", [seller_id] + ([] if full_rebuild
-                                                                                      else [start, end]))
+            c.execute(
+                f"delete from {target} where seller_id = ?{dates}", [seller_id] + ([] if full_rebuild else [start, end])
+            )
             c.execute(f"insert into {target} from {SCRATCH}.{model.table} order by all")
 
     write(con, settings, replace, what=f"publish the marts of {seller_id}")

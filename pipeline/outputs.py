@@ -74,8 +74,9 @@ def partition_file(settings: Settings, dataset: str, snapshot_date: dt.date, sel
     return settings.output / dataset / f"snapshot_date={snapshot_date.isoformat()}" / f"{seller_id}.parquet"
 
 
-def publish(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, start: dt.date,
-            end: dt.date) -> list[Path]:
+def publish(
+    con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, start: dt.date, end: dt.date
+) -> list[Path]:
     """Write the seller's file of each dataset for every date in start..end from its build in scratch; a reader sees
     the old file or the new, never half."""
     con.execute(f"use {SCRATCH}")

@@ -24,12 +24,23 @@ def _config(config: str | Path | Settings) -> str:
     return str(config.config_file if isinstance(config, Settings) else config)
 
 
-def run(config: str | Path | Settings, start: dt.date, end: dt.date | None = None, *,
-        sellers: list[str] | None = None, full_rebuild: bool = False, notify: bool = True) -> RunSummary:
+def run(
+    config: str | Path | Settings,
+    start: dt.date,
+    end: dt.date | None = None,
+    *,
+    sellers: list[str] | None = None,
+    full_rebuild: bool = False,
+    notify: bool = True,
+) -> RunSummary:
     """Run the snapshot dates start..end for the sellers (default: all) end to end; returns the summary."""
     config = _config(config)
-    params = {"snapshot_date": start.isoformat(), "end_date": (end or start).isoformat(),
-              "sellers": sellers or [], "full_rebuild": full_rebuild}
+    params = {
+        "snapshot_date": start.isoformat(),
+        "end_date": (end or start).isoformat(),
+        "sellers": sellers or [],
+        "full_rebuild": full_rebuild,
+    }
     plan = steps.plan(config, params, notify=notify)
     results = []
     for seller in plan["sellers"]:

@@ -9,14 +9,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_CARRIERS = (
-    "UPS", "USPS", "FEDEX", "DHL", "POSTNORD", "BRING", "DB_SCHENKER",
-    "GLS", "DPD", "ROYAL_MAIL", "HERMES", "AMZL",
+    "UPS",
+    "USPS",
+    "FEDEX",
+    "DHL",
+    "POSTNORD",
+    "BRING",
+    "DB_SCHENKER",
+    "GLS",
+    "DPD",
+    "ROYAL_MAIL",
+    "HERMES",
+    "AMZL",
 )
 MAX_THREADS = 256  # more threads than any machine has cores hangs DuckDB in thread start-up (100000 did)
 MIN_MEMORY_BYTES = 64 * 2**20
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)", re.IGNORECASE)
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 # a seller id is a folder name under the landing folder, never a path
 SELLER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -69,8 +88,9 @@ class Settings:
         """Sellers named in the settings, else every folder under the landing folder."""
         if self.sellers:
             return list(self.sellers)
-        return sorted(p.name for p in self.landing.iterdir()
-                      if p.is_dir() and not p.is_symlink() and SELLER_ID.fullmatch(p.name))
+        return sorted(
+            p.name for p in self.landing.iterdir() if p.is_dir() and not p.is_symlink() and SELLER_ID.fullmatch(p.name)
+        )
 
 
 # key -> (type, default); a nested dict is a TOML table.
@@ -166,17 +186,21 @@ def _validate(v: dict, source: str) -> None:
         raise SettingsError(f"{source}: 'metric.integrated_carriers' must be a list of strings")
     for seller in v["sellers"]:
         if not isinstance(seller, str) or not SELLER_ID.fullmatch(seller):
-            raise SettingsError(f"{source}: 'sellers' must name folders under the landing folder (letters, digits,"
-                                f" '.', '_', '-'), got {seller!r}")
+            raise SettingsError(
+                f"{source}: 'sellers' must name folders under the landing folder (letters, digits,"
+                f" '.', '_', '-'), got {seller!r}"
+            )
     if not all(isinstance(a, str) for a in v["carrier_aliases"].values()):
         raise SettingsError(f"{source}: 'carrier_aliases' values must be carrier codes (strings)")
     q = v["quality"]
     if not 0 <= q["max_reject_share"] <= 1:
         raise SettingsError(f"{source}: 'quality.max_reject_share' must be in [0, 1]")
-    for name, value in (("quality.min_rejected_rows", q["min_rejected_rows"]),
-                        ("alert_policy.min_packages", v["alert_policy"]["min_packages"]),
-                        ("warehouse.retention_days", v["warehouse"]["retention_days"]),
-                        ("schedule.wait_for_files_minutes", v["schedule"]["wait_for_files_minutes"])):
+    for name, value in (
+        ("quality.min_rejected_rows", q["min_rejected_rows"]),
+        ("alert_policy.min_packages", v["alert_policy"]["min_packages"]),
+        ("warehouse.retention_days", v["warehouse"]["retention_days"]),
+        ("schedule.wait_for_files_minutes", v["schedule"]["wait_for_files_minutes"]),
+    ):
         if value < 0:
             raise SettingsError(f"{source}: '{name}' must not be negative")
     for name in ("task_timeout_minutes", "run_timeout_minutes"):
@@ -187,8 +211,10 @@ def _validate(v: dict, source: str) -> None:
         raise SettingsError(f"{source}: 'duckdb.threads' must be between 1 and {MAX_THREADS}, got {d['threads']}")
     size = memory_bytes(d["memory_limit"])
     if size is None or size < MIN_MEMORY_BYTES:
-        raise SettingsError(f"{source}: 'duckdb.memory_limit' must be a size of at least 64MB such as '1.5GB' or"
-                            f" '512MiB', got {d['memory_limit']!r}")
+        raise SettingsError(
+            f"{source}: 'duckdb.memory_limit' must be a size of at least 64MB such as '1.5GB' or"
+            f" '512MiB', got {d['memory_limit']!r}"
+        )
 
 
 def load_settings(path: str | os.PathLike | None = None, *, require_landing: bool = True) -> Settings:

@@ -45,8 +45,14 @@ def _date(value: str, name: str) -> dt.date:
         raise PlanError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
-def plan(config: str, params: dict, *, logical_date: dt.date | None = None, triggered_at: dt.datetime | None = None,
-         notify: bool = True) -> dict:
+def plan(
+    config: str,
+    params: dict,
+    *,
+    logical_date: dt.date | None = None,
+    triggered_at: dt.datetime | None = None,
+    notify: bool = True,
+) -> dict:
     """Resolve a run: its snapshot dates (the `snapshot_date` param, else the logical date, else the last complete
     UTC day before it was triggered), its sellers, and whether it notifies (a muted or backfill run does not)."""
     settings = load_settings(config)
@@ -59,10 +65,14 @@ def plan(config: str, params: dict, *, logical_date: dt.date | None = None, trig
     end = _date(params["end_date"], "end_date") if params.get("end_date") else start
     if end < start:
         raise PlanError(f"end_date {end} is before snapshot_date {start}")
-    return {"config": str(config), "start": start.isoformat(), "end": end.isoformat(),
-            "sellers": resolve_sellers(settings, params.get("sellers")),
-            "full_rebuild": bool(params.get("full_rebuild")),
-            "notify": notify and not params.get("mute_notifications")}
+    return {
+        "config": str(config),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "sellers": resolve_sellers(settings, params.get("sellers")),
+        "full_rebuild": bool(params.get("full_rebuild")),
+        "notify": notify and not params.get("mute_notifications"),
+    }
 
 
 def resolve_sellers(settings, requested: list[str] | None) -> list[str]:
@@ -96,12 +106,15 @@ def _figures(con, seller_id: str, end: dt.date) -> dict:
     """The summary's figures of a seller's build (scratch): overall VTR of the last date, held and uncategorized."""
     overall = con.execute(
         """select marketplace, window_days, packages_total, packages_valid, vtr, status
-        from marts.mart_vtr_snapshots where snapshot_date = ? and scope = 'overall' order by all""", [end]).fetchall()
+        from marts.mart_vtr_snapshots where snapshot_date = ? and scope = 'overall' order by all""",
+        [end],
+    ).fetchall()
     return {
         "overall": [list(row) for row in overall],
         "held_confirmations": con.execute("select count(*) from intermediate.int_confirmations_held").fetchone()[0],
         "uncategorized_items": con.execute(
-            "select coalesce(sum(uncategorized_item_count), 0)::bigint from marts.fct_packages").fetchone()[0],
+            "select coalesce(sum(uncategorized_item_count), 0)::bigint from marts.fct_packages"
+        ).fetchone()[0],
     }
 
 
@@ -124,18 +137,27 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
         try:
             files = ingest_seller(con, settings, seller_id)
             found: list = []
-            build_models(con, settings, seller_id, start, end, keep=SUMMARY_TABLES,
-                         on_built=lambda model: found.extend(check_model(con, model)))
+            build_models(
+                con,
+                settings,
+                seller_id,
+                start,
+                end,
+                keep=SUMMARY_TABLES,
+                on_built=lambda model: found.extend(check_model(con, model)),
+            )
             checks = [c for c in found + run_assertions(con, settings, start, end) if not c.passed]
-            result = {"seller_id": seller_id, **_figures(con, seller_id, end), "stale": stale or [],
-                      "files": [vars(f) | {"status": f.status.value} for f in files
-                                if f.status is not FileStatus.UNCHANGED],
-                      "failed_checks": [c.describe() for c in checks if c.level is CheckLevel.FAIL],
-                      "warnings": [c.describe() for c in checks if c.level is CheckLevel.WARN],
-                      "quality_files": [list(row) for c in checks if c.name == "raw_files_many_rejects"
-                                        for row in c.sample],
-                      "incomplete": [f.file for f in files if f.status is FileStatus.FAILED],
-                      "published": False}
+            result = {
+                "seller_id": seller_id,
+                **_figures(con, seller_id, end),
+                "stale": stale or [],
+                "files": [vars(f) | {"status": f.status.value} for f in files if f.status is not FileStatus.UNCHANGED],
+                "failed_checks": [c.describe() for c in checks if c.level is CheckLevel.FAIL],
+                "warnings": [c.describe() for c in checks if c.level is CheckLevel.WARN],
+                "quality_files": [list(row) for c in checks if c.name == "raw_files_many_rejects" for row in c.sample],
+                "incomplete": [f.file for f in files if f.status is FileStatus.FAILED],
+                "published": False,
+            }
             if not result["failed_checks"]:
                 publish_marts(con, settings, seller_id, start, end, full_rebuild=plan["full_rebuild"])
                 result["files_written"] = len(outputs.publish(con, settings, seller_id, start, end))
@@ -157,18 +179,24 @@ def finish(plan: dict, results: list[dict]) -> RunSummary:
     settings = load_settings(plan["config"])
     end = _dates(plan)[1]
     done = {r["seller_id"] for r in results}
-    results = results + [{"seller_id": s, "error": "its chain failed (see its task log)"}
-                         for s in plan["sellers"] if s not in done]
-    summary = RunSummary(plan["start"], plan["end"], sorted(results, key=lambda r: r["seller_id"]),
-                         {r["seller_id"]: r["stale"] for r in results if r.get("stale")})
+    results = results + [
+        {"seller_id": s, "error": "its chain failed (see its task log)"} for s in plan["sellers"] if s not in done
+    ]
+    summary = RunSummary(
+        plan["start"],
+        plan["end"],
+        sorted(results, key=lambda r: r["seller_id"]),
+        {r["seller_id"]: r["stale"] for r in results if r.get("stale")},
+    )
     published = [r["seller_id"] for r in summary.sellers if r.get("published")]
     planned = alerts.plan_quality_warnings([f for r in summary.sellers for f in r.get("quality_files", [])])
     con = lake.connect(settings)
     try:
         if plan["notify"] and published:  # figures only of sellers that published them
             incomplete = {r["seller_id"]: r["incomplete"] for r in summary.sellers if r.get("incomplete")}
-            planned += (alerts.plan_vtr_alerts(con, settings, end, published, summary.stale, incomplete)
-                        + alerts.plan_early_warnings(con, settings, end, published))
+            planned += alerts.plan_vtr_alerts(
+                con, settings, end, published, summary.stale, incomplete
+            ) + alerts.plan_early_warnings(con, settings, end, published)
         if plan["notify"]:
             planned += alerts.plan_stale_feed_alerts(settings, end, summary.stale)
         deliveries = alerts.send(con, settings, planned)

@@ -29,8 +29,11 @@ class RunSummary:
         """Why the run must end failed: a seller whose chain broke, a file that could not be read, a failed check."""
         lines = [f"{s['seller_id']}: {s['error']}" for s in self.sellers if s.get("error")]
         lines += [f"{f['seller_id']} {shown(f['file'])}: {f['message']}" for f in self.files(FileStatus.FAILED)]
-        lines += [f"{s['seller_id']}: outputs not published, a check failed: {c}"
-                  for s in self.sellers for c in s.get("failed_checks", [])]
+        lines += [
+            f"{s['seller_id']}: outputs not published, a check failed: {c}"
+            for s in self.sellers
+            for c in s.get("failed_checks", [])
+        ]
         return lines
 
     def figures(self) -> dict:
@@ -38,19 +41,33 @@ class RunSummary:
         date in each window, and each seller's report."""
         loaded = self.files(FileStatus.LOADED)
         return {
-            "snapshot_date": self.end, "start_date": self.start,
-            "accounts": [{"seller_id": s["seller_id"], "marketplace": m, "window_days": w, "packages_total": t,
-                          "packages_valid": v, "vtr": vtr, "status": status}
-                         for s in self.sellers for m, w, t, v, vtr, status in s.get("overall", [])],
+            "snapshot_date": self.end,
+            "start_date": self.start,
+            "accounts": [
+                {
+                    "seller_id": s["seller_id"],
+                    "marketplace": m,
+                    "window_days": w,
+                    "packages_total": t,
+                    "packages_valid": v,
+                    "vtr": vtr,
+                    "status": status,
+                }
+                for s in self.sellers
+                for m, w, t, v, vtr, status in s.get("overall", [])
+            ],
             "reports": {s["seller_id"]: s["reports"] for s in self.sellers if s.get("reports")},
             "fix_files": {s["seller_id"]: s["fix_files"] for s in self.sellers if s.get("fix_files")},
             "index": self.index,
-            "files_loaded": len(loaded), "files_failed": len(self.files(FileStatus.FAILED)),
+            "files_loaded": len(loaded),
+            "files_failed": len(self.files(FileStatus.FAILED)),
             "rows_loaded": sum(f["rows_loaded"] for f in loaded),
             "rows_rejected": sum(f["rows_rejected"] for f in loaded),
             "held_confirmations": sum(s.get("held_confirmations", 0) for s in self.sellers),
             "uncategorized_items": sum(s.get("uncategorized_items", 0) for s in self.sellers),
-            "stale_feeds": self.stale, "alerts_sent": self.alerts_sent, "alerts_not_delivered": len(self.alerts_failed),
+            "stale_feeds": self.stale,
+            "alerts_sent": self.alerts_sent,
+            "alerts_not_delivered": len(self.alerts_failed),
             "warnings": [f"{s['seller_id']}: {w.split(':')[0]}" for s in self.sellers for w in s.get("warnings", [])],
             "failures": self.failures(),
         }
@@ -80,14 +97,19 @@ class RunSummary:
                 lines.append(f"outputs of {s['seller_id']} NOT published")
             elif s.get("incomplete"):
                 lines.append(f"outputs of {s['seller_id']} published from the files that loaded: INCOMPLETE")
-        lines.append(f"alerts: {self.alerts_sent} sent" + (f", {len(self.alerts_failed)} not delivered (retried on"
-                                                          " the next run)" if self.alerts_failed else ""))
+        lines.append(
+            f"alerts: {self.alerts_sent} sent"
+            + (f", {len(self.alerts_failed)} not delivered (retried on the next run)" if self.alerts_failed else "")
+        )
         lines += [f"  not delivered: {d}" for d in self.alerts_failed]
         lines.append("")
-        lines.append(f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}"
-                     "  status")
+        lines.append(
+            f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}  status"
+        )
         for s in self.sellers:
             for marketplace, window, total, valid, vtr, status in s.get("overall", []):
-                lines.append(f"{s['seller_id']:<14} {marketplace:<14} {window:>5}d {total:>9} {valid:>9}"
-                             f" {percent(vtr):>8}  {status}")
+                lines.append(
+                    f"{s['seller_id']:<14} {marketplace:<14} {window:>5}d {total:>9} {valid:>9}"
+                    f" {percent(vtr):>8}  {status}"
+                )
         return "\n".join(lines)

@@ -79,8 +79,15 @@ def published_outputs(tmp_path_factory):
     Returns (settings, the run summary, root)."""
     root = tmp_path_factory.mktemp("report")
     landing = root / "landing"
-    generate(landing, seller_id="nordic-home", start=REPORT_START, days=REPORT_DAYS, packages=4000, seed=11,
-             aggregator_exports=False)
+    generate(
+        landing,
+        seller_id="nordic-home",
+        start=REPORT_START,
+        days=REPORT_DAYS,
+        packages=4000,
+        seed=11,
+        aggregator_exports=False,
+    )
     tiny = landing / "tiny-shop"
     for feed in ("orders", "confirmations", "scans", "catalog"):
         (tiny / feed).mkdir(parents=True)
@@ -89,14 +96,17 @@ def published_outputs(tmp_path_factory):
         "order-id\torder-item-id\tpurchase-date\tsku\tquantity-purchased\titem-price\tcurrency\t"
         "latest-delivery-date\tsales-channel\n"
         f"T-1\t1\t{shipped}T08:00:00Z\tSPA-1\t1\t10.00\tEUR\t{promised}\tAmazon.fr\n"
-        f"T-2\t1\t{shipped}T08:00:00Z\tSPA-1\t1\t10.00\tEUR\t{promised}\tAmazon.fr\n")
+        f"T-2\t1\t{shipped}T08:00:00Z\tSPA-1\t1\t10.00\tEUR\t{promised}\tAmazon.fr\n"
+    )
     (tiny / "confirmations" / "confirmations.txt").write_text(
         "order-id\torder-item-id\tquantity\tship-date\tcarrier-code\tcarrier-name\ttracking-number\tship-method\n"
         f"T-1\t1\t1\t{shipped}\tUPS\t\t1Z999AA10123456784\tStandard\n"
-        f"T-2\t1\t1\t{shipped}\tUPS\t\t1Z999AA10123456785\tStandard\n")
+        f"T-2\t1\t1\t{shipped}\tUPS\t\t1Z999AA10123456785\tStandard\n"
+    )
     (tiny / "scans" / "scans.csv").write_text(
         "tracking_number,carrier,event_time,status,event_code,description,location\n"
-        f"1Z999AA10123456784,UPS,{shipped}T15:00:00Z,in_transit,,Departed,Paris\n")
+        f"1Z999AA10123456784,UPS,{shipped}T15:00:00Z,in_transit,,Departed,Paris\n"
+    )
     with (tiny / "catalog" / "catalog.csv").open("w", newline="") as f:
         csv.writer(f).writerows([("sku", "category"), ("SPA-1", ODD_CATEGORY)])
 

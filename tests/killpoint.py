@@ -58,6 +58,9 @@ def replace(target, table):
 
 outputs._replace = replace
 code = main(sys.argv[3:])
-print(f"killpoint commits={seen['commit']} parquet={seen['parquet']} "
-      f"commits_before_outputs={seen['commits_before_outputs']}", file=sys.stderr)
+print(
+    f"killpoint commits={seen['commit']} parquet={seen['parquet']} "
+    f"commits_before_outputs={seen['commits_before_outputs']}",
+    file=sys.stderr,
+)
 sys.exit(code)

@@ -78,8 +78,9 @@ class PostgresServer:
             command = ["runuser", "-u", SUPERUSER, "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=self.root)
         if done.returncode != 0:
-            raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
-                               f"{self._log_tail()}")
+            raise RuntimeError(
+                f"{tool} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}{self._log_tail()}"
+            )
         return done
 
     def _log_tail(self) -> str:
@@ -94,19 +95,42 @@ class PostgresServer:
         if self.as_root:
             os.chown(self.root, self._owner.pw_uid, self._owner.pw_gid)
         try:
-            self._pg("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
-                     "--locale=C", "--no-sync")
+            self._pg(
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            )
             # first match wins: the secured database asks for a password, every other one trusts 127.0.0.1 only
             (self.data / "pg_hba.conf").write_text(
-                f"host {SECURED_DB} all 127.0.0.1/32 scram-sha-256\n"
-                "host all all 127.0.0.1/32 trust\n")
+                f"host {SECURED_DB} all 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n"
+            )
             for attempt in range(3):  # the free port may be taken between the look and the start
                 self.port = free_port()
-                options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -k {self.root} -c fsync=off"
-                           " -c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+                options = (
+                    f"-c listen_addresses=127.0.0.1 -c port={self.port} -k {self.root} -c fsync=off"
+                    " -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+                )
                 try:
-                    self._pg("pg_ctl", "start", "-w", "-t", str(START_SECONDS), "-D", str(self.data),
-                             "-l", str(self.log), "-o", options, timeout=START_SECONDS + 10)
+                    self._pg(
+                        "pg_ctl",
+                        "start",
+                        "-w",
+                        "-t",
+                        str(START_SECONDS),
+                        "-D",
+                        str(self.data),
+                        "-l",
+                        str(self.log),
+                        "-o",
+                        options,
+                        timeout=START_SECONDS + 10,
+                    )
                     break
                 except RuntimeError:
                     if attempt == 2:
@@ -130,8 +154,9 @@ class PostgresServer:
                 return
             except psycopg2.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL on port {self.port} did not accept connections"
-                                       f"{self._log_tail()}") from exc
+                    raise RuntimeError(
+                        f"PostgreSQL on port {self.port} did not accept connections{self._log_tail()}"
+                    ) from exc
                 time.sleep(0.1)
 
     @contextlib.contextmanager

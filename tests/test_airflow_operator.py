@@ -34,9 +34,22 @@ class Airflow:
     def __init__(self, root: Path, config: Path):
         self.home, self.port = root / "airflow", free_ports(3)
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "ops" / "launcher.py"), "start", "--port", str(self.port), "--config",
-             str(config), "--home", str(self.home)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
+            [
+                sys.executable,
+                str(ROOT / "ops" / "launcher.py"),
+                "start",
+                "--port",
+                str(self.port),
+                "--config",
+                str(config),
+                "--home",
+                str(self.home),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.output = []
         for line in self.process.stdout:
             self.output.append(line)
@@ -44,11 +57,14 @@ class Airflow:
                 break
         assert "ready at" in "".join(self.output), "".join(self.output)
         password = re.search(r"login admin / (\S+)", "".join(self.output)).group(1)
-        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password},
-                                  auth=False)["access_token"]
+        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password}, auth=False)[
+            "access_token"
+        ]
         # what the README's operator exports: AIRFLOW_HOME (its airflow.cfg, written by the launcher, says the rest)
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
-                    "AIRFLOW_HOME": str(self.home)}
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
+            "AIRFLOW_HOME": str(self.home),
+        }
         self.settle()
 
     def settle(self, seconds: float = 360) -> None:
@@ -95,17 +111,22 @@ class Airflow:
         raise AssertionError(f"{run_id} still {run['state']} after {seconds} s")
 
     def returned(self, run_id: str, task: str = "finish_run"):
-        return self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances/{task}/xcomEntries/"
-                                   "return_value")["value"]
+        return self.request(
+            "GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances/{task}/xcomEntries/return_value"
+        )["value"]
 
     def tasks(self, run_id: str) -> dict[str, dict]:
         found = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances?limit=100")
-        return {t["task_id"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""): t
-                for t in found["task_instances"]}
+        return {
+            t["task_id"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""): t for t in found["task_instances"]
+        }
 
     def log(self, run_id: str, task: str, map_index: int = -1) -> str:
-        found = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances/{task}/logs/1"
-                                    f"?map_index={map_index}&full_content=true")
+        found = self.request(
+            "GET",
+            f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances/{task}/logs/1"
+            f"?map_index={map_index}&full_content=true",
+        )
         return "\n".join(json.dumps(c) if isinstance(c, dict) else str(c) for c in found["content"])
 
     def stop(self) -> None:
@@ -116,14 +137,17 @@ class Airflow:
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     root = tmp_path_factory.mktemp("operator")
-    generate(root / "landing", seller_id="acme", start=YESTERDAY - dt.timedelta(days=44), days=45, packages=1500,
-             seed=3)
+    generate(
+        root / "landing", seller_id="acme", start=YESTERDAY - dt.timedelta(days=44), days=45, packages=1500, seed=3
+    )
     hook = Hook()
     aliases = "".join(f'"{k}" = "{v}"\n' for k, v in CARRIER_ALIASES.items())
     config = root / "vtr.toml"
-    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
-                      "[schedule]\nwait_for_files_minutes = 0\ntask_timeout_minutes = 30\nrun_timeout_minutes = 90\n"
-                      f'[[alerts]]\nurl = "{hook.url}"\n[carrier_aliases]\n{aliases}')
+    config.write_text(
+        '[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
+        "[schedule]\nwait_for_files_minutes = 0\ntask_timeout_minutes = 30\nrun_timeout_minutes = 90\n"
+        f'[[alerts]]\nurl = "{hook.url}"\n[carrier_aliases]\n{aliases}'
+    )
     os.environ["VTR_ALERT_BACKOFF_SECONDS"] = "0.01"
     af = Airflow(root, config)
     try:
@@ -167,9 +191,15 @@ def test_a_run_without_a_logical_date_computes_the_last_complete_day_and_airflow
     figures = af.returned(run["dag_run_id"])
     assert figures["snapshot_date"] == YESTERDAY.isoformat()
     assert {(a["marketplace"], a["window_days"]) for a in figures["accounts"]} == {
-        ("Amazon.se", 7), ("Amazon.se", 30), ("Amazon.de", 7), ("Amazon.de", 30)}
+        ("Amazon.se", 7),
+        ("Amazon.se", 30),
+        ("Amazon.de", 7),
+        ("Amazon.de", 30),
+    }
     assert [Path(r).name for r in figures["reports"]["acme"]] == [
-        f"vtr_report_{YESTERDAY}_Amazon.de.html", f"vtr_report_{YESTERDAY}_Amazon.se.html"]
+        f"vtr_report_{YESTERDAY}_Amazon.de.html",
+        f"vtr_report_{YESTERDAY}_Amazon.se.html",
+    ]
     assert all(Path(r).exists() for r in figures["reports"]["acme"])
     events = af.request("GET", "/api/v2/assets/events?limit=50")["asset_events"]
     ours = [e for e in events if e["source_run_id"] == run["dag_run_id"]]
@@ -181,21 +211,30 @@ def test_a_run_without_a_logical_date_computes_the_last_complete_day_and_airflow
 def test_cli_triggers_a_date_a_rerun_and_a_range_notifying_its_last_date_only(airflow):
     af, hook, _ = airflow
     day, before = YESTERDAY - dt.timedelta(days=3), len(hook.messages())
-    first = af.cli("dags", "trigger", "vtr_daily", "-c", json.dumps({"snapshot_date": day.isoformat()}),
-                   "--output", "json")
+    first = af.cli(
+        "dags", "trigger", "vtr_daily", "-c", json.dumps({"snapshot_date": day.isoformat()}), "--output", "json"
+    )
     run_ids = [r for r in af.runs() if r not in ("",)]
     [first_id] = [r["dag_run_id"] for r in json.loads(first.stdout.strip().splitlines()[-1])]
     assert af.wait(first_id)["state"] == "success"
     sent = titles(hook, before)
-    again = af.cli("dags", "trigger", "vtr_daily", "-c", json.dumps({"snapshot_date": day.isoformat()}),
-                   "--output", "json")  # a re-run of the date: a new run, nothing sent twice
+    again = af.cli(
+        "dags", "trigger", "vtr_daily", "-c", json.dumps({"snapshot_date": day.isoformat()}), "--output", "json"
+    )  # a re-run of the date: a new run, nothing sent twice
     [again_id] = [r["dag_run_id"] for r in json.loads(again.stdout.strip().splitlines()[-1])]
     assert af.wait(again_id)["state"] == "success" and again_id not in run_ids
     assert titles(hook, before) == sent
 
     start, end, before = YESTERDAY - dt.timedelta(days=9), YESTERDAY - dt.timedelta(days=7), len(hook.messages())
-    ranged = af.cli("dags", "trigger", "vtr_daily", "-c",
-                    json.dumps({"snapshot_date": start.isoformat(), "end_date": end.isoformat()}), "--output", "json")
+    ranged = af.cli(
+        "dags",
+        "trigger",
+        "vtr_daily",
+        "-c",
+        json.dumps({"snapshot_date": start.isoformat(), "end_date": end.isoformat()}),
+        "--output",
+        "json",
+    )
     [ranged_id] = [r["dag_run_id"] for r in json.loads(ranged.stdout.strip().splitlines()[-1])]
     assert af.wait(ranged_id)["state"] == "success"
     bodies = [m["message"] for m in hook.messages()[before:]]
@@ -209,8 +248,17 @@ def test_a_backfill_publishes_every_date_and_notifies_nothing(airflow):
     af, hook, root = airflow
     before = len(hook.messages())
     first, last = YESTERDAY - dt.timedelta(days=14), YESTERDAY - dt.timedelta(days=12)
-    af.cli("backfill", "create", "--dag-id", "vtr_daily", "--from-date", first.isoformat(),
-           "--to-date", last.isoformat(), again_if="database is locked")  # as the README says, on SQLite
+    af.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        "vtr_daily",
+        "--from-date",
+        first.isoformat(),
+        "--to-date",
+        last.isoformat(),
+        again_if="database is locked",
+    )  # as the README says, on SQLite
     deadline = time.monotonic() + 360
     while time.monotonic() < deadline:
         backfilled = [r for r in af.runs().values() if r["run_type"] == "backfill"]
@@ -218,10 +266,17 @@ def test_a_backfill_publishes_every_date_and_notifies_nothing(airflow):
             break
         time.sleep(3)
     assert sorted((r["logical_date"][:10], r["state"]) for r in backfilled) == [
-        ((first + dt.timedelta(days=n)).isoformat(), "success") for n in range(3)]
+        ((first + dt.timedelta(days=n)).isoformat(), "success") for n in range(3)
+    ]
     for n in range(3):
-        assert (root / "data" / "output" / "vtr_snapshots" / f"snapshot_date={first + dt.timedelta(days=n)}"
-                / "acme.parquet").exists()
+        assert (
+            root
+            / "data"
+            / "output"
+            / "vtr_snapshots"
+            / f"snapshot_date={first + dt.timedelta(days=n)}"
+            / "acme.parquet"
+        ).exists()
     assert titles(hook, before) == []
 
 
@@ -229,8 +284,9 @@ def test_the_sensor_says_which_feeds_it_waits_for_and_until_when(airflow):
     af, _, root = airflow
     for path in (root / "landing" / "acme" / "scans").glob(f"*{TODAY}*"):
         path.unlink()  # today's scans have not come (the generator wrote none either: it ends yesterday)
-    run = af.request("POST", "/api/v2/dags/vtr_daily/dagRuns",
-                     {"logical_date": None, "conf": {"snapshot_date": TODAY.isoformat()}})
+    run = af.request(
+        "POST", "/api/v2/dags/vtr_daily/dagRuns", {"logical_date": None, "conf": {"snapshot_date": TODAY.isoformat()}}
+    )
     deadline, log = time.monotonic() + 120, ""
     while time.monotonic() < deadline and "waiting for" not in log:
         time.sleep(3)
@@ -245,8 +301,7 @@ def test_the_sensor_says_which_feeds_it_waits_for_and_until_when(airflow):
 
 def test_an_error_no_retry_can_fix_fails_at_once_with_one_line(airflow):
     af, _, _ = airflow
-    run = af.request("POST", "/api/v2/dags/vtr_daily/dagRuns",
-                     {"logical_date": None, "conf": {"sellers": ["nobody"]}})
+    run = af.request("POST", "/api/v2/dags/vtr_daily/dagRuns", {"logical_date": None, "conf": {"sellers": ["nobody"]}})
     assert af.wait(run["dag_run_id"], 120)["state"] == "failed"
     plan = af.tasks(run["dag_run_id"])["plan_run"]
     assert plan["state"] == "failed" and plan["try_number"] == 1 and plan["duration"] < 30
@@ -257,9 +312,12 @@ def test_the_dag_carries_the_settings_timeouts(airflow):
     af, _, _ = airflow
     details = af.request("GET", "/api/v2/dags/vtr_daily/details")
     assert details["dag_run_timeout"] in ("01:30:00", "PT1H30M", 5400, "P0DT1H30M0S") or "1:30" in str(
-        details["dag_run_timeout"]), details["dag_run_timeout"]
+        details["dag_run_timeout"]
+    ), details["dag_run_timeout"]
     tasks = {t["task_id"]: t for t in af.request("GET", "/api/v2/dags/vtr_daily/tasks")["tasks"]}
-    assert str(tasks["seller.run_seller"]["execution_timeout"]) in ("{'__type': 'TimeDelta', 'days': 0, "
-                                                                    "'seconds': 1800, 'microseconds': 0}",) or \
-        "1800" in json.dumps(tasks["seller.run_seller"]["execution_timeout"]) or \
-        "0:30" in json.dumps(tasks["seller.run_seller"]["execution_timeout"])
+    assert (
+        str(tasks["seller.run_seller"]["execution_timeout"])
+        in ("{'__type': 'TimeDelta', 'days': 0, 'seconds': 1800, 'microseconds': 0}",)
+        or "1800" in json.dumps(tasks["seller.run_seller"]["execution_timeout"])
+        or "0:30" in json.dumps(tasks["seller.run_seller"]["execution_timeout"])
+    )

@@ -123,13 +123,27 @@ def snapshot(con, date, scope, value, window, valid, total, seller="nordic-home"
     status = "no_packages" if vtr is None else ("below_target" if vtr < target else "ok")
     con.execute(
         "insert into marts.mart_vtr_snapshots values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [date, seller, marketplace, window, scope, value, end - dt.timedelta(days=window - 1), end, total, valid,
-         vtr, target, status],
+        [
+            date,
+            seller,
+            marketplace,
+            window,
+            scope,
+            value,
+            end - dt.timedelta(days=window - 1),
+            end,
+            total,
+            valid,
+            vtr,
+            target,
+            status,
+        ],
     )
 
 
-def category_report(con, date, category, window, valid, total, seller="nordic-home", marketplace="Amazon.se",
-                    **reasons):
+def category_report(
+    con, date, category, window, valid, total, seller="nordic-home", marketplace="Amazon.se", **reasons
+):
     counts = [reasons.get(r, 0) for r in REASONS]
     con.execute(
         "insert into marts.mart_category_report values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -148,8 +162,13 @@ def invalid_packages(con, date, reason, count, days_before_end=0, seller="nordic
 
 def make_settings(tmp_path: Path, *urls: str, connection_ids: tuple[str, ...] = (), **overrides) -> Settings:
     return Settings(
-        config_file=None, landing=tmp_path / "landing", warehouse=tmp_path / "warehouse.sqlite",
-        output=tmp_path / "output", alert_urls=urls, alert_connection_ids=connection_ids, **overrides,
+        config_file=None,
+        landing=tmp_path / "landing",
+        warehouse=tmp_path / "warehouse.sqlite",
+        output=tmp_path / "output",
+        alert_urls=urls,
+        alert_connection_ids=connection_ids,
+        **overrides,
     )
 
 
@@ -177,8 +196,10 @@ def statuses(deliveries) -> list[str]:
 
 # --- tests --------------------------------------------------------------------------------------------------------
 
-GARDEN_LINE = ("category Garden, 7 days: VTR 93.50% < target 95.00% (187/200 valid); "
-               "top reasons: pre_transit_only 8, missing_tracking 5")
+GARDEN_LINE = (
+    "category Garden, 7 days: VTR 93.50% < target 95.00% (187/200 valid); "
+    "top reasons: pre_transit_only 8, missing_tracking 5"
+)
 
 
 def test_breach_alert_reaches_webhook_and_mailbox_once(con, tmp_path, hook, smtp, caplog):
@@ -209,7 +230,8 @@ def test_breach_alert_reaches_webhook_and_mailbox_once(con, tmp_path, hook, smtp
 
     rows = log_rows(con)
     assert {(r["channel"], r["delivered"], r["attempts"]) for r in rows} == {
-        (f"json://127.0.0.1:{hook.port}", True, 1), (smtp.label, True, 1),
+        (f"json://127.0.0.1:{hook.port}", True, 1),
+        (smtp.label, True, 1),
     }
     assert {r["alert_key"] for r in rows} == {"vtr|nordic-home|Amazon.se|2026-11-20"}
 
@@ -228,8 +250,10 @@ def test_overall_breach_top_reasons_come_from_the_window_s_invalid_packages(con,
     invalid_packages(con, D1, "carrier_not_integrated", 9, days_before_end=20)  # 30-day list, outside the 7-day window
 
     [alert] = plan_vtr_alerts(con, make_settings(tmp_path), D1, SELLERS)
-    assert ("overall, 7 days: VTR 90.00% < target 95.00% (90/100 valid); "
-            "top reasons: no_carrier_events 6, missing_tracking 4") in alert.body.splitlines()
+    assert (
+        "overall, 7 days: VTR 90.00% < target 95.00% (90/100 valid); "
+        "top reasons: no_carrier_events 6, missing_tracking 4"
+    ) in alert.body.splitlines()
 
 
 def test_recovery_is_announced_on_the_next_date_only(con, tmp_path, hook):
@@ -248,8 +272,9 @@ def test_recovery_is_announced_on_the_next_date_only(con, tmp_path, hook):
     [message] = hook.messages()
     assert message["title"] == "VTR below target: nordic-home Amazon.se"
     lines = message["message"].splitlines()
-    assert ("category Toys, 30 days: VTR 93.00% < target 95.00% (372/400 valid); "
-            "top reasons: carrier_not_integrated 28") in lines
+    assert (
+        "category Toys, 30 days: VTR 93.00% < target 95.00% (372/400 valid); top reasons: carrier_not_integrated 28"
+    ) in lines
     assert "recovered: category Garden, 7 days: VTR 96.00% >= 95.00% (192/200 valid)" in lines
 
     # D3: Toys recovers; Garden was already fine on D2, so it is not announced again.
@@ -291,7 +316,8 @@ def test_scopes_smaller_than_min_packages_never_alert(con, tmp_path, hook):
     snapshot(con, D3, "category", "Garden", 7, 196, 200)
     [alert] = plan_vtr_alerts(con, settings, D3, SELLERS)
     assert [line for line in alert.body.splitlines() if line.startswith("recovered")] == [
-        "recovered: overall, 7 days: VTR 97.50% >= 95.00% (390/400 valid)"]
+        "recovered: overall, 7 days: VTR 97.50% >= 95.00% (390/400 valid)"
+    ]
 
 
 def test_only_the_sellers_of_the_run_are_alerted(con, tmp_path):
@@ -300,7 +326,9 @@ def test_only_the_sellers_of_the_run_are_alerted(con, tmp_path):
     settings = make_settings(tmp_path)
 
     assert [a.title for a in plan_vtr_alerts(con, settings, D1, SELLERS)] == [
-        "VTR below target: acme Amazon.fr", "VTR below target: nordic-home Amazon.se"]
+        "VTR below target: acme Amazon.fr",
+        "VTR below target: nordic-home Amazon.se",
+    ]
     assert [a.title for a in plan_vtr_alerts(con, settings, D1, ["acme"])] == ["VTR below target: acme Amazon.fr"]
     assert plan_vtr_alerts(con, settings, D1, ["bergen-bikes"]) == []
     assert plan_vtr_alerts(con, settings, D1, []) == []
@@ -314,9 +342,10 @@ def test_incomplete_figures_are_said_with_the_files_that_could_not_be_read(con, 
 
     send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS, incomplete=unread), backoff_seconds=0.01)
     bodies = {m["title"]: m["message"] for m in hook.messages()}
-    assert ("Note: figures are incomplete: 2 file(s) of nordic-home could not be read, so nothing of them is counted:"
-            " orders/orders_2026-11-20.txt, scans/scans_2026-11-20.csv.gz.") in bodies[
-        "VTR below target: nordic-home Amazon.se"].splitlines()
+    assert (
+        "Note: figures are incomplete: 2 file(s) of nordic-home could not be read, so nothing of them is counted:"
+        " orders/orders_2026-11-20.txt, scans/scans_2026-11-20.csv.gz."
+    ) in bodies["VTR below target: nordic-home Amazon.se"].splitlines()
     assert "figures are incomplete" not in bodies["VTR below target: acme Amazon.fr"]
 
 
@@ -332,7 +361,9 @@ def test_stale_scans_are_noted_and_stale_feeds_alerted_per_seller(con, tmp_path)
 
     feed_alerts = plan_stale_feed_alerts(settings, D1, stale)
     assert [a.title for a in feed_alerts] == [
-        "Stale feed: bergen-bikes (catalog)", "Stale feed: nordic-home (orders, scans)"]
+        "Stale feed: bergen-bikes (catalog)",
+        "Stale feed: nordic-home (orders, scans)",
+    ]
     assert len({a.key for a in feed_alerts}) == 2
 
 
@@ -342,8 +373,9 @@ def test_channel_down_is_retried_logged_and_delivered_later_without_leaking_secr
     hook.status = 500
     closed = f"json://vtr:{PASSWORD}@127.0.0.1:{free_port()}/hook/{TOKEN}"  # nothing listens there
     settings = make_settings(tmp_path, hook.url, closed)
-    planned = (plan_vtr_alerts(con, settings, D1, SELLERS)
-               + plan_stale_feed_alerts(settings, D1, {"nordic-home": ["scans"]}))
+    planned = plan_vtr_alerts(con, settings, D1, SELLERS) + plan_stale_feed_alerts(
+        settings, D1, {"nordic-home": ["scans"]}
+    )
 
     failed = send(con, settings, planned, attempts=3, backoff_seconds=0.01)  # returns: a channel down raises nothing
     assert statuses(failed) == ["failed"] * 4
@@ -352,12 +384,16 @@ def test_channel_down_is_retried_logged_and_delivered_later_without_leaking_secr
     assert len(hook.posts) == 3 + 1
     rows = log_rows(con)
     assert [(r["kind"], r["delivered"], r["attempts"]) for r in rows] == [
-        ("vtr", False, 3), ("vtr", False, 3), ("stale_feed", False, 1), ("stale_feed", False, 1),
+        ("vtr", False, 3),
+        ("vtr", False, 3),
+        ("stale_feed", False, 1),
+        ("stale_feed", False, 1),
     ]
     assert "500" in rows[0]["error"] and "connection error" in rows[1]["error"].lower()
     assert "500" in failed[0].error and failed[0].channel == f"json://127.0.0.1:{hook.port}"
-    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("pipeline.alerts")
-                and r.levelno == logging.WARNING]
+    warnings = [
+        r.getMessage() for r in caplog.records if r.name.startswith("pipeline.alerts") and r.levelno == logging.WARNING
+    ]
     assert len(warnings) == 4 and f"-> json://127.0.0.1:{hook.port}: failed after 3 attempt(s)" in warnings[0]
 
     # The endpoint is back: the next run delivers what failed (undelivered alerts are not deduplicated).
@@ -388,11 +424,15 @@ def test_a_channel_refusing_the_request_is_a_failed_delivery_not_an_error(con, t
 
     deliveries = send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS), attempts=2)
     assert [(d.channel, d.status, d.attempts) for d in deliveries] == [
-        (f"json://127.0.0.1:{hook.port}", "failed", 2), (smtp.label, "sent", 1)]
+        (f"json://127.0.0.1:{hook.port}", "failed", 2),
+        (smtp.label, "sent", 1),
+    ]
     assert "405" in deliveries[0].error and TOKEN not in deliveries[0].error
     assert len(hook.posts) == 2 and len(smtp.mails) == 1  # the mailbox got it all the same
     assert [(r["channel"], r["delivered"]) for r in log_rows(con)] == [
-        (f"json://127.0.0.1:{hook.port}", False), (smtp.label, True)]
+        (f"json://127.0.0.1:{hook.port}", False),
+        (smtp.label, True),
+    ]
 
 
 def test_without_the_warehouse_alerts_are_delivered_without_a_log(con, tmp_path, hook):
@@ -408,8 +448,11 @@ def test_without_the_warehouse_alerts_are_delivered_without_a_log(con, tmp_path,
 def test_a_file_with_many_rejects_is_warned_about_once(con, tmp_path, hook):
     settings = make_settings(tmp_path, hook.url)
     sha = "ab" * 32
-    con.execute("insert into raw.files values ('acme', 1, 'orders', 'orders/orders_2026-11-20.txt', ?, 1000, 0,"
-                " 200, 160, 40, now())", [sha])
+    con.execute(
+        "insert into raw.files values ('acme', 1, 'orders', 'orders/orders_2026-11-20.txt', ?, 1000, 0,"
+        " 200, 160, 40, now())",
+        [sha],
+    )
     check = (Path(__file__).resolve().parent.parent / "sql" / "checks" / "raw_files_many_rejects.sql").read_text()
 
     def many_rejects() -> list[list]:
@@ -419,8 +462,9 @@ def test_a_file_with_many_rejects_is_warned_about_once(con, tmp_path, hook):
     [warning] = plan_quality_warnings(many_rejects())
     assert warning.key == f"data_quality|acme|-|-|{sha}"
     assert warning.title == "Data quality: many rejected rows in acme's file orders/orders_2026-11-20.txt"
-    assert warning.body.startswith("40 of 200 rows (20.00%) of seller acme's orders file orders/orders_2026-11-20.txt"
-                                   " were rejected")
+    assert warning.body.startswith(
+        "40 of 200 rows (20.00%) of seller acme's orders file orders/orders_2026-11-20.txt were rejected"
+    )
     assert "rejects table (main.rejects) with their file, line and reason" in warning.body
 
     assert statuses(send(con, settings, [warning], backoff_seconds=0.01)) == ["sent"]
@@ -428,7 +472,8 @@ def test_a_file_with_many_rejects_is_warned_about_once(con, tmp_path, hook):
     assert statuses(send(con, settings, [warning], backoff_seconds=0.01)) == ["already_sent"]
     assert [m["title"] for m in hook.messages()] == [warning.title]
     assert [(r["kind"], r["seller_id"], r["snapshot_date"], r["delivered"]) for r in log_rows(con)] == [
-        ("data_quality", "acme", None, True)]
+        ("data_quality", "acme", None, True)
+    ]
 
 
 def test_early_warning_is_titled_as_such(con, tmp_path):
@@ -492,7 +537,9 @@ def test_percentages_never_round_a_breach_up_to_its_target():
 
 def test_channel_labels_show_service_and_host_only():
     assert alerts.url_label(f"json://127.0.0.1:8080/hook/{TOKEN}") == "json://127.0.0.1:8080"
-    assert alerts.url_label(f"mailtos://ops:{PASSWORD}@smtp.example.com:587?to=a@b.se") == "mailtos://smtp.example.com:587"
+    assert (
+        alerts.url_label(f"mailtos://ops:{PASSWORD}@smtp.example.com:587?to=a@b.se") == "mailtos://smtp.example.com:587"
+    )
     assert alerts.url_label("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ") == "slack://"
     assert alerts.url_label("https://hooks.slack.com/services/T1/B2/XYZ") == "https://hooks.slack.com"
     assert alerts.url_label(TOKEN) == "invalid-url"
@@ -503,12 +550,16 @@ def test_urls_from_an_airflow_connection(con, tmp_path, hook, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_VTR_ALERTS", json.dumps({"conn_type": "apprise", "extra": config}))
     settings = make_settings(tmp_path, connection_ids=("vtr_alerts", "missing_alerts"))
     assert [c.label for c in alerts.channels(settings)] == [
-        f"json://127.0.0.1:{hook.port}", "airflow_connection:missing_alerts"]
+        f"json://127.0.0.1:{hook.port}",
+        "airflow_connection:missing_alerts",
+    ]
 
     first_date(con)
     deliveries = send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS), backoff_seconds=0.01)
     assert [(d.channel, d.status) for d in deliveries] == [
-        (f"json://127.0.0.1:{hook.port}", "sent"), ("airflow_connection:missing_alerts", "failed")]
+        (f"json://127.0.0.1:{hook.port}", "sent"),
+        ("airflow_connection:missing_alerts", "failed"),
+    ]
     assert "could not read Airflow connection 'missing_alerts'" in deliveries[1].error
     [message] = hook.messages()
     assert GARDEN_LINE in message["message"].splitlines()

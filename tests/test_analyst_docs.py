@@ -42,8 +42,11 @@ def test_each_sql_block_runs_and_returns_rows(in_outputs, published_outputs, cod
 
 
 def test_the_duckdb_python_blocks_run(in_outputs, capsys):
-    blocks = [code for kind, code in BLOCKS if kind == "python" and "import pandas" not in code
-              and "import polars" not in code]
+    blocks = [
+        code
+        for kind, code in BLOCKS
+        if kind == "python" and "import pandas" not in code and "import polars" not in code
+    ]
     assert len(blocks) == 2
     for code in blocks:
         exec(compile(code, str(DOC), "exec"), {})  # noqa: S102 - the documentation's own example
@@ -52,14 +55,24 @@ def test_the_duckdb_python_blocks_run(in_outputs, capsys):
 
 def test_the_command_lines_run(in_outputs):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    commands = [line.replace(".venv/bin/", "") for kind, code in BLOCKS if kind == "sh"
-                for line in code.replace("\\\n", "").splitlines() if "vtr sql" in line and "duckdb -cmd" not in line]
+    commands = [
+        line.replace(".venv/bin/", "")
+        for kind, code in BLOCKS
+        if kind == "sh"
+        for line in code.replace("\\\n", "").splitlines()
+        if "vtr sql" in line and "duckdb -cmd" not in line
+    ]
     assert len(commands) == 2
     for command in commands:
         done = subprocess.run(command, shell=True, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and done.stdout.count("\n") > 3, done.stderr
-    attach = subprocess.run([BIN / "vtr", "sql", "--config", "vtr.toml", "--print-attach"], capture_output=True,
-                            text=True, check=True).stdout
-    done = subprocess.run([BIN / "duckdb", "-cmd", attach, "-c", "select count(*) > 0 from marts.mart_vtr_snapshots"],
-                          capture_output=True, text=True, timeout=120)
+    attach = subprocess.run(
+        [BIN / "vtr", "sql", "--config", "vtr.toml", "--print-attach"], capture_output=True, text=True, check=True
+    ).stdout
+    done = subprocess.run(
+        [BIN / "duckdb", "-cmd", attach, "-c", "select count(*) > 0 from marts.mart_vtr_snapshots"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and "true" in done.stdout, done.stderr

@@ -13,15 +13,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("cold", "baseline", "warm", "history_short", "history_long", "run_loaded", "backfill", "dag")
-TARGET_PREFIXES = ("cold/baseline at M:", "warm/cold at M:", "warm 90d history / 30d:",
-                   "backfill 60 dates / one date:", "DAG in-process / vtr run same day:", "cold run peak memory at L:")
+TARGET_PREFIXES = (
+    "cold/baseline at M:",
+    "warm/cold at M:",
+    "warm 90d history / 30d:",
+    "backfill 60 dates / one date:",
+    "DAG in-process / vtr run same day:",
+    "cold run peak memory at L:",
+)
 
 
 def test_tiny_benchmark_measures_every_scenario_and_matches_the_baseline(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--size", "tiny", "--repeats", "1",
-         "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results")],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--size",
+            "tiny",
+            "--repeats",
+            "1",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -39,9 +58,14 @@ def test_tiny_benchmark_measures_every_scenario_and_matches_the_baseline(tmp_pat
     assert len(checks) == 4
 
     # the last lines are the targets, one each, met or not, naming the size they were measured at
-    last = done.stdout.strip().splitlines()[-len(TARGET_PREFIXES):]
+    last = done.stdout.strip().splitlines()[-len(TARGET_PREFIXES) :]
     for line, prefix in zip(last, TARGET_PREFIXES, strict=True):
         assert line.startswith(prefix), (line, prefix)
-        assert line.endswith(("met (measured at tiny)", "met (measured at tiny; target is for M)",
-                              "met (measured at tiny; target is for L)")), line
+        assert line.endswith(
+            (
+                "met (measured at tiny)",
+                "met (measured at tiny; target is for M)",
+                "met (measured at tiny; target is for L)",
+            )
+        ), line
     assert "cold/baseline" in [t["name"] for t in result["targets"]]

@@ -62,8 +62,13 @@ class Cluster:
     def launcher(self, command: str) -> str:
         # the DAG's own retries (conftest's in-process Airflow sets VTR_TASK_RETRIES=0 for this test session)
         env = {k: v for k, v in os.environ.items() if k != "VTR_TASK_RETRIES"}
-        done = subprocess.run([sys.executable, str(ROOT / "ops" / "launcher.py"), command, "--settings",
-                               str(self.settings)], capture_output=True, text=True, timeout=300, env=env)
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "ops" / "launcher.py"), command, "--settings", str(self.settings)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
@@ -71,8 +76,9 @@ class Cluster:
         out = self.launcher("cluster-up")
         self.port = int(re.search(r"ready at http://127\.0\.0\.1:(\d+)", out).group(1))
         password = re.search(r"login admin / (\S+)", out).group(1)
-        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password},
-                                  auth=False)["access_token"]
+        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password}, auth=False)[
+            "access_token"
+        ]
         return out
 
     def pids(self) -> dict[str, int]:
@@ -90,7 +96,8 @@ class Cluster:
 
     def trigger(self, conf: dict) -> str:
         return self.request("POST", "/api/v2/dags/vtr_daily/dagRuns", {"logical_date": None, "conf": conf})[
-            "dag_run_id"]
+            "dag_run_id"
+        ]
 
     def wait(self, run_id: str, seconds: float = 240) -> dict:
         deadline = time.monotonic() + seconds
@@ -102,19 +109,26 @@ class Cluster:
         raise AssertionError(f"{run_id} still {run['state']} after {seconds} s")
 
     def tasks(self, run_id: str) -> list[dict]:
-        return self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances?limit=100")[
-            "task_instances"]
+        return self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
 
 
 def marts(config: Path, last: dt.date) -> dict[str, list[tuple]]:
     """Every published mart's rows up to the date `last`, read as an analyst would."""
     con = connect(load_settings(config), read_only=True)
     try:
-        names = [r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'lake' and schema_name = 'marts'"
-            " and table_name like 'mart\\_%' escape '\\' order by all").fetchall()]
-        return {m: con.execute(f"select seller_id, * exclude (seller_id) from marts.{m} where snapshot_date <= ?"
-                               " order by all", [last]).fetchall() for m in names}
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'lake' and schema_name = 'marts'"
+                " and table_name like 'mart\\_%' escape '\\' order by all"
+            ).fetchall()
+        ]
+        return {
+            m: con.execute(
+                f"select seller_id, * exclude (seller_id) from marts.{m} where snapshot_date <= ? order by all", [last]
+            ).fetchall()
+            for m in names
+        }
     finally:
         con.close()
 
@@ -127,8 +141,11 @@ def assert_same_as_serial(cluster_config: Path, serial_config: Path, last: dt.da
     dated = re.compile(r"snapshot_date=(\d{4}-\d\d-\d\d)/")
 
     def parquet(files):
-        return {p: b for p, b in files.items() if p.endswith(".parquet")
-                and dt.date.fromisoformat(dated.search(p).group(1)) <= last}
+        return {
+            p: b
+            for p, b in files.items()
+            if p.endswith(".parquet") and dt.date.fromisoformat(dated.search(p).group(1)) <= last
+        }
 
     assert sorted(parquet(got.files)) == sorted(parquet(expected.files))
     assert [p for p, b in parquet(expected.files).items() if got.files[p] != b] == [], "Parquet files differ"
@@ -156,16 +173,38 @@ def cluster():
     root = Path(tempfile.mkdtemp(prefix="vtr-cluster-"))  # /tmp itself: the postgres user enters it
     root.chmod(0o711)
     for n, seller in enumerate(SELLERS):
-        generate(root / "landing", seller_id=seller, start=dt.date(2026, 9, 1), days=45, packages=300, seed=n,
-                 memory_limit="512MB")
+        generate(
+            root / "landing",
+            seller_id=seller,
+            start=dt.date(2026, 9, 1),
+            days=45,
+            packages=300,
+            seed=n,
+            memory_limit="512MB",
+        )
     aliases = "".join(f'"{k}" = "{v}"\n' for k, v in CARRIER_ALIASES.items())
     serial = root / "serial" / "vtr.toml"
     serial.parent.mkdir()
-    serial.write_text(f'[paths]\nlanding = "{root / "landing"}"\nwarehouse = "data/warehouse.sqlite"\n'
-                      f'output = "data/output"\n[schedule]\nwait_for_files_minutes = 0\n[carrier_aliases]\n{aliases}')
-    backfill = subprocess.Popen([str(Path(sys.executable).with_name("vtr")), "backfill", "--config", str(serial),
-                                 "--start", str(D1), "--end", str(D2), "--no-alerts"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    serial.write_text(
+        f'[paths]\nlanding = "{root / "landing"}"\nwarehouse = "data/warehouse.sqlite"\n'
+        f'output = "data/output"\n[schedule]\nwait_for_files_minutes = 0\n[carrier_aliases]\n{aliases}'
+    )
+    backfill = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("vtr")),
+            "backfill",
+            "--config",
+            str(serial),
+            "--start",
+            str(D1),
+            "--end",
+            str(D2),
+            "--no-alerts",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     hook = Hook()
     settings = root / "cluster.toml"
     settings.write_text(
@@ -175,7 +214,8 @@ def cluster():
         '[vtr.paths]\nlanding = "landing"\noutput = "output"\n'
         "[vtr.schedule]\nwait_for_files_minutes = 0\ntask_timeout_minutes = 10\nrun_timeout_minutes = 20\n"
         '[vtr.duckdb]\nmemory_limit = "512MB"\nthreads = 1\n'
-        f'[vtr.carrier_aliases]\n{aliases}[[vtr.alerts]]\nurl = "{hook.url}"\n')
+        f'[vtr.carrier_aliases]\n{aliases}[[vtr.alerts]]\nurl = "{hook.url}"\n'
+    )
     os.environ["VTR_ALERT_BACKOFF_SECONDS"] = "0.01"
     c = Cluster(settings, root / "home")
     try:
@@ -206,8 +246,9 @@ def test_four_sellers_on_two_workers_equal_the_serial_run_and_notify_breaches(cl
     assert {t["state"] for t in tasks} == {"success"}, [(t["task_id"], t["state"]) for t in tasks]
     assert sorted(t["map_index"] for t in tasks if t["task_id"] == "seller.run_seller") == [0, 1, 2, 3]
     # the analyst's session, open throughout, sees the run's commits on its next query
-    assert analyst.execute("select count(*) from marts.mart_vtr_snapshots where snapshot_date = ?",
-                           [D1]).fetchone()[0] > 0
+    assert (
+        analyst.execute("select count(*) from marts.mart_vtr_snapshots where snapshot_date = ?", [D1]).fetchone()[0] > 0
+    )
     assert_same_as_serial(cluster.config, cluster.serial, D1)
     alerts = vtr_alerts(cluster.hook)
     assert alerts and len(alerts) == len(set(alerts)) and {d for _, _, d in alerts} == {str(D1)}
@@ -221,8 +262,11 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
     run_id = cluster.trigger({"snapshot_date": str(D2)})
     deadline, victim = time.monotonic() + 120, None
     while victim is None and time.monotonic() < deadline:
-        running = [t for t in cluster.tasks(run_id) if t["task_id"] == "seller.run_seller" and t["state"] == "running"
-                   and t["hostname"]]
+        running = [
+            t
+            for t in cluster.tasks(run_id)
+            if t["task_id"] == "seller.run_seller" and t["state"] == "running" and t["hostname"]
+        ]
         if running:  # the latest started: still far from its end when the kill comes
             victim = max(running, key=lambda t: t["start_date"] or "")
         else:
@@ -237,17 +281,19 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
     state = cluster.wait(run_id, 300)["state"]
     tasks = cluster.tasks(run_id)
     assert state == "success" and {t["state"] for t in tasks} == {"success"}, [
-        (t["task_id"], t["map_index"], t["state"], t["try_number"], t["hostname"]) for t in tasks]
+        (t["task_id"], t["map_index"], t["state"], t["try_number"], t["hostname"]) for t in tasks
+    ]
     again = next(t for t in tasks if t["task_id"] == "seller.run_seller" and t["map_index"] == victim["map_index"])
     assert again["try_number"] >= 2 and not again["hostname"].startswith(worker + "@"), again
     # mapped seller tasks ran on both workers
     assert {victim["hostname"].split("@")[0], again["hostname"].split("@")[0]} == {"w1", "w2"}
     assert_same_as_serial(cluster.config, cluster.serial, D2)
-    assert analyst.execute("select count(*) from marts.mart_vtr_snapshots where snapshot_date = ?",
-                           [D2]).fetchone()[0] > 0
+    assert (
+        analyst.execute("select count(*) from marts.mart_vtr_snapshots where snapshot_date = ?", [D2]).fetchone()[0] > 0
+    )
     alerts = vtr_alerts(cluster.hook)
-    assert len(alerts) == len(set(alerts)) and alerts[:len(before)] == before, "a notification was sent twice"
-    assert {d for _, _, d in alerts[len(before):]} == {str(D2)}
+    assert len(alerts) == len(set(alerts)) and alerts[: len(before)] == before, "a notification was sent twice"
+    assert {d for _, _, d in alerts[len(before) :]} == {str(D2)}
     bodies = [m["message"] for m in cluster.hook.messages() if m["title"].startswith("VTR")]
     assert any(f"snapshot {D2}" in b and re.search(r"[1-9]\d* back on target", b) for b in bodies), bodies
 

@@ -38,6 +38,7 @@ PASSWORD = "Sup3r-Secret-pw"
 
 # --- servers and data ----------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """One PostgreSQL server for the session (started on first use, stopped and removed at the end)."""
@@ -89,6 +90,7 @@ def make_lake(config: Path) -> Path:
 
 # --- running vtr ---------------------------------------------------------------------------------------------------
 
+
 class Vtr:
     """A `vtr` process; each stderr line is stamped with the moment it arrived (`vtr -v` logs as it goes)."""
 
@@ -98,8 +100,10 @@ class Vtr:
         self._out: list[tuple[float, str]] = []
         self.started = time.monotonic()
         self.proc = subprocess.Popen([str(VTR), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self._readers = [threading.Thread(target=self._read, args=(pipe, sink), daemon=True)
-                         for pipe, sink in ((self.proc.stderr, self.lines), (self.proc.stdout, self._out))]
+        self._readers = [
+            threading.Thread(target=self._read, args=(pipe, sink), daemon=True)
+            for pipe, sink in ((self.proc.stderr, self.lines), (self.proc.stdout, self._out))
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -127,8 +131,11 @@ class Vtr:
         """When the process was inside the seller's chain, as its log shows: from the first file loaded or model
         built for the seller (its lock held) to `<seller>: published`. A part of the chain, never more."""
         name = re.escape(seller)
-        inside = [t for t, line in self.lines
-                  if re.match(rf"INFO pipeline\.(ingest\.load: {name} |models: built \S+ for {name} in )", line)]
+        inside = [
+            t
+            for t, line in self.lines
+            if re.match(rf"INFO pipeline\.(ingest\.load: {name} |models: built \S+ for {name} in )", line)
+        ]
         published = [t for t, line in self.lines if line == f"INFO pipeline.steps: {seller}: published"]
         assert inside and published, f"no chain of {seller} in the log:\n{self.stderr}"
         return inside[0], published[-1]
@@ -151,21 +158,31 @@ def assert_clean(*runs: Vtr) -> None:
 
 # --- what a user sees ----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Published:
     """What a run leaves for its users: the published marts, the raw layer behind them and the output files."""
+
     marts: dict[str, list[tuple]]  # every marts.mart_* table of the lake, ordered
     raw: dict[str, list[tuple]]  # the raw layer and the load manifest (without its load times), ordered
     files: dict[str, bytes]  # every file under the output folder: relative path -> bytes
 
     def of(self, seller: str) -> Published:
         """Only the seller's rows and files (a run of that seller alone publishes these)."""
+
         def rows(tables):
             return {t: [r for r in rs if r[0] == seller] for t, rs in tables.items()}
+
         def belongs(path: str) -> bool:  # <dataset>/.../<seller>.parquet, reports/<seller>/..., the shared plotly.js,
             parts = Path(path).parts  # fix_files/.../<seller>_<marketplace>.txt (not the index of all sellers)
-            return (Path(path).stem == seller or parts[:2] == ("reports", seller) or path == "reports/plotly.min.js"
-                    or parts[0] == "fix_files" and parts[-1].startswith(f"{seller}_"))
+            return (
+                Path(path).stem == seller
+                or parts[:2] == ("reports", seller)
+                or path == "reports/plotly.min.js"
+                or parts[0] == "fix_files"
+                and parts[-1].startswith(f"{seller}_")
+            )
+
         return Published(rows(self.marts), rows(self.raw), {p: b for p, b in self.files.items() if belongs(p)})
 
 
@@ -185,20 +202,30 @@ def published(config: Path) -> Published:
     settings = load_settings(config)
     con = connect(settings, read_only=True)
     try:
-        marts = [r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'lake' and schema_name = 'marts'"
-            " and table_name like 'mart\\_%' escape '\\' order by all").fetchall()]
+        marts = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'lake' and schema_name = 'marts'"
+                " and table_name like 'mart\\_%' escape '\\' order by all"
+            ).fetchall()
+        ]
         # seller_id first, as in RAW
-        rows = {m: con.execute(f"select seller_id, * exclude (seller_id) from marts.{m} order by all").fetchall()
-                for m in marts}
+        rows = {
+            m: con.execute(f"select seller_id, * exclude (seller_id) from marts.{m} order by all").fetchall()
+            for m in marts
+        }
         raw = {t: con.execute(f"select {cols} from {t} order by all").fetchall() for t, cols in RAW.items()}
     finally:
         con.close()
     out = settings.output
     # the output folder differs from lake to lake, and a report's data health shows when files were loaded
-    files = {p.relative_to(out).as_posix(): LOADED_AT.sub(b"<time> UTC", p.read_bytes().replace(str(out).encode(),
-                                                                                             b"<output>"))
-             for p in sorted(out.rglob("*")) if p.is_file()}
+    files = {
+        p.relative_to(out).as_posix(): LOADED_AT.sub(
+            b"<time> UTC", p.read_bytes().replace(str(out).encode(), b"<output>")
+        )
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
     return Published(rows, raw, files)
 
 
@@ -227,9 +254,9 @@ def serial(landing, tmp_path_factory) -> Published:
 
 # --- the tests -----------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", CATALOGS)
-def test_two_sellers_at_the_same_moment_give_the_results_of_one_serial_run(kind, landing, serial, tmp_path,
-                                                                          request):
+def test_two_sellers_at_the_same_moment_give_the_results_of_one_serial_run(kind, landing, serial, tmp_path, request):
     config = make_lake(project(tmp_path, landing, catalog_for(kind, request)))
 
     runs = [vtr(config, *RANGE, "--sellers", seller) for seller in SELLERS]
@@ -239,8 +266,10 @@ def test_two_sellers_at_the_same_moment_give_the_results_of_one_serial_run(kind,
     assert_clean(*runs)
     # both were inside their chains at once: each began its chain before the other had published
     (a_in, a_out), (b_in, b_out) = runs[0].chain(SELLERS[0]), runs[1].chain(SELLERS[1])
-    shown = (f"{SELLERS[0]} {a_in - runs[0].started:.1f}..{a_out - runs[0].started:.1f} s,"
-             f" {SELLERS[1]} {b_in - runs[0].started:.1f}..{b_out - runs[0].started:.1f} s after the start")
+    shown = (
+        f"{SELLERS[0]} {a_in - runs[0].started:.1f}..{a_out - runs[0].started:.1f} s,"
+        f" {SELLERS[1]} {b_in - runs[0].started:.1f}..{b_out - runs[0].started:.1f} s after the start"
+    )
     print(f"inside the chains: {shown}")
     assert max(a_in, b_in) < min(a_out, b_out), f"the runs did not overlap: {shown}"
     assert_same(published(config), serial)
@@ -282,19 +311,25 @@ def test_a_run_on_the_postgresql_catalog_publishes_what_the_sqlite_catalog_does(
 
 
 @pytest.mark.parametrize("refusal", ["wrong password", "wrong password, URL form", "nothing listening"])
-def test_a_refused_catalog_is_one_line_naming_host_and_database_never_the_password(refusal, landing,
-                                                                                   postgres_server, tmp_path):
+def test_a_refused_catalog_is_one_line_naming_host_and_database_never_the_password(
+    refusal, landing, postgres_server, tmp_path
+):
     if refusal == "wrong password":
         catalog = postgres_server.dsn(servers.SECURED_DB, password=PASSWORD)
     elif refusal == "wrong password, URL form":
         catalog = f"postgresql://{servers.SUPERUSER}:{PASSWORD}@127.0.0.1:{postgres_server.port}/{servers.SECURED_DB}"
     else:
         catalog = postgres_server.dsn(servers.SECURED_DB, password=PASSWORD).replace(
-            f"port={postgres_server.port}", f"port={servers.free_port()}")
+            f"port={postgres_server.port}", f"port={servers.free_port()}"
+        )
     config = project(tmp_path, landing, catalog)
 
-    quiet = subprocess.run([str(VTR), "run", "--config", str(config), "--date", LAST.isoformat()],
-                           capture_output=True, text=True, timeout=TIMEOUT)
+    quiet = subprocess.run(
+        [str(VTR), "run", "--config", str(config), "--date", LAST.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     verbose = vtr(config, "run", "--date", LAST.isoformat()).wait()  # the log at -v, too
 
     assert quiet.returncode == verbose.returncode == 1
@@ -326,8 +361,10 @@ def test_first_runs_of_two_sellers_on_a_fresh_postgresql_lake_both_succeed(postg
         with postgres_server.connect("postgres") as pg, pg.cursor() as cur:
             while waiting < 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
-                cur.execute("select count(*) from pg_stat_activity where datname = %s and wait_event_type = 'Lock'",
-                            [re.search(r"dbname=(\S+)", catalog).group(1)])
+                cur.execute(
+                    "select count(*) from pg_stat_activity where datname = %s and wait_event_type = 'Lock'",
+                    [re.search(r"dbname=(\S+)", catalog).group(1)],
+                )
                 waiting = cur.fetchone()[0]
             time.sleep(2)  # the other run has started meanwhile, and waits its turn
     finally:
@@ -341,6 +378,7 @@ def test_first_runs_of_two_sellers_on_a_fresh_postgresql_lake_both_succeed(postg
     con = connect(load_settings(config), read_only=True)
     try:
         assert con.execute("select seller_id, path from raw.files order by all").fetchall() == [
-            (seller, "catalog/catalog.csv") for seller in SELLERS]
+            (seller, "catalog/catalog.csv") for seller in SELLERS
+        ]
     finally:
         con.close()

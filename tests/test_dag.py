@@ -74,11 +74,19 @@ def test_dags_folder_imports_without_errors_or_warnings(dagbag):
 def test_parsing_is_quick_and_touches_no_data_connection_or_heavy_import(tmp_path):
     (tmp_path / "landing").mkdir()
     config = tmp_path / "vtr.toml"
-    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "wh/warehouse.sqlite"\noutput = "out"\n'
-                      '[schedule]\ntask_timeout_minutes = 45\n[[alerts]]\nconnection_id = "vtr_alerts"\n')
+    config.write_text(
+        '[paths]\nlanding = "landing"\nwarehouse = "wh/warehouse.sqlite"\noutput = "out"\n'
+        '[schedule]\ntask_timeout_minutes = 45\n[[alerts]]\nconnection_id = "vtr_alerts"\n'
+    )
     env = {**os.environ, "VTR_CONFIG": str(config)}
-    done = subprocess.run([sys.executable, "-c", PARSE_PROBE, str(DAG_FILE)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PARSE_PROBE, str(DAG_FILE)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["dag_id"] == "vtr_daily"
@@ -137,12 +145,22 @@ def test_params_are_validated(dag):
     from airflow.sdk.exceptions import ParamValidationError
 
     params = copy.deepcopy(dag.params)
-    assert params.validate() == {"snapshot_date": None, "end_date": None, "sellers": None, "full_rebuild": False,
-                                 "mute_notifications": False}
+    assert params.validate() == {
+        "snapshot_date": None,
+        "end_date": None,
+        "sellers": None,
+        "full_rebuild": False,
+        "mute_notifications": False,
+    }
     params.update({"snapshot_date": "2026-11-20", "end_date": "2026-11-22", "sellers": ["acme"]})
     assert params.validate()["snapshot_date"] == "2026-11-20"
-    for key, bad in [("snapshot_date", "20/11/2026"), ("snapshot_date", "2026-13-45"), ("end_date", 20261120),
-                     ("sellers", "acme"), ("full_rebuild", "yes")]:
+    for key, bad in [
+        ("snapshot_date", "20/11/2026"),
+        ("snapshot_date", "2026-13-45"),
+        ("end_date", 20261120),
+        ("sellers", "acme"),
+        ("full_rebuild", "yes"),
+    ]:
         with pytest.raises(ParamValidationError, match=key):
             copy.deepcopy(dag.params)[key] = bad
 
@@ -168,13 +186,20 @@ def test_every_task_alerts_on_failure_and_the_sensor_frees_its_slot_while_waitin
 def test_timeouts_come_from_the_settings_file(tmp_path):
     """execution_timeout and dagrun_timeout are read when the file is parsed, from the settings VTR_CONFIG names."""
     config = tmp_path / "vtr.toml"
-    config.write_text('[schedule]\ntask_timeout_minutes = 45\nrun_timeout_minutes = 300\n')
-    probe = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('d', sys.argv[1]); "
-             "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); d = m.daily_dag; "
-             "print(d.dagrun_timeout.total_seconds(), "
-             "d.get_task('seller.run_seller').execution_timeout.total_seconds())")
-    done = subprocess.run([sys.executable, "-c", probe, str(DAG_FILE)], env={**os.environ, "VTR_CONFIG": str(config)},
-                          capture_output=True, text=True, timeout=60)
+    config.write_text("[schedule]\ntask_timeout_minutes = 45\nrun_timeout_minutes = 300\n")
+    probe = (
+        "import importlib.util, sys; spec = importlib.util.spec_from_file_location('d', sys.argv[1]); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); d = m.daily_dag; "
+        "print(d.dagrun_timeout.total_seconds(), "
+        "d.get_task('seller.run_seller').execution_timeout.total_seconds())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(DAG_FILE)],
+        env={**os.environ, "VTR_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.stdout.split()[-2:] == ["18000.0", "2700.0"], done.stderr[-2000:]
 
 

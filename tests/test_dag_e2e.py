@@ -52,8 +52,7 @@ class Servers:
         self.inbox = Inbox()
         self.smtp = Controller(self.inbox, hostname="127.0.0.1", port=free_port())
         self.smtp.start()
-        self.mail_url = (f"mailto://127.0.0.1:{self.smtp.port}?mode=insecure&from=vtr@example.com"
-                         "&to=ops@example.com")
+        self.mail_url = f"mailto://127.0.0.1:{self.smtp.port}?mode=insecure&from=vtr@example.com&to=ops@example.com"
 
     def posts(self) -> list[tuple[str, str]]:
         return [(m["title"], m["message"]) for m in self.hook.messages()]
@@ -84,20 +83,36 @@ def day_files(day: dt.date) -> list[tuple[str, str, str]]:
         scanned = BOOKS + TOYS[:8]
         return [
             ("catalog", "catalog.csv", "sku,category\nSKU-B,Books\nSKU-T,Toys\n"),
-            ("orders", "orders_2026-11-20.txt", orders_tsv(
-                *[(o, f"{o}-1", "SKU-B" if o[0] == "B" else "SKU-T", PROMISED) for o in BOOKS + TOYS])),
-            ("confirmations", "confirmations_2026-11-20.txt", confirmations_tsv(
-                *[(o, f"{o}-1", SHIPPED, "UPS", "", f"1Z{o}") for o in BOOKS + TOYS])),
-            ("scans", "scans_2026-11-20.csv", scans_csv(*[(f"1Z{o}", "2026-11-03T10:00:00Z", "in_transit")
-                                                         for o in scanned])),
+            (
+                "orders",
+                "orders_2026-11-20.txt",
+                orders_tsv(*[(o, f"{o}-1", "SKU-B" if o[0] == "B" else "SKU-T", PROMISED) for o in BOOKS + TOYS]),
+            ),
+            (
+                "confirmations",
+                "confirmations_2026-11-20.txt",
+                confirmations_tsv(*[(o, f"{o}-1", SHIPPED, "UPS", "", f"1Z{o}") for o in BOOKS + TOYS]),
+            ),
+            (
+                "scans",
+                "scans_2026-11-20.csv",
+                scans_csv(*[(f"1Z{o}", "2026-11-03T10:00:00Z", "in_transit") for o in scanned]),
+            ),
         ]
     if day == D2:  # a new order (promised later, outside the windows); no scans file today
-        return [("orders", "orders_2026-11-21.txt", orders_tsv(("N2", "N2-1", "SKU-B", "2026-12-10"))),
-                ("confirmations", "confirmations_2026-11-21.txt", CONF_HEADER_ONLY)]
-    return [("orders", "orders_2026-11-22.txt", orders_tsv(("N3", "N3-1", "SKU-B", "2026-12-11"))),
-            ("confirmations", "confirmations_2026-11-22.txt", CONF_HEADER_ONLY),
-            ("scans", "scans_2026-11-22.csv", scans_csv(*[(f"1Z{o}", "2026-11-22T08:00:00Z", "out_for_delivery")
-                                                         for o in TOYS[8:]]))]
+        return [
+            ("orders", "orders_2026-11-21.txt", orders_tsv(("N2", "N2-1", "SKU-B", "2026-12-10"))),
+            ("confirmations", "confirmations_2026-11-21.txt", CONF_HEADER_ONLY),
+        ]
+    return [
+        ("orders", "orders_2026-11-22.txt", orders_tsv(("N3", "N3-1", "SKU-B", "2026-12-11"))),
+        ("confirmations", "confirmations_2026-11-22.txt", CONF_HEADER_ONLY),
+        (
+            "scans",
+            "scans_2026-11-22.csv",
+            scans_csv(*[(f"1Z{o}", "2026-11-22T08:00:00Z", "out_for_delivery") for o in TOYS[8:]]),
+        ),
+    ]
 
 
 def drop_day(project: Project, day: dt.date) -> None:
@@ -140,8 +155,12 @@ def three_days(tmp_path_factory):
         posts, mails = len(servers.posts()), len(servers.mails())
         started = time.monotonic()
         result = dag_run(project, day)
-        steps[name] = {"result": result, "seconds": time.monotonic() - started,
-                       "posts": servers.posts()[posts:], "mails": servers.mails()[mails:]}
+        steps[name] = {
+            "result": result,
+            "seconds": time.monotonic() - started,
+            "posts": servers.posts()[posts:],
+            "mails": servers.mails()[mails:],
+        }
     yield project, steps
     servers.close()
 
@@ -156,7 +175,12 @@ def test_day1_sends_one_category_breach_alert_per_channel_with_its_figures(three
     day1 = steps["day1"]
     assert_succeeded(day1["result"])
     assert set(day1["result"].tasks) == {
-        "plan_run", "list_sellers", "seller.wait_for_files[0]", "seller.run_seller[0]", "finish_run"}
+        "plan_run",
+        "list_sellers",
+        "seller.wait_for_files[0]",
+        "seller.run_seller[0]",
+        "finish_run",
+    }
     assert [title for title, _ in day1["posts"]] == [VTR_BREACH, EARLY_WARNING]
     assert day1["mails"] == day1["posts"]  # the same alerts, once each by e-mail
     body, early = day1["posts"][0][1], day1["posts"][1][1]
@@ -165,20 +189,29 @@ def test_day1_sends_one_category_breach_alert_per_channel_with_its_figures(three
     assert "category Toys, 30 days: VTR 80.00% < target 95.00% (8/10 valid)" in body
     assert "overall" not in body and "Books" not in body  # 48/50 = 96 % and 40/40 are on target
     assert "stale" not in body
-    assert ("category Toys, 30 days (promised 2026-10-22 to 2026-11-20): projected VTR 80.00% < target 95.00%"
-            " (8/10 valid so far)") in early
+    assert (
+        "category Toys, 30 days (promised 2026-10-22 to 2026-11-20): projected VTR 80.00% < target 95.00%"
+        " (8/10 valid so far)"
+    ) in early
 
 
 def test_rerun_of_a_date_sends_nothing_new(three_days):
     project, steps = three_days
     assert_succeeded(steps["rerun1"]["result"])
     assert steps["rerun1"]["posts"] == [] and steps["rerun1"]["mails"] == []
-    log = query(project, "select kind, snapshot_date, channel, delivered, attempts from main.alert_log"
-                         " where snapshot_date = ? order by channel", [D1])
+    log = query(
+        project,
+        "select kind, snapshot_date, channel, delivered, attempts from main.alert_log"
+        " where snapshot_date = ? order by channel",
+        [D1],
+    )
     port_hook = project.config.read_text().split("json://127.0.0.1:")[1].split("/")[0]
     assert sorted((k, c.split(":")[0], d, a) for k, _, c, d, a in log) == [
-        ("early_warning", "json", True, 1), ("early_warning", "mailto", True, 1),
-        ("vtr", "json", True, 1), ("vtr", "mailto", True, 1)]
+        ("early_warning", "json", True, 1),
+        ("early_warning", "mailto", True, 1),
+        ("vtr", "json", True, 1),
+        ("vtr", "mailto", True, 1),
+    ]
     # the channel's service and host, never the URL's token
     assert {c for _, _, c, _, _ in log if c.startswith("json")} == {f"json://127.0.0.1:{port_hook}"}
 
@@ -227,8 +260,11 @@ def test_dag_outputs_equal_those_of_vtr_run_on_the_same_files(three_days, tmp_pa
         dag_table, cli_table = pq.read_table(path), pq.read_table(cli_files[name])
         assert dag_table.equals(cli_table), name
     toys = pq.read_table(dag_files["vtr_snapshots/snapshot_date=2026-11-20/acme.parquet"]).to_pylist()
-    assert {(r["window_days"], r["packages_valid"], r["packages_total"], r["status"])
-            for r in toys if r["scope_value"] == "Toys"} == {(7, 8, 10, "below_target"), (30, 8, 10, "below_target")}
+    assert {
+        (r["window_days"], r["packages_valid"], r["packages_total"], r["status"])
+        for r in toys
+        if r["scope_value"] == "Toys"
+    } == {(7, 8, 10, "below_target"), (30, 8, 10, "below_target")}
 
 
 # --- failures ------------------------------------------------------------------------------------------------------
@@ -264,8 +300,12 @@ def test_an_alert_endpoint_that_refuses_leaves_the_run_successful_and_a_later_ru
     assert_succeeded(up)
     assert [t for t, _ in servers.posts()] == [VTR_BREACH, EARLY_WARNING]
     assert len(servers.mails()) == 2  # nothing twice by e-mail
-    assert query(project, "select count(*) from main.alert_log where kind = 'vtr' and channel like 'json%'"
-                          " and delivered")[0][0] == 1
+    assert (
+        query(project, "select count(*) from main.alert_log where kind = 'vtr' and channel like 'json%' and delivered")[
+            0
+        ][0]
+        == 1
+    )
 
 
 @pytest.fixture
@@ -275,7 +315,8 @@ def no_toys_check(tmp_path_factory, monkeypatch):
     for path in checks.CHECKS_DIR.glob("*.sql"):
         (folder / path.name).write_text(path.read_text())
     (folder / "mart_vtr_snapshots_no_toys.sql").write_text(
-        "-- level: fail\nselect scope_value from marts.mart_vtr_snapshots where scope_value = 'Toys'\n")
+        "-- level: fail\nselect scope_value from marts.mart_vtr_snapshots where scope_value = 'Toys'\n"
+    )
     monkeypatch.setattr(checks, "CHECKS_DIR", folder)
 
 
@@ -289,8 +330,12 @@ def test_a_failed_check_withholds_the_sellers_outputs_on_every_retry_and_says_wh
         assert result.state == "failed"
         assert result.tasks["seller.run_seller[0]"] == "success" and result.tasks["finish_run"] == "failed"
     assert output_files(project) == {}
-    assert query(project, "select count(*) from duckdb_tables() where database_name = 'lake' and schema_name = 'marts'"
-                 )[0][0] == 0  # nothing published to the warehouse either
+    assert (
+        query(project, "select count(*) from duckdb_tables() where database_name = 'lake' and schema_name = 'marts'")[
+            0
+        ][0]
+        == 0
+    )  # nothing published to the warehouse either
     titles = [t for t, _ in servers.posts()]
     assert titles == [f"VTR run failed: {r.run_id} / finish_run for 2026-11-20" for r in (first, again)]
     message = servers.posts()[0][1]
@@ -302,8 +347,9 @@ def test_a_file_with_many_rejects_is_a_warning_sent_once_and_the_run_publishes(t
     project = new_project(tmp_path, servers, "[quality]\nmax_reject_share = 0.01\nmin_rejected_rows = 1\n")
     drop_day(project, D1)
     bad_row = "\tX-1\t2026-10-25T10:00:00+00:00\tSKU-B\t1\t10.00\tSEK\t2026-11-05\tAmazon.se\tA Buyer\n"
-    project.drop("acme", "orders", "orders_2026-11-20b.txt",
-                 orders_tsv(("B900", "B900-1", "SKU-B", PROMISED)) + bad_row)
+    project.drop(
+        "acme", "orders", "orders_2026-11-20b.txt", orders_tsv(("B900", "B900-1", "SKU-B", PROMISED)) + bad_row
+    )
 
     first = dag_run(project, D1)
     assert_succeeded(first)
@@ -349,21 +395,27 @@ def test_the_dag_and_vtr_run_isolate_a_broken_seller_alike(tmp_path):
             project.add_seller("zeta")
             project.drop("zeta", "orders", "orders_ok.txt", orders_tsv(("Z1", "Z1-1", "SKU-B", PROMISED)))
             project.drop("zeta", "orders", "orders_broken.txt", b"\x00\x01\x02 not a report" * 200)
-            project.drop("zeta", "confirmations", "conf.txt",
-                         confirmations_tsv(("Z1", "Z1-1", SHIPPED, "UPS", "", "1ZZ1")))
+            project.drop(
+                "zeta", "confirmations", "conf.txt", confirmations_tsv(("Z1", "Z1-1", SHIPPED, "UPS", "", "1ZZ1"))
+            )
             if driver == "dag":
                 result = dag_run(project, D1)
                 assert result.state == "failed" and result.tasks["finish_run"] == "failed", result.tasks
                 assert all(state == "success" for task, state in result.tasks.items() if task != "finish_run")
             else:
                 summary = run(load_settings(project.config), D1)
-                assert summary.failures() == [
-                    "zeta orders/orders_broken.txt: binary content, not a text file"]
+                assert summary.failures() == ["zeta orders/orders_broken.txt: binary content, not a text file"]
             received[driver] = {
-                "outputs": {name: path.read_bytes() for name, path in output_files(project).items()
-                            if not name.startswith("reports/")},
-                "notifications": sorted((t, m.replace(str(project.root), "<root>")) for t, m in servers.posts()
-                                        if not t.startswith("VTR run failed")),
+                "outputs": {
+                    name: path.read_bytes()
+                    for name, path in output_files(project).items()
+                    if not name.startswith("reports/")
+                },
+                "notifications": sorted(
+                    (t, m.replace(str(project.root), "<root>"))
+                    for t, m in servers.posts()
+                    if not t.startswith("VTR run failed")
+                ),
                 "failed": [m for t, m in servers.posts() if t.startswith("VTR run failed")],
             }
         finally:

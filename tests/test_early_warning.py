@@ -21,28 +21,42 @@ def drop_packages(project):
     orders = [(o, f"{o}-1", "SKU1", PROMISED) for o in ("A", "B", "C", "E", "F")]
     orders += [("G", "G-1", "SKU1", "2026-11-05"), ("H", "H-1", "SKU1", "2026-11-25")]
     project.drop("acme", "orders", "orders.txt", orders_tsv(*orders))
-    project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
-        ("A", "A-1", "2026-11-16", "UPS", "", "1ZA"),   # 4 days, no event: at risk
-        ("B", "B-1", "2026-11-19", "UPS", "", "1ZB"),   # 1 day, no event: too early to worry
-        ("C", "C-1", "2026-11-19", "UPS", "", ""),      # no tracking number: at risk at once
-        ("E", "E-1", "2026-11-16", "UPS", "", "1ZE"),   # label only: at risk
-        ("F", "F-1", "2026-11-16", "UPS", "", "1ZF"),   # scanned: fine
-        ("G", "G-1", "2026-11-01", "UPS", "", "1ZG"),   # already measured: in invalid_packages, not at risk
-        ("H", "H-1", "2026-11-21", "UPS", "", "1ZH"),   # ships after D
-    ))
-    project.drop("acme", "scans", "scans.csv", scans_csv(
-        ("1ZE", "2026-11-16T08:00:00Z", "pre_transit"),
-        ("1ZF", "2026-11-16T18:00:00Z", "in_transit"),
-    ))
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        confirmations_tsv(
+            ("A", "A-1", "2026-11-16", "UPS", "", "1ZA"),  # 4 days, no event: at risk
+            ("B", "B-1", "2026-11-19", "UPS", "", "1ZB"),  # 1 day, no event: too early to worry
+            ("C", "C-1", "2026-11-19", "UPS", "", ""),  # no tracking number: at risk at once
+            ("E", "E-1", "2026-11-16", "UPS", "", "1ZE"),  # label only: at risk
+            ("F", "F-1", "2026-11-16", "UPS", "", "1ZF"),  # scanned: fine
+            ("G", "G-1", "2026-11-01", "UPS", "", "1ZG"),  # already measured: in invalid_packages, not at risk
+            ("H", "H-1", "2026-11-21", "UPS", "", "1ZH"),  # ships after D
+        ),
+    )
+    project.drop(
+        "acme",
+        "scans",
+        "scans.csv",
+        scans_csv(
+            ("1ZE", "2026-11-16T08:00:00Z", "pre_transit"),
+            ("1ZF", "2026-11-16T18:00:00Z", "in_transit"),
+        ),
+    )
 
 
 def test_at_risk_list_holds_unmeasured_packages_that_need_a_fix(project):
     drop_packages(project)
     run(project.settings(), D)
 
-    rows = query(project, """
+    rows = query(
+        project,
+        """
         select order_id, reason, days_since_ship, fix_by_date from marts.mart_at_risk_packages
-        where snapshot_date = ? order by order_id""", [D])
+        where snapshot_date = ? order by order_id""",
+        [D],
+    )
     fix_by = dt.date(2026, 11, 29)  # 2026-11-18 + 14 days = 2026-12-02, less 72 hours
     assert rows == [
         ("A", "no_carrier_events", 4, fix_by),
@@ -57,11 +71,15 @@ def test_projected_vtr_counts_at_risk_packages_as_invalid_and_recent_ones_as_val
     drop_packages(project)
     run(project.settings(), D)
 
-    rows = query(project, """
+    rows = query(
+        project,
+        """
         select window_days, window_start, window_end, final_on, packages_total, packages_valid_now,
                packages_at_risk, projected_vtr, status
         from marts.mart_projected_vtr
-        where snapshot_date = ? and scope = 'overall' order by window_days""", [D])
+        where snapshot_date = ? and scope = 'overall' order by window_days""",
+        [D],
+    )
     # 7 days: A, B, C, E, F; F valid now; A, C, E at risk; B given the benefit of the doubt: 2 / 5
     assert rows[0] == (7, dt.date(2026, 11, 14), D, dt.date(2026, 12, 4), 5, 1, 3, 0.4, "below_target")
     # 30 days also holds G (promised 2026-11-05, no scan since 2026-11-01): 2 / 6
@@ -92,11 +110,14 @@ def test_the_early_warning_for_the_dipping_category_comes_before_the_marketplace
 
     con = connect(project.settings(), read_only=True)
     try:
+
         def first_below(mart):
-            return con.execute(f"""
+            return con.execute(
+                f"""
                 select min(snapshot_date) from marts.{mart}
                 where scope = 'category' and scope_value = ? and window_days = 7 and status = 'below_target'""",
-                               [stats.dip_category]).fetchone()[0]
+                [stats.dip_category],
+            ).fetchone()[0]
 
         warned_on, breached_on = first_below("mart_projected_vtr"), first_below("mart_vtr_snapshots")
         warning = alerts.plan_early_warnings(con, project.settings(), warned_on, ["acme"])
@@ -105,6 +126,7 @@ def test_the_early_warning_for_the_dipping_category_comes_before_the_marketplace
         con.close()
     assert warned_on is not None and breached_on is not None
     assert (breached_on - warned_on).days >= 7, (warned_on, breached_on)
-    assert any(a.title.startswith("Early warning") and f"category {stats.dip_category}, 7 days" in a.body
-               for a in warning)
+    assert any(
+        a.title.startswith("Early warning") and f"category {stats.dip_category}, 7 days" in a.body for a in warning
+    )
     assert not any(f"category {stats.dip_category}, 7 days" in a.body for a in breaches)

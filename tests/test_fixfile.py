@@ -42,57 +42,86 @@ def fix_rows(project, marketplace="Amazon.se", day=D) -> list[list[str]]:
 def drop_packages_to_fix(project):
     project.write_config('[carrier_aliases]\n"united parcel service" = "UPS"\n')
     project.drop("acme", "catalog", "catalog.csv", "sku,category\nTOY1,Toys\nBOOK1,Books\n")
-    project.drop("acme", "orders", "orders.txt", orders_tsv(
-        ("M1", "M1-1", "TOY1", IN_BOTH),
-        ("M2", "M2-1", "TOY1", "2026-11-04"),
-        ("M3", "M3-1", "TOY1", IN_BOTH),
-        ("M4", "M4-1", "TOY1", IN_BOTH),
-        ("M5", "M5-1", "TOY1", IN_BOTH),
-        ("M6", "M6-1", "TOY1", IN_BOTH),
-        ("M7", "M7-1", "TOY1", IN_BOTH),
-        ("M8", "M8-2", "BOOK1", IN_BOTH), ("M8", "M8-1", "TOY1", IN_BOTH), ("M8", "M8-3", "TOY1", IN_BOTH),
-        ("M9", "M9-1", "TOY1", IN_BOTH),
-        ("V1", "V1-1", "TOY1", IN_BOTH),
-        ("R1", "R1-1", "TOY1", "2026-11-15"),
-        ("R2", "R2-1", "BOOK1", "2026-11-10"),
-        ("R3", "R3-1", "TOY1", "2026-11-10"),
-        ("DE1", "DE1-1", "TOY1", IN_BOTH, "Amazon.de"),
-    ))
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        orders_tsv(
+            ("M1", "M1-1", "TOY1", IN_BOTH),
+            ("M2", "M2-1", "TOY1", "2026-11-04"),
+            ("M3", "M3-1", "TOY1", IN_BOTH),
+            ("M4", "M4-1", "TOY1", IN_BOTH),
+            ("M5", "M5-1", "TOY1", IN_BOTH),
+            ("M6", "M6-1", "TOY1", IN_BOTH),
+            ("M7", "M7-1", "TOY1", IN_BOTH),
+            ("M8", "M8-2", "BOOK1", IN_BOTH),
+            ("M8", "M8-1", "TOY1", IN_BOTH),
+            ("M8", "M8-3", "TOY1", IN_BOTH),
+            ("M9", "M9-1", "TOY1", IN_BOTH),
+            ("V1", "V1-1", "TOY1", IN_BOTH),
+            ("R1", "R1-1", "TOY1", "2026-11-15"),
+            ("R2", "R2-1", "BOOK1", "2026-11-10"),
+            ("R3", "R3-1", "TOY1", "2026-11-10"),
+            ("DE1", "DE1-1", "TOY1", IN_BOTH, "Amazon.de"),
+        ),
+    )
     # a later order-report line (continuation: blanks keep) changes one item's quantity
     project.drop("acme", "orders", "orders_2.txt", f"{ORDER_HEADER}\nM8\tM8-2\t\t\t3\t\t\t\t\t\n")
-    project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
-        ("M1", "M1-1", SHIPPED, "UPS", "", ""),                           # missing tracking
-        ("M2", "M2-1", SHIPPED, "Other", "Royal Mail", "RM 123-456"),       # a name that is an integrated code
-        ("M3", "M3-1", SHIPPED, "United-Parcel  Service", "", "1ZM3"),     # an alias, other punctuation
-        ("M4", "M4-1", SHIPPED, "Other", "Budbee", "BBM4"),               # outside the list, scanned by DHL
-        ("M5", "M5-1", SHIPPED, "UPS", "", "1ZOLD"),                        # recycled number
-        ("M6", "M6-1", SHIPPED, "DHL", "", "NOEVENTS6"),                    # no event at all
-        ("M8", "", SHIPPED, "Other", "Budbee", "BBM8"),                     # three items, one package, not integrated
-        ("M9", "M9-1", SHIPPED, "Other", "Budbee", "BBM9"),               # scanned by Budbee only: no correction
-        ("V1", "V1-1", SHIPPED, "UPS", "", "1ZV1"),                         # valid: not in the file
-        ("R1", "R1-1", "2026-11-18", "UPS", "", ""),                        # at risk at once (no number)
-        ("R2", "R2-1", "2026-11-10", "UPS", "", "1ZR2"),                   # not scanned 10 days after shipping
-        ("R3", "R3-1", "2026-11-10", "Other", "Budbee", "BBR3"),           # at risk, same fix-by date as R2
-        ("DE1", "DE1-1", SHIPPED, "DPD", "", "DPD1"),
-    ))
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        confirmations_tsv(
+            ("M1", "M1-1", SHIPPED, "UPS", "", ""),  # missing tracking
+            ("M2", "M2-1", SHIPPED, "Other", "Royal Mail", "RM 123-456"),  # a name that is an integrated code
+            ("M3", "M3-1", SHIPPED, "United-Parcel  Service", "", "1ZM3"),  # an alias, other punctuation
+            ("M4", "M4-1", SHIPPED, "Other", "Budbee", "BBM4"),  # outside the list, scanned by DHL
+            ("M5", "M5-1", SHIPPED, "UPS", "", "1ZOLD"),  # recycled number
+            ("M6", "M6-1", SHIPPED, "DHL", "", "NOEVENTS6"),  # no event at all
+            ("M8", "", SHIPPED, "Other", "Budbee", "BBM8"),  # three items, one package, not integrated
+            ("M9", "M9-1", SHIPPED, "Other", "Budbee", "BBM9"),  # scanned by Budbee only: no correction
+            ("V1", "V1-1", SHIPPED, "UPS", "", "1ZV1"),  # valid: not in the file
+            ("R1", "R1-1", "2026-11-18", "UPS", "", ""),  # at risk at once (no number)
+            ("R2", "R2-1", "2026-11-10", "UPS", "", "1ZR2"),  # not scanned 10 days after shipping
+            ("R3", "R3-1", "2026-11-10", "Other", "Budbee", "BBR3"),  # at risk, same fix-by date as R2
+            ("DE1", "DE1-1", SHIPPED, "DPD", "", "DPD1"),
+        ),
+    )
     # ship-method: a later line that gives none keeps the earlier one; a line that gives another changes it; an item
     # whose lines never gave one gets a blank
-    project.drop("acme", "confirmations", "conf_2.txt", "\n".join([
-        CONF_HEADER,
-        f"M5\tM5-1\t1\t{SHIPPED}\t\t\t\t",
-        f"M6\tM6-1\t1\t{SHIPPED}\t\t\t\tExpress",
-    ]) + "\n")
-    project.drop("acme", "confirmations", "conf_3.txt",  # label created, never scanned; no ship-method ever
-                 f"{CONF_HEADER}\nM7\tM7-1\t1\t{SHIPPED}\tDHL\t\tLABEL7\t\n")
-    project.drop("acme", "scans", "scans.csv", scans_by(
-        ("BBM4", "dhl", SCANNED, "in_transit"),
-        ("BBM4", "UPS", "2026-10-01T10:00:00Z", "delivered"),   # before the grace bound: an earlier parcel's
-        ("1ZOLD", "UPS", "2026-10-01T10:00:00Z", "delivered"),
-        ("LABEL7", "DHL", SCANNED, "pre_transit"),
-        ("BBM9", "Budbee", SCANNED, "in_transit"),
-        ("1ZV1", "UPS", SCANNED, "in_transit"),
-        ("DPD1", "DPD", SCANNED, "in_transit"),
-    ))
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf_2.txt",
+        "\n".join(
+            [
+                CONF_HEADER,
+                f"M5\tM5-1\t1\t{SHIPPED}\t\t\t\t",
+                f"M6\tM6-1\t1\t{SHIPPED}\t\t\t\tExpress",
+            ]
+        )
+        + "\n",
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf_3.txt",  # label created, never scanned; no ship-method ever
+        f"{CONF_HEADER}\nM7\tM7-1\t1\t{SHIPPED}\tDHL\t\tLABEL7\t\n",
+    )
+    project.drop(
+        "acme",
+        "scans",
+        "scans.csv",
+        scans_by(
+            ("BBM4", "dhl", SCANNED, "in_transit"),
+            ("BBM4", "UPS", "2026-10-01T10:00:00Z", "delivered"),  # before the grace bound: an earlier parcel's
+            ("1ZOLD", "UPS", "2026-10-01T10:00:00Z", "delivered"),
+            ("LABEL7", "DHL", SCANNED, "pre_transit"),
+            ("BBM9", "Budbee", SCANNED, "in_transit"),
+            ("1ZV1", "UPS", SCANNED, "in_transit"),
+            ("DPD1", "DPD", SCANNED, "in_transit"),
+        ),
+    )
 
 
 def test_the_fix_file_prefills_what_the_data_knows_per_reason_overdue_rows_first(project):
@@ -102,14 +131,14 @@ def test_the_fix_file_prefills_what_the_data_knows_per_reason_overdue_rows_first
     assert fix_rows(project) == [
         CONF_HEADER.split("\t"),
         # measured invalid (overdue), by promised date then order: M2 is promised a day earlier
-        ["M2", "M2-1", "1", "2026-11-02", "ROYAL_MAIL", "", "RM123456", "Standard"],    # name -> integrated code
-        ["M1", "M1-1", "1", "2026-11-02", "UPS", "", "", "Standard"],                   # missing: seller fills it
-        ["M3", "M3-1", "1", "2026-11-02", "UPS", "", "1ZM3", "Standard"],               # alias -> code
-        ["M4", "M4-1", "1", "2026-11-02", "DHL", "", "BBM4", "Standard"],               # scanned by DHL
-        ["M5", "M5-1", "1", "2026-11-02", "UPS", "", "", "Standard"],                   # recycled: blank
-        ["M6", "M6-1", "1", "2026-11-02", "DHL", "", "", "Express"],                    # unknown to DHL: blank
-        ["M7", "M7-1", "1", "2026-11-02", "DHL", "", "LABEL7", ""],                     # label only: number kept
-        ["M8", "M8-1", "1", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],       # one row per item
+        ["M2", "M2-1", "1", "2026-11-02", "ROYAL_MAIL", "", "RM123456", "Standard"],  # name -> integrated code
+        ["M1", "M1-1", "1", "2026-11-02", "UPS", "", "", "Standard"],  # missing: seller fills it
+        ["M3", "M3-1", "1", "2026-11-02", "UPS", "", "1ZM3", "Standard"],  # alias -> code
+        ["M4", "M4-1", "1", "2026-11-02", "DHL", "", "BBM4", "Standard"],  # scanned by DHL
+        ["M5", "M5-1", "1", "2026-11-02", "UPS", "", "", "Standard"],  # recycled: blank
+        ["M6", "M6-1", "1", "2026-11-02", "DHL", "", "", "Express"],  # unknown to DHL: blank
+        ["M7", "M7-1", "1", "2026-11-02", "DHL", "", "LABEL7", ""],  # label only: number kept
+        ["M8", "M8-1", "1", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],  # one row per item
         ["M8", "M8-2", "3", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],
         ["M8", "M8-3", "1", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],
         ["M9", "M9-1", "1", "2026-11-02", "Other", "BUDBEE", "BBM9", "Standard"],
@@ -119,9 +148,13 @@ def test_the_fix_file_prefills_what_the_data_knows_per_reason_overdue_rows_first
         ["R1", "R1-1", "1", "2026-11-18", "UPS", "", "", "Standard"],
     ]
     # the marts agree on which packages these are: every invalid and at-risk package of D, nothing else
-    listed = query(project, """select order_id from marts.mart_invalid_packages where snapshot_date = ? union all
-                               select order_id from marts.mart_at_risk_packages where snapshot_date = ?""", [D, D])
-    assert sorted(o for o, in listed) == sorted({r[0] for r in fix_rows(project)[1:]})
+    listed = query(
+        project,
+        """select order_id from marts.mart_invalid_packages where snapshot_date = ? union all
+                               select order_id from marts.mart_at_risk_packages where snapshot_date = ?""",
+        [D, D],
+    )
+    assert sorted(o for (o,) in listed) == sorted({r[0] for r in fix_rows(project)[1:]})
     # an account with nothing to fix gets the header alone; the run's result names both files
     assert fix_rows(project, "Amazon.de") == [CONF_HEADER.split("\t")]
     (result,) = summary.sellers

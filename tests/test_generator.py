@@ -128,8 +128,19 @@ def test_generated_files_load_without_rejects_and_vtr_is_realistic(pipeline_run)
     assert figures["files_failed"] == 0 and figures["rows_rejected"] == 0
     assert figures["files_loaded"] == stats.files
     assert figures["uncategorized_items"] == stats.uncategorized_items > 0
-    monthly = [(a["seller_id"], a["marketplace"], a["window_days"], a["packages_total"], a["packages_valid"], a["vtr"],
-                a["status"]) for a in figures["accounts"] if a["window_days"] == 30]
+    monthly = [
+        (
+            a["seller_id"],
+            a["marketplace"],
+            a["window_days"],
+            a["packages_total"],
+            a["packages_valid"],
+            a["vtr"],
+            a["status"],
+        )
+        for a in figures["accounts"]
+        if a["window_days"] == 30
+    ]
     assert {row[1] for row in monthly} == {"Amazon.se", "Amazon.de"}
     total, valid = sum(r[3] for r in monthly), sum(r[4] for r in monthly)
     assert 0.9 < valid / total < 1.0
@@ -139,11 +150,17 @@ def test_invalid_packages_match_the_injected_failures(pipeline_run):
     stats, settings, summary = pipeline_run
     con = connect(settings, read_only=True)
     try:
-        found = dict(con.execute(
-            "select reason, count(*) from marts.mart_invalid_packages where snapshot_date = ? group by all",
-            [stats.end]).fetchall())
-        lo, hi = con.execute("select min(window_start), max(window_end) from marts.mart_vtr_snapshots "
-                             "where snapshot_date = ? and window_days = 30", [stats.end]).fetchone()
+        found = dict(
+            con.execute(
+                "select reason, count(*) from marts.mart_invalid_packages where snapshot_date = ? group by all",
+                [stats.end],
+            ).fetchall()
+        )
+        lo, hi = con.execute(
+            "select min(window_start), max(window_end) from marts.mart_vtr_snapshots "
+            "where snapshot_date = ? and window_days = 30",
+            [stats.end],
+        ).fetchone()
     finally:
         con.close()
     expected: Counter = Counter()
@@ -151,8 +168,13 @@ def test_invalid_packages_match_the_injected_failures(pipeline_run):
         if lo <= day <= hi:
             expected.update(reasons)
     assert found == dict(expected)
-    assert set(found) == {"missing_tracking", "carrier_not_integrated", "no_carrier_events", "pre_transit_only",
-                          "scan_before_ship_date"}
+    assert set(found) == {
+        "missing_tracking",
+        "carrier_not_integrated",
+        "no_carrier_events",
+        "pre_transit_only",
+        "scan_before_ship_date",
+    }
 
 
 def test_dip_category_falls_below_target_and_recovers(pipeline_run):
@@ -162,7 +184,8 @@ def test_dip_category_falls_below_target_and_recovers(pipeline_run):
         rows = con.execute(
             """select snapshot_date, sum(packages_valid) / sum(packages_total) from marts.mart_vtr_snapshots
             where scope = 'category' and scope_value = ? and window_days = 7 group by all order by 1""",
-            [stats.dip_category]).fetchall()
+            [stats.dip_category],
+        ).fetchall()
     finally:
         con.close()
     vtr = dict(rows)

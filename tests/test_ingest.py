@@ -38,8 +38,19 @@ SCANS_HEADER = "tracking_number,carrier,event_time,status,event_code,description
 
 # Every distinctive buyer / recipient value in the fixtures (names, e-mail, phones, address lines, city, postcode,
 # and the name of who signed for a parcel in a carrier's event text).
-PII = ["Quaxworth", "QUAXWORTH", "zebulon.quaxworth@example", "555 0199", "555 0142", "Quaxgatan", "Lgh 1204",
-       "Wobblestone", "Quaxholm", "41319", "Göteborg"]
+PII = [
+    "Quaxworth",
+    "QUAXWORTH",
+    "zebulon.quaxworth@example",
+    "555 0199",
+    "555 0142",
+    "Quaxgatan",
+    "Lgh 1204",
+    "Wobblestone",
+    "Quaxholm",
+    "41319",
+    "Göteborg",
+]
 
 ALL_FIXTURES = {
     "orders": ["orders_amazon.txt", "orders_cp1252_crlf.txt", "orders_bom.txt"],
@@ -108,8 +119,11 @@ def current_order_items(con):
     sql = sql.replace("config.run", "temp.run")
     return {
         (r[0], r[1]): r[2:]
-        for r in rows(con, f"select order_id, order_item_id, sku, quantity, latest_delivery_date, marketplace "
-                           f"from (\n{sql}\n) order by all")
+        for r in rows(
+            con,
+            f"select order_id, order_item_id, sku, quantity, latest_delivery_date, marketplace "
+            f"from (\n{sql}\n) order by all",
+        )
     }
 
 
@@ -130,6 +144,7 @@ def table_row(out, seller, feed):
 
 
 # --- formats -------------------------------------------------------------------------------------------------------
+
 
 def test_order_report_variants_continuation_lines_and_later_overwrite(project, con):
     drop_fixture(project, "orders", "orders_amazon.txt", "2026-11-01-orders.txt")
@@ -161,7 +176,8 @@ def test_header_with_utf8_bom_and_crlf(project, con):
     result = load_all(con, project)["orders/orders_bom.txt"]
     assert (result.status, result.rows_loaded, result.rows_rejected) == (LOADED, 1, 0)
     assert rows(con, "select order_id, sku, latest_delivery_date, sales_channel from raw.orders") == [
-        ("111-0000005-0000005", "SKU-E", dt.date(2026, 11, 11), "Amazon.se")]
+        ("111-0000005-0000005", "SKU-E", dt.date(2026, 11, 11), "Amazon.se")
+    ]
 
 
 def test_a_spreadsheets_utf16_unicode_text_is_read(project, con):
@@ -176,13 +192,19 @@ def test_confirmations_tsv(project, con):
     drop_fixture(project, "confirmations", "confirmations.txt")
     result = load_all(con, project)["confirmations/confirmations.txt"]
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 2, 3)
-    assert rows(con, "select line, order_id, order_item_id, ship_date, carrier_code, carrier_name, tracking_number "
-                     "from raw.confirmations order by line") == [
+    assert rows(
+        con,
+        "select line, order_id, order_item_id, ship_date, carrier_code, carrier_name, tracking_number "
+        "from raw.confirmations order by line",
+    ) == [
         (2, "111-0000001-0000001", "10001", dt.date(2026, 11, 2), "UPS", None, "1Z 999-AA1"),
         (3, "111-0000003-0000003", None, dt.date(2026, 11, 2), "Other", "PostNord Sverige", "NULL"),
     ]
     assert [r[1:3] for r in rejects(con, "confirmations")] == [
-        (4, "missing ship-date"), (5, "missing order-id"), (6, "unparseable ship-date")]
+        (4, "missing ship-date"),
+        (5, "missing order-id"),
+        (6, "unparseable ship-date"),
+    ]
 
 
 def test_scans_canonical_csv_with_quoted_commas(project, con):
@@ -196,7 +218,10 @@ def test_scans_canonical_csv_with_quoted_commas(project, con):
         (3, "1Z999AA1", "UPS", dt.datetime(2026, 11, 3, 20, tzinfo=UTC), "delivered"),
     ]
     assert [r[1:3] for r in rejects(con, "scans")] == [
-        (4, "unknown status teleported"), (5, "wrong column count: 4 instead of 7"), (6, "unparseable event_time")]
+        (4, "unknown status teleported"),
+        (5, "wrong column count: 4 instead of 7"),
+        (6, "unparseable event_time"),
+    ]
 
 
 def test_easypost_json_lines(project, con):
@@ -205,8 +230,9 @@ def test_easypost_json_lines(project, con):
     # 6 events from three trackers; the blank line 4 is not counted; line 3 is not JSON
     assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == (LOADED, 7, 6, 1)
     # return_to_sender is a (returned) scan; cancelled and error are not
-    assert rows(con, "select line, tracking_number, carrier, event_at, status from raw.scans "
-                     "order by line, event_at") == [
+    assert rows(
+        con, "select line, tracking_number, carrier, event_at, status from raw.scans order by line, event_at"
+    ) == [
         (1, "EZ1000000001", "USPS", dt.datetime(2026, 11, 2, 9, tzinfo=UTC), "pre_transit"),
         (1, "EZ1000000001", "USPS", dt.datetime(2026, 11, 3, 9, tzinfo=UTC), "in_transit"),
         (1, "EZ1000000001", "USPS", dt.datetime(2026, 11, 5, 9, tzinfo=UTC), "returned"),
@@ -226,10 +252,15 @@ def test_json_lines_with_a_bom_and_crlf_read_like_plain_ones(project, con):
 
 
 def test_blank_lines_and_empty_spreadsheet_rows_are_not_rows(project, con):
-    project.drop("acme", "scans", "scans.csv", SCANS_HEADER
-                 + "\n  \n,,,,,,\n1Z1,UPS,2026-11-03T08:00:00Z,in_transit,,,\n\t\n1Z2,UPS,2026-11-03,lost,,,\n")
-    project.drop("acme", "orders", "orders.txt",
-                 "order-id\torder-item-id\tlatest-delivery-date\n\t\t\n1\t1\t2026-11-05\n")
+    project.drop(
+        "acme",
+        "scans",
+        "scans.csv",
+        SCANS_HEADER + "\n  \n,,,,,,\n1Z1,UPS,2026-11-03T08:00:00Z,in_transit,,,\n\t\n1Z2,UPS,2026-11-03,lost,,,\n",
+    )
+    project.drop(
+        "acme", "orders", "orders.txt", "order-id\torder-item-id\tlatest-delivery-date\n\t\t\n1\t1\t2026-11-05\n"
+    )
     results = load_all(con, project)
     assert [(r.rows_read, r.rows_loaded, r.rows_rejected) for r in results.values()] == [(1, 1, 0), (2, 1, 1)]
     assert rows(con, "select line from raw.scans") == [(5,)]
@@ -259,7 +290,9 @@ def test_catalog_csv(project, con):
     drop_fixture(project, "catalog", "catalog.csv")
     load_all(con, project)
     assert rows(con, "select sku, category from raw.catalog order by line") == [
-        ("SKU-A", "Toys"), ("Kök-1", "Home, Kitchen")]
+        ("SKU-A", "Toys"),
+        ("Kök-1", "Home, Kitchen"),
+    ]
     assert rejects(con, "catalog") == [("catalog/catalog.csv", 4, "missing category", {"sku": "SKU-B"})]
 
 
@@ -286,10 +319,13 @@ def test_gzip_and_plain_give_the_same_rows(project, con, tmp_path):
         for name in names:
             drop_fixture(project, feed, name, gz=True)
     load_all(con, project)
-    packed = {t: rows(con, f"select * exclude (file_id) from raw.{t} order by all")
-              for t in ("orders", "confirmations", "scans", "catalog")}
-    packed_rejects = rows(con, "select feed, replace(file, '.gz', ''), line, reason, fields from main.rejects "
-                               "order by all")
+    packed = {
+        t: rows(con, f"select * exclude (file_id) from raw.{t} order by all")
+        for t in ("orders", "confirmations", "scans", "catalog")
+    }
+    packed_rejects = rows(
+        con, "select feed, replace(file, '.gz', ''), line, reason, fields from main.rejects order by all"
+    )
 
     plain = type(project)(tmp_path / "plain")
     drop_all_fixtures(plain)
@@ -298,13 +334,15 @@ def test_gzip_and_plain_give_the_same_rows(project, con, tmp_path):
         load_all(plain_con, plain)
         for table, expected in packed.items():
             assert rows(plain_con, f"select * exclude (file_id) from raw.{table} order by all") == expected
-        assert rows(plain_con, "select feed, file, line, reason, fields from main.rejects "
-                               "order by all") == packed_rejects
+        assert (
+            rows(plain_con, "select feed, file, line, reason, fields from main.rejects order by all") == packed_rejects
+        )
     finally:
         plain_con.close()
 
 
 # --- personal data -------------------------------------------------------------------------------------------------
+
 
 def test_no_buyer_data_in_the_lakes_files_rejects_logs_or_cli_output(project, caplog, capsys):
     drop_all_fixtures(project)
@@ -337,6 +375,7 @@ def test_no_buyer_data_in_the_lakes_files_rejects_logs_or_cli_output(project, ca
 
 # --- bad rows --------------------------------------------------------------------------------------------------------
 
+
 def test_every_kind_of_bad_row_is_rejected_with_file_line_and_reason(project, con):
     drop_all_fixtures(project)
     load_all(con, project)
@@ -355,26 +394,46 @@ def test_every_kind_of_bad_row_is_rejected_with_file_line_and_reason(project, co
     ]
     # a reject keeps the whitelisted fields (here: no buyer columns), not the raw line
     assert rows(con, "select fields from main.rejects where file = 'orders/orders_amazon.txt' and line = 6") == [
-        ({"order-id": "111-0000002-0000002", "order-item-id": "20001", "purchase-date": "31/11/2026", "sku": "SKU-A",
-          "quantity-purchased": "1", "latest-delivery-date": "2026-11-07", "sales-channel": "Amazon.se"},)]
+        (
+            {
+                "order-id": "111-0000002-0000002",
+                "order-item-id": "20001",
+                "purchase-date": "31/11/2026",
+                "sku": "SKU-A",
+                "quantity-purchased": "1",
+                "latest-delivery-date": "2026-11-07",
+                "sales-channel": "Amazon.se",
+            },
+        )
+    ]
     for feed, fields in rows(con, "select feed, fields from main.rejects where fields is not null"):
         assert set(fields) <= {names[0] for names in COLUMNS[feed].values()}
     # the manifest: rows loaded + rows rejected = rows read, and they match the raw tables and the rejects
-    manifest = rows(con, """
+    manifest = rows(
+        con,
+        """
         select f.path, f.rows_read, f.rows_loaded, f.rows_rejected,
             (select count(*) from raw.orders as t where t.file_id = f.file_id)
             + (select count(*) from raw.confirmations as t where t.file_id = f.file_id)
             + (select count(*) from raw.scans as t where t.file_id = f.file_id)
             + (select count(*) from raw.catalog as t where t.file_id = f.file_id),
             (select count(*) from main.rejects as r where r.file_id = f.file_id)
-        from raw.files as f order by f.file_id""")
+        from raw.files as f order by f.file_id""",
+    )
     assert len(manifest) == 8
     for path, read, loaded, rejected, in_raw, in_rejects in manifest:
         assert (loaded + rejected, loaded, rejected) == (read, in_raw, in_rejects), path
     # file ids are the seller's load order: feeds in their order (catalog first), names in order within a feed
     assert [m[0] for m in manifest] == [
-        "catalog/catalog.csv", "orders/orders_amazon.txt", "orders/orders_bom.txt", "orders/orders_cp1252_crlf.txt",
-        "confirmations/confirmations.txt", "scans/aftership.jsonl", "scans/easypost.jsonl", "scans/scans.csv"]
+        "catalog/catalog.csv",
+        "orders/orders_amazon.txt",
+        "orders/orders_bom.txt",
+        "orders/orders_cp1252_crlf.txt",
+        "confirmations/confirmations.txt",
+        "scans/aftership.jsonl",
+        "scans/easypost.jsonl",
+        "scans/scans.csv",
+    ]
 
 
 # --- broken files ----------------------------------------------------------------------------------------------------
@@ -383,13 +442,17 @@ GOOD_ORDERS = (FIXTURES / "orders_bom.txt").read_bytes()
 BROKEN = {  # file -> (content, what its failure says)
     "orders/binary.txt": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary content"),
     "orders/truncated.txt.gz": (gzip.compress(GOOD_ORDERS * 50)[:-40], "not a readable gzip archive"),
-    "orders/missing-column.txt": (b"order-id\torder-item-id\tsku\n111-1\t1\tSKU-A\n",
-                                  "missing required column(s): latest-delivery-date"),
+    "orders/missing-column.txt": (
+        b"order-id\torder-item-id\tsku\n111-1\t1\tSKU-A\n",
+        "missing required column(s): latest-delivery-date",
+    ),
     "orders/empty.txt": (b"", "empty file"),
     "orders/blank-first-line.txt": (b"\n" + GOOD_ORDERS, "no header line"),
     "scans/not-json-lines.jsonl": (b"<html>\n<body>502 Bad Gateway</body>\n</html>\n", "no line is a JSON object"),
-    "scans/json-array.json": (b'[{"tracking_code": "EZ1", "tracking_details": []},\n {"tracking_code": "EZ2"}]\n',
-                              "no line is a JSON object"),
+    "scans/json-array.json": (
+        b'[{"tracking_code": "EZ1", "tracking_details": []},\n {"tracking_code": "EZ2"}]\n',
+        "no line is a JSON object",
+    ),
 }
 
 
@@ -408,7 +471,9 @@ def test_a_broken_file_fails_alone_and_is_retried(project, con, caplog):
     assert rows(con, "select count(*) from raw.orders") == [(4,)]
     assert rows(con, "select count(*) from raw.scans") == [(2,)]
     assert rows(con, "select distinct file from main.rejects order by 1") == [
-        ("orders/a-good.txt",), ("scans/scans.csv",)]
+        ("orders/a-good.txt",),
+        ("scans/scans.csv",),
+    ]
 
     # the next run tries them again (a failed file is not remembered) ...
     again = load_all(con, project)
@@ -419,8 +484,10 @@ def test_a_broken_file_fails_alone_and_is_retried(project, con, caplog):
         if file.startswith("orders"):
             fixed = GOOD_ORDERS + f"111-{i}\t1\tSKU-E\t1\t2026-11-11\tAmazon.se\t\r\n".encode()
         else:
-            fixed = (f'{{"tracking_code": "EZ{i}", "tracking_details": [{{"status": "in_transit", '
-                     f'"datetime": "2026-11-03T08:00:00Z"}}]}}\n').encode()
+            fixed = (
+                f'{{"tracking_code": "EZ{i}", "tracking_details": [{{"status": "in_transit", '
+                f'"datetime": "2026-11-03T08:00:00Z"}}]}}\n'
+            ).encode()
         project.drop("acme", *file.split("/"), gzip.compress(fixed) if file.endswith(".gz") else fixed)
     fixed = load_all(con, project)
     assert {file: fixed[file].status for file in BROKEN} == dict.fromkeys(BROKEN, LOADED)
@@ -433,6 +500,7 @@ def test_a_json_file_for_a_delimited_feed_fails(project, con):
 
 
 # --- files load once, in name order ----------------------------------------------------------------------------------
+
 
 def test_a_redropped_file_is_a_duplicate_and_said_so(project, con):
     drop_fixture(project, "orders", "orders_amazon.txt", "2026-11-01.txt")
@@ -455,7 +523,9 @@ def test_files_load_in_name_order_and_the_later_name_wins(project, con):
     os.utime(early, (time.time() + 60, time.time() + 60))  # written last: name order, not time order, decides
     assert list(load_all(con, project)) == ["orders/2026-11-01.txt", "orders/2026-11-02.txt"]
     assert rows(con, "select path from raw.files order by file_id") == [
-        ("orders/2026-11-01.txt",), ("orders/2026-11-02.txt",)]
+        ("orders/2026-11-01.txt",),
+        ("orders/2026-11-02.txt",),
+    ]
     assert current_order_items(con)[("111-1", "1")][0] == "SKU-NEW"
     assert late.exists()
 
@@ -482,8 +552,9 @@ def test_a_killed_load_leaves_nothing_and_the_next_run_loads_the_file_whole(proj
         f.write("order-id\torder-item-id\tbuyer-name\tsku\tquantity-purchased\tlatest-delivery-date\n")
         f.writelines(f"111-{i:07d}\t{i}\tZebulon Quaxworth\tSKU-{i % 50}\t1\t2026-11-05\n" for i in range(n))
 
-    proc = subprocess.Popen([sys.executable, "-c", INGEST_SCRIPT, str(project.config)], cwd=ROOT,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INGEST_SCRIPT, str(project.config)], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stderr.readline()
         assert "catalog/catalog.csv: loaded" in line, line
@@ -504,17 +575,22 @@ def test_a_killed_load_leaves_nothing_and_the_next_run_loads_the_file_whole(proj
         result = load_all(con, project)["orders/big.txt"]
         assert (result.status, result.rows_loaded, result.rows_rejected) == (LOADED, n, 0)
         assert rows(con, "select count(*), count(distinct line), min(line), max(line) from raw.orders") == [
-            (n, n, 2, n + 1)]
+            (n, n, 2, n + 1)
+        ]
         assert rows(con, "select path from raw.files order by file_id") == [
-            ("catalog/catalog.csv",), ("orders/big.txt",)]
+            ("catalog/catalog.csv",),
+            ("orders/big.txt",),
+        ]
     finally:
         con.close()
 
 
 # --- command line ----------------------------------------------------------------------------------------------------
 
+
 def test_vtr_ingest_prints_per_seller_and_feed_lists_failed_and_duplicate_files_and_exits_1_on_a_failed_one(
-        project, capsys):
+    project, capsys
+):
     project.add_seller("bolt")
     drop_fixture(project, "orders", "orders_amazon.txt")
     drop_fixture(project, "scans", "easypost.jsonl", seller="bolt")
@@ -540,6 +616,7 @@ def test_vtr_ingest_prints_per_seller_and_feed_lists_failed_and_duplicate_files_
 
 # --- files already loaded --------------------------------------------------------------------------------------------
 
+
 def test_a_file_loaded_before_is_not_read_again_but_one_rewritten_in_place_is(project, con, monkeypatch):
     path = drop_fixture(project, "catalog", "catalog.csv")
     assert load_all(con, project)["catalog/catalog.csv"].status is LOADED
@@ -559,22 +636,31 @@ def test_a_file_loaded_before_is_not_read_again_but_one_rewritten_in_place_is(pr
 
 
 @pytest.mark.parametrize("batch_bytes", [None, 1], ids=["one batch", "a batch per file"])
-def test_files_read_together_keep_their_own_line_numbers_and_name_order(project, con, caplog, monkeypatch,
-                                                                         batch_bytes):
+def test_files_read_together_keep_their_own_line_numbers_and_name_order(project, con, caplog, monkeypatch, batch_bytes):
     """New files of a feed are read in one pass where DuckDB's reader maps their lines one to one; a file with
     a blank line, a wrong column count or a line break inside quotes is read line by line instead. Either way a
     reject names its own file and line, and the load order follows the names, however the files are batched."""
     if batch_bytes:
         monkeypatch.setattr(load, "BATCH_BYTES", batch_bytes)
-    good = "1Z999,UPS,2026-11-20T10:00:00Z,in_transit,I,Scanned,\"Lund, SE\"\n"
-    project.drop("acme", "scans", "a_clean.csv",
-                 SCANS_HEADER + good + good + "1Z998,UPS,2026-11-20T11:00:00Z,lost,X,?,\n")
+    good = '1Z999,UPS,2026-11-20T10:00:00Z,in_transit,I,Scanned,"Lund, SE"\n'
+    project.drop(
+        "acme", "scans", "a_clean.csv", SCANS_HEADER + good + good + "1Z998,UPS,2026-11-20T11:00:00Z,lost,X,?,\n"
+    )
     project.drop("acme", "scans", "b_blank_and_short.csv", SCANS_HEADER + good + "\n" + "1Z997,UPS\n" + good)
-    project.drop("acme", "scans", "c_quoted_break.csv",
-                 SCANS_HEADER + "1Z996,UPS,2026-11-20T12:00:00Z,in_transit,I,\"two\nlines\",x\n"
-                 + "1Z995,UPS,never,in_transit,I,,\n")
-    project.drop("acme", "scans", "d_clean.csv.gz",
-                 gzip.compress((SCANS_HEADER + good + "1Z994,UPS,yesterday,in_transit,I,,\n").encode()))
+    project.drop(
+        "acme",
+        "scans",
+        "c_quoted_break.csv",
+        SCANS_HEADER
+        + '1Z996,UPS,2026-11-20T12:00:00Z,in_transit,I,"two\nlines",x\n'
+        + "1Z995,UPS,never,in_transit,I,,\n",
+    )
+    project.drop(
+        "acme",
+        "scans",
+        "d_clean.csv.gz",
+        gzip.compress((SCANS_HEADER + good + "1Z994,UPS,yesterday,in_transit,I,,\n").encode()),
+    )
     caplog.set_level(logging.WARNING)
     results = load_all(con, project)
     assert {r.file: (r.status, r.rows_read, r.rows_rejected) for r in results.values()} == {
@@ -592,12 +678,22 @@ def test_files_read_together_keep_their_own_line_numbers_and_name_order(project,
         ("scans/d_clean.csv.gz", 3, "unparseable event_time"),
     ]
     assert rows(con, "select path from raw.files order by file_id") == [
-        ("scans/a_clean.csv",), ("scans/b_blank_and_short.csv",), ("scans/c_quoted_break.csv",),
-        ("scans/d_clean.csv.gz",)]
-    assert rows(con, "select f.path, s.line from raw.scans as s join raw.files as f using (seller_id, file_id) "
-                     "order by s.file_id, s.line") == [
-        ("scans/a_clean.csv", 2), ("scans/a_clean.csv", 3), ("scans/b_blank_and_short.csv", 2),
-        ("scans/b_blank_and_short.csv", 5), ("scans/d_clean.csv.gz", 2)]
+        ("scans/a_clean.csv",),
+        ("scans/b_blank_and_short.csv",),
+        ("scans/c_quoted_break.csv",),
+        ("scans/d_clean.csv.gz",),
+    ]
+    assert rows(
+        con,
+        "select f.path, s.line from raw.scans as s join raw.files as f using (seller_id, file_id) "
+        "order by s.file_id, s.line",
+    ) == [
+        ("scans/a_clean.csv", 2),
+        ("scans/a_clean.csv", 3),
+        ("scans/b_blank_and_short.csv", 2),
+        ("scans/b_blank_and_short.csv", 5),
+        ("scans/d_clean.csv.gz", 2),
+    ]
     assert not caplog.records  # the pass over all files did not fail and fall back
 
 
@@ -609,7 +705,9 @@ def test_gzipped_files_load_under_a_small_memory_limit(project):
     drop_fixture(project, "scans", "scans.csv", gz=True)
     results = run_ingest(project)
     assert {r.file: (r.status, r.rows_loaded) for r in results.values()} == {
-        "scans/aftership.jsonl.gz": (LOADED, 9), "scans/scans.csv.gz": (LOADED, 2)}
+        "scans/aftership.jsonl.gz": (LOADED, 9),
+        "scans/scans.csv.gz": (LOADED, 2),
+    }
 
 
 def test_a_file_gone_before_the_batch_reads_it_fails_alone(project, con, monkeypatch, caplog):
@@ -629,7 +727,10 @@ def test_a_file_gone_before_the_batch_reads_it_fails_alone(project, con, monkeyp
     caplog.set_level(logging.WARNING)
     results = load_all(con, project)
     assert {r.file: (r.status, r.rows_loaded) for r in results.values()} == {
-        "scans/a.csv": (LOADED, 1), "scans/b.csv": (FAILED, 0), "scans/c.csv": (LOADED, 1)}
+        "scans/a.csv": (LOADED, 1),
+        "scans/b.csv": (FAILED, 0),
+        "scans/c.csv": (LOADED, 1),
+    }
     assert results["scans/b.csv"].message == "could not be read (No such file or directory)"
     assert "reading 3 files together failed" in caplog.text
     # b.csv is not remembered: once dropped again, it loads
@@ -640,19 +741,32 @@ def test_a_file_gone_before_the_batch_reads_it_fails_alone(project, con, monkeyp
 
 # --- hostile input (issue 11) ----------------------------------------------------------------------------------------
 
+
 def test_an_offset_beyond_14_hours_is_a_rejected_row_and_14_hours_is_accepted(project, con):
-    project.drop("acme", "scans", "offsets.csv", SCANS_HEADER
-                 + "1Z1,UPS,2026-11-03T08:00:00+99:00,in_transit,,,\n"
-                 + "1Z2,UPS,2026-11-03T08:00:00+14:00,in_transit,,,\n"
-                 + "1Z3,UPS,2026-11-03T08:00:00-1400,in_transit,,,\n"
-                 + "1Z4,UPS,2026-11-03T08:00:00-14:30,in_transit,,,\n"
-                 + "1Z5,UPS,2026-11-03T08:00:00+05:30,in_transit,,,\n")
-    project.drop("acme", "scans", "offsets.jsonl", '{"tracking_code": "EZ1", "carrier": "USPS", "tracking_details": ['
-                 '{"status": "in_transit", "datetime": "2026-11-03T08:00:00+15:00"}, '
-                 '{"status": "delivered", "datetime": "2026-11-04T08:00:00+14:00"}]}\n')
+    project.drop(
+        "acme",
+        "scans",
+        "offsets.csv",
+        SCANS_HEADER
+        + "1Z1,UPS,2026-11-03T08:00:00+99:00,in_transit,,,\n"
+        + "1Z2,UPS,2026-11-03T08:00:00+14:00,in_transit,,,\n"
+        + "1Z3,UPS,2026-11-03T08:00:00-1400,in_transit,,,\n"
+        + "1Z4,UPS,2026-11-03T08:00:00-14:30,in_transit,,,\n"
+        + "1Z5,UPS,2026-11-03T08:00:00+05:30,in_transit,,,\n",
+    )
+    project.drop(
+        "acme",
+        "scans",
+        "offsets.jsonl",
+        '{"tracking_code": "EZ1", "carrier": "USPS", "tracking_details": ['
+        '{"status": "in_transit", "datetime": "2026-11-03T08:00:00+15:00"}, '
+        '{"status": "delivered", "datetime": "2026-11-04T08:00:00+14:00"}]}\n',
+    )
     results = load_all(con, project)
     assert [(r.file, r.status, r.rows_loaded, r.rows_rejected) for r in results.values()] == [
-        ("scans/offsets.csv", LOADED, 3, 2), ("scans/offsets.jsonl", LOADED, 1, 1)]
+        ("scans/offsets.csv", LOADED, 3, 2),
+        ("scans/offsets.jsonl", LOADED, 1, 1),
+    ]
     assert rows(con, "select file, line, reason from main.rejects order by all") == [
         ("scans/offsets.csv", 2, "time zone offset beyond +/-14:00 in event_time"),
         ("scans/offsets.csv", 5, "time zone offset beyond +/-14:00 in event_time"),
@@ -668,11 +782,19 @@ def test_an_offset_beyond_14_hours_is_a_rejected_row_and_14_hours_is_accepted(pr
 
 @pytest.mark.parametrize("date", ["9999-12-31", "1999-12-31"])
 def test_a_date_this_business_cannot_have_is_a_rejected_row(project, con, date):
-    project.drop("acme", "orders", "orders.txt", "order-id\torder-item-id\tlatest-delivery-date\n"
-                 f"1\t1\t{date}\n2\t1\t2026-11-05\n")
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        f"order-id\torder-item-id\tlatest-delivery-date\n1\t1\t{date}\n2\t1\t2026-11-05\n",
+    )
     project.drop("acme", "confirmations", "confirmations.txt", f"order-id\tship-date\n1\t{date}\n2\t2026-11-02\n")
-    project.drop("acme", "scans", "scans.csv", SCANS_HEADER + f"1Z1,UPS,{date}T08:00:00Z,in_transit,,,\n"
-                 "1Z2,UPS,2026-11-03T08:00:00Z,in_transit,,,\n")
+    project.drop(
+        "acme",
+        "scans",
+        "scans.csv",
+        SCANS_HEADER + f"1Z1,UPS,{date}T08:00:00Z,in_transit,,,\n1Z2,UPS,2026-11-03T08:00:00Z,in_transit,,,\n",
+    )
     results = load_all(con, project)
     assert {(r.status, r.rows_read, r.rows_loaded) for r in results.values()} == {(LOADED, 2, 1)}
     assert rows(con, "select file, line, reason from main.rejects order by all") == [
@@ -689,38 +811,84 @@ def test_a_control_character_in_a_value_is_a_rejected_row_never_a_value(project,
     header = "order-id\torder-item-id\tlatest-delivery-date\n"
     filler = "".join(f"111-{i:07d}\t1\t2026-11-05\n" for i in range(3000))  # about 90 KiB
     project.drop("acme", "orders", "a-early.txt", header + "111-\x00666\t1\t2026-11-05\n" + filler)
-    project.drop("acme", "orders", "b-late.txt", header + filler + "111-\x00777\t1\t2026-11-05\n"
-                 + "111-\x1b[2J\t1\t2026-11-05\n" + "111-9\t1\t2026-11-05\n")
-    project.drop("acme", "confirmations", "c.txt", "order-id\tship-date\ttracking-number\n"
-                 "111-1\t2026-11-02\t1Z\x01X\n111-1\t2026-11-02\t1ZOK\n111-1\t2026-11-02\t1Z\x9b2J\n")
-    project.drop("acme", "scans", "s.jsonl", '{"tracking_code": "EZ\\u0000 1", "tracking_details": ['
-                 '{"status": "in_transit", "datetime": "2026-11-03T08:00:00Z"}]}\n'
-                 '{"tracking_code": "EZ2", "tracking_details": [{"status": "in_transit\\u001b", '
-                 '"datetime": "2026-11-03T08:00:00Z"}]}\n')
+    project.drop(
+        "acme",
+        "orders",
+        "b-late.txt",
+        header + filler + "111-\x00777\t1\t2026-11-05\n" + "111-\x1b[2J\t1\t2026-11-05\n" + "111-9\t1\t2026-11-05\n",
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "c.txt",
+        "order-id\tship-date\ttracking-number\n"
+        "111-1\t2026-11-02\t1Z\x01X\n111-1\t2026-11-02\t1ZOK\n111-1\t2026-11-02\t1Z\x9b2J\n",
+    )
+    project.drop(
+        "acme",
+        "scans",
+        "s.jsonl",
+        '{"tracking_code": "EZ\\u0000 1", "tracking_details": ['
+        '{"status": "in_transit", "datetime": "2026-11-03T08:00:00Z"}]}\n'
+        '{"tracking_code": "EZ2", "tracking_details": [{"status": "in_transit\\u001b", '
+        '"datetime": "2026-11-03T08:00:00Z"}]}\n',
+    )
     results = load_all(con, project)
     assert {r.file: (r.status, r.rows_read, r.rows_rejected) for r in results.values()} == {
-        "orders/a-early.txt": (LOADED, 3001, 1), "orders/b-late.txt": (LOADED, 3003, 2),
-        "confirmations/c.txt": (LOADED, 3, 2), "scans/s.jsonl": (LOADED, 2, 2)}
+        "orders/a-early.txt": (LOADED, 3001, 1),
+        "orders/b-late.txt": (LOADED, 3003, 2),
+        "confirmations/c.txt": (LOADED, 3, 2),
+        "scans/s.jsonl": (LOADED, 2, 2),
+    }
     assert rows(con, "select file, line, reason, fields from main.rejects order by file, line") == [
-        ("confirmations/c.txt", 2, "control character in a value",
-         {"order-id": "111-1", "ship-date": "2026-11-02", "tracking-number": "1Z\\x01X"}),
-        ("confirmations/c.txt", 4, "control character in a value",  # a C1 control: CSI, the escape of terminals
-         {"order-id": "111-1", "ship-date": "2026-11-02", "tracking-number": "1Z\\x9b2J"}),
-        ("orders/a-early.txt", 2, "control character in a value",
-         {"order-id": "111-\\x00666", "order-item-id": "1", "latest-delivery-date": "2026-11-05"}),
-        ("orders/b-late.txt", 3002, "control character in a value",
-         {"order-id": "111-\\x00777", "order-item-id": "1", "latest-delivery-date": "2026-11-05"}),
-        ("orders/b-late.txt", 3003, "control character in a value",
-         {"order-id": "111-\\x1b[2J", "order-item-id": "1", "latest-delivery-date": "2026-11-05"}),
-        ("scans/s.jsonl", 1, "control character in a value", {"tracking-number": "EZ\\x00 1",
-                                                              "event-time": "2026-11-03T08:00:00Z",
-                                                              "status": "in_transit"}),
-        ("scans/s.jsonl", 2, "control character in a value", {"tracking-number": "EZ2",
-                                                              "event-time": "2026-11-03T08:00:00Z",
-                                                              "status": "in_transit\\x1b"}),
+        (
+            "confirmations/c.txt",
+            2,
+            "control character in a value",
+            {"order-id": "111-1", "ship-date": "2026-11-02", "tracking-number": "1Z\\x01X"},
+        ),
+        (
+            "confirmations/c.txt",
+            4,
+            "control character in a value",  # a C1 control: CSI, the escape of terminals
+            {"order-id": "111-1", "ship-date": "2026-11-02", "tracking-number": "1Z\\x9b2J"},
+        ),
+        (
+            "orders/a-early.txt",
+            2,
+            "control character in a value",
+            {"order-id": "111-\\x00666", "order-item-id": "1", "latest-delivery-date": "2026-11-05"},
+        ),
+        (
+            "orders/b-late.txt",
+            3002,
+            "control character in a value",
+            {"order-id": "111-\\x00777", "order-item-id": "1", "latest-delivery-date": "2026-11-05"},
+        ),
+        (
+            "orders/b-late.txt",
+            3003,
+            "control character in a value",
+            {"order-id": "111-\\x1b[2J", "order-item-id": "1", "latest-delivery-date": "2026-11-05"},
+        ),
+        (
+            "scans/s.jsonl",
+            1,
+            "control character in a value",
+            {"tracking-number": "EZ\\x00 1", "event-time": "2026-11-03T08:00:00Z", "status": "in_transit"},
+        ),
+        (
+            "scans/s.jsonl",
+            2,
+            "control character in a value",
+            {"tracking-number": "EZ2", "event-time": "2026-11-03T08:00:00Z", "status": "in_transit\\x1b"},
+        ),
     ]
-    assert rows(con, "select count(*) from raw.orders where regexp_matches(order_id, '[\\x00-\\x1f]') "
-                     "or order_id in ('111-', '111-666', '111-777')") == [(0,)]
+    assert rows(
+        con,
+        "select count(*) from raw.orders where regexp_matches(order_id, '[\\x00-\\x1f]') "
+        "or order_id in ('111-', '111-666', '111-777')",
+    ) == [(0,)]
     assert rows(con, "select max(order_id) from raw.orders") == [("111-9",)]
     assert rows(con, "select tracking_number from raw.confirmations") == [("1ZOK",)]
 
@@ -752,8 +920,9 @@ def test_a_symbolic_link_leading_outside_the_landing_folder_is_refused(project, 
     assert rows(con, "select count(*) from raw.catalog") == [(0,)]
 
 
-def test_a_seller_name_leading_outside_the_landing_folder_is_refused_in_one_line(project, tmp_path, capsys,
-                                                                                  open_warehouse):
+def test_a_seller_name_leading_outside_the_landing_folder_is_refused_in_one_line(
+    project, tmp_path, capsys, open_warehouse
+):
     evil = tmp_path / "evil"
     (evil / "scans").mkdir(parents=True)
     (evil / "scans" / "s.csv").write_text(SCANS_HEADER + "1ZEVIL,UPS,2026-11-03T08:00:00Z,in_transit,,,\n")
@@ -783,8 +952,12 @@ def test_a_small_gzip_expanding_to_a_gibibyte_keeps_memory_within_the_limit(proj
     # (a child started with vfork inherits the parent's peak at exec).
     peak_file = project.root / "peak_kib"
     with open(project.root / "out.txt", "w") as out, open(project.root / "err.txt", "w") as err:
-        code = subprocess.call([sys.executable, "-c", REPORTS_OWN_PEAK, str(peak_file), "ingest", "--config",
-                                str(project.config)], cwd=ROOT, stdout=out, stderr=err)
+        code = subprocess.call(
+            [sys.executable, "-c", REPORTS_OWN_PEAK, str(peak_file), "ingest", "--config", str(project.config)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+        )
     out = (project.root / "out.txt").read_text().splitlines()
     assert code == 1, (project.root / "err.txt").read_text()
     assert table_row(out, "acme", "scans") == [1, 0, 1, 1024 * len(block) // len(line), 0]
@@ -793,22 +966,40 @@ def test_a_small_gzip_expanding_to_a_gibibyte_keeps_memory_within_the_limit(proj
     assert peak_mb < 256 + 300, f"peak RSS {peak_mb:.0f} MB"
 
 
-@pytest.mark.parametrize("feed,name,long_line,content", [
-    ("orders", "long.txt", 3, lambda long: "order-id\torder-item-id\tlatest-delivery-date\n1\t1\t2026-11-05\n"
-                                        f"2\t{long}\t2026-11-05\n3\t1\t2026-11-05\n"),
-    ("scans", "long.jsonl", 2, lambda long: '{"tracking_code": "EZ1", "tracking_details": [{"status": "in_transit", '
-                                         '"datetime": "2026-11-03T08:00:00Z"}]}\n'
-                                         f'{{"tracking_code": "EZ2", "pad": "{long}"}}\n'
-                                         '{"tracking_code": "EZ3", "tracking_details": [{"status": "delivered", '
-                                         '"datetime": "2026-11-04T08:00:00Z"}]}\n'),
-], ids=["delimited", "JSON lines"])
-def test_a_20_mib_line_is_one_rejected_row_and_the_other_rows_load(project, con, feed, name, long_line,
-                                                                    content):
+@pytest.mark.parametrize(
+    "feed,name,long_line,content",
+    [
+        (
+            "orders",
+            "long.txt",
+            3,
+            lambda long: (
+                "order-id\torder-item-id\tlatest-delivery-date\n1\t1\t2026-11-05\n"
+                f"2\t{long}\t2026-11-05\n3\t1\t2026-11-05\n"
+            ),
+        ),
+        (
+            "scans",
+            "long.jsonl",
+            2,
+            lambda long: (
+                '{"tracking_code": "EZ1", "tracking_details": [{"status": "in_transit", '
+                '"datetime": "2026-11-03T08:00:00Z"}]}\n'
+                f'{{"tracking_code": "EZ2", "pad": "{long}"}}\n'
+                '{"tracking_code": "EZ3", "tracking_details": [{"status": "delivered", '
+                '"datetime": "2026-11-04T08:00:00Z"}]}\n'
+            ),
+        ),
+    ],
+    ids=["delimited", "JSON lines"],
+)
+def test_a_20_mib_line_is_one_rejected_row_and_the_other_rows_load(project, con, feed, name, long_line, content):
     path = project.drop("acme", feed, name, content("z" * 20 * 2**20))
     result = load_all(con, project)[f"{feed}/{name}"]
     assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == (LOADED, 3, 2, 1)
     assert rows(con, "select file, line, reason, fields from main.rejects") == [
-        (f"{feed}/{name}", long_line, "line longer than 16 MiB", None)]
+        (f"{feed}/{name}", long_line, "line longer than 16 MiB", None)
+    ]
     assert path.stat().st_size > 20 * 2**20
 
 
@@ -818,9 +1009,11 @@ def test_an_empty_file_fails_on_every_run_until_replaced_and_two_are_never_each_
     for _ in range(2):
         code, out, err = cli(capsys, "ingest", "--config", str(project.config))
         assert code == 1 and err == "vtr: 2 file(s) could not be read\n"
-        assert out[1:] == ["acme             scans                0        0       2          0         0",
-                           "failed acme scans/a.csv: empty file: nothing to load",
-                           "failed acme scans/b.csv: empty file: nothing to load"]
+        assert out[1:] == [
+            "acme             scans                0        0       2          0         0",
+            "failed acme scans/a.csv: empty file: nothing to load",
+            "failed acme scans/b.csv: empty file: nothing to load",
+        ]
     project.drop("acme", "scans", "a.csv", SCANS_HEADER + "1Z1,UPS,2026-11-03T08:00:00Z,in_transit,,,\n")
     (project.landing / "acme" / "scans" / "b.csv").unlink()
     code, out, err = cli(capsys, "ingest", "--config", str(project.config))

@@ -32,8 +32,10 @@ SMALL_BATCHES = "40000"
 
 
 def cp1252_orders() -> bytes:
-    header = ("order-id\torder-item-id\tpurchase-date\tsku\tquantity-purchased\titem-price\tcurrency\t"
-              "latest-delivery-date\tsales-channel\tbuyer-name")
+    header = (
+        "order-id\torder-item-id\tpurchase-date\tsku\tquantity-purchased\titem-price\tcurrency\t"
+        "latest-delivery-date\tsales-channel\tbuyer-name"
+    )
     line = f"K-1\tK-1-1\t{START}T09:00:00Z\tKSKU\t1\t9.90\tEUR\t{DAY - dt.timedelta(days=15)}\tAmazon.de\tRenée Müller"
     return (header + "\r\n" + line + "\r\n").encode("cp1252")
 
@@ -57,8 +59,10 @@ def config(folder: Path, landing: Path, hook: Hook) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     aliases = "".join(f'"{k}" = "{v}"\n' for k, v in CARRIER_ALIASES.items())
     path = folder / "vtr.toml"
-    path.write_text(f'[paths]\nlanding = "{landing}"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
-                    f'[quality]\nmin_rejected_rows = 5\n[[alerts]]\nurl = "{hook.url}"\n[carrier_aliases]\n{aliases}')
+    path.write_text(
+        f'[paths]\nlanding = "{landing}"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
+        f'[quality]\nmin_rejected_rows = 5\n[[alerts]]\nurl = "{hook.url}"\n[carrier_aliases]\n{aliases}'
+    )
     return path
 
 
@@ -71,13 +75,20 @@ def result(path: Path, hook: Hook) -> dict:
     settings = load_settings(path)
     con = connect(settings, read_only=True)
     try:
-        marts = [r[0] for r in con.execute("select table_name from duckdb_tables() where database_name = 'lake' "
-                                           "and schema_name = 'marts' order by 1").fetchall()]
+        marts = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'lake' "
+                "and schema_name = 'marts' order by 1"
+            ).fetchall()
+        ]
         found = {name: con.execute(f"select * from marts.{name} order by all").fetchall() for name in marts}
         found["rejects"] = con.execute("select * from main.rejects order by all").fetchall()
         found["files"] = con.execute("select * exclude (loaded_at) from raw.files order by all").fetchall()
-        found["raw rows"] = [con.execute(f"select count(*) from raw.{t}").fetchone()[0]
-                             for t in ("orders", "confirmations", "scans", "catalog")]
+        found["raw rows"] = [
+            con.execute(f"select count(*) from raw.{t}").fetchone()[0]
+            for t in ("orders", "confirmations", "scans", "catalog")
+        ]
     finally:
         con.close()
     out = settings.output
@@ -90,29 +101,37 @@ def test_a_run_killed_at_any_point_and_run_again_equals_an_uninterrupted_run(lan
     hook = Hook()
     try:
         reference_config = config(tmp_path / "reference", landing, hook)
-        done = subprocess.run([sys.executable, KILLPOINT, "count", "0", *run_args(reference_config)],
-                              capture_output=True, text=True, timeout=300,
-                              env={**_env(), "KILLPOINT_BATCH_BYTES": SMALL_BATCHES})
+        done = subprocess.run(
+            [sys.executable, KILLPOINT, "count", "0", *run_args(reference_config)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**_env(), "KILLPOINT_BATCH_BYTES": SMALL_BATCHES},
+        )
         assert done.returncode == 0, done.stderr
         counts = dict(re.findall(r"(\w+)=(\d+)", done.stderr.splitlines()[-1]))
         reference = result(reference_config, hook)
         assert any(t.startswith("Data quality") for t in reference["notifications"])
         assert reference["rejects"] and "mart_vtr_snapshots" in reference
-        assert [f for f in reference["files"] if f[3] == "orders/a_first_report_cp1252.txt"][0][1] < \
-               [f for f in reference["files"] if f[2] == "orders" and f[3].startswith("orders/orders_")][0][1]
+        assert [f for f in reference["files"] if f[3] == "orders/a_first_report_cp1252.txt"][0][1] < [
+            f for f in reference["files"] if f[2] == "orders" and f[3].startswith("orders/orders_")
+        ][0][1]
 
         before_outputs, parquet = int(counts["commits_before_outputs"]), int(counts["parquet"])
         assert before_outputs >= 10  # small batches: many commits to kill at
         ingest_commits = before_outputs - 1  # the last one before the outputs publishes the marts
-        points = sorted({("inside-commit", k) for k in _spread(1, before_outputs, 8)}
-                        | {("after-commit", k) for k in _spread(1, before_outputs, 8)}
-                        | {("after-commit", ingest_commits)}  # killed after ingest: the re-run decides the same
-                        | {("inside-commit", 2)}  # the cp1252 report's batch, before the UTF-8 reports'
-                        | {("parquet", k) for k in _spread(1, parquet, 3)})
+        points = sorted(
+            {("inside-commit", k) for k in _spread(1, before_outputs, 8)}
+            | {("after-commit", k) for k in _spread(1, before_outputs, 8)}
+            | {("after-commit", ingest_commits)}  # killed after ingest: the re-run decides the same
+            | {("inside-commit", 2)}  # the cp1252 report's batch, before the UTF-8 reports'
+            | {("parquet", k) for k in _spread(1, parquet, 3)}
+        )
         assert len(points) >= 20
         with ThreadPoolExecutor(max_workers=2) as pool:  # two trials at a time, each its own lake and webhook
-            differences = [d for found in pool.map(lambda p: _trial(landing, tmp_path, reference, *p), points)
-                           for d in found]
+            differences = [
+                d for found in pool.map(lambda p: _trial(landing, tmp_path, reference, *p), points) for d in found
+            ]
         assert differences == []
     finally:
         hook.server.shutdown()
@@ -124,8 +143,13 @@ def _trial(landing: Path, tmp_path: Path, reference: dict, kind: str, at: int) -
     hook = Hook()
     try:
         trial = config(tmp_path / f"{kind}-{at}", landing, hook)
-        killed = subprocess.run([sys.executable, KILLPOINT, kind, str(at), *run_args(trial)], capture_output=True,
-                                text=True, timeout=300, env={**_env(), "KILLPOINT_BATCH_BYTES": SMALL_BATCHES})
+        killed = subprocess.run(
+            [sys.executable, KILLPOINT, kind, str(at), *run_args(trial)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**_env(), "KILLPOINT_BATCH_BYTES": SMALL_BATCHES},
+        )
         assert killed.returncode == -9, (kind, at, killed.stderr[-2000:])
         again = subprocess.run([VTR, *run_args(trial)], capture_output=True, text=True, timeout=300, env=_env())
         assert again.returncode == 0, (kind, at, again.stderr[-2000:])
@@ -146,5 +170,8 @@ def _spread(first: int, last: int, count: int) -> set[int]:
 def _env() -> dict:
     import os
 
-    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-            "VTR_ALERT_BACKOFF_SECONDS": "0.01"}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "VTR_ALERT_BACKOFF_SECONDS": "0.01",
+    }

@@ -28,8 +28,11 @@ def _nodes(node):
 
 def _inlined(sql: str, models: dict) -> str:
     """The SQL (comments left out) with every staging and intermediate model it reads written in as a subquery."""
-    return re.sub(r"\b(?:staging|intermediate)\.(\w+)\b",
-                  lambda m: f"(\n{_inlined(models[m.group(1)].sql, models)}\n)", re.sub(r"--[^\n]*", "", sql))
+    return re.sub(
+        r"\b(?:staging|intermediate)\.(\w+)\b",
+        lambda m: f"(\n{_inlined(models[m.group(1)].sql, models)}\n)",
+        re.sub(r"--[^\n]*", "", sql),
+    )
 
 
 def test_no_staging_or_intermediate_model_plans_more_rows_than_ten_times_its_largest_input(project):
@@ -43,8 +46,9 @@ def test_no_staging_or_intermediate_model_plans_more_rows_than_ten_times_its_lar
     con = connect(settings, read_only=True)
     try:
         build_models(con, settings, "acme", day, day)  # the scratch database the models read and plan in
-        largest_input = max(con.execute(f"select count(*) from raw.{t}").fetchone()[0]
-                            for t in ("orders", "confirmations", "scans"))
+        largest_input = max(
+            con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in ("orders", "confirmations", "scans")
+        )
         estimates = {}
         models = {m.name: m for m in load_models()}
         for model in models.values():
@@ -53,7 +57,8 @@ def test_no_staging_or_intermediate_model_plans_more_rows_than_ten_times_its_lar
             sql = _inlined(model.sql, models)
             plan = json.loads(con.execute(f"explain (format json) {sql}").fetchall()[0][1])
             estimates[model.name] = max(
-                int(n.get("extra_info", {}).get("Estimated Cardinality", 0)) for root in plan for n in _nodes(root))
+                int(n.get("extra_info", {}).get("Estimated Cardinality", 0)) for root in plan for n in _nodes(root)
+            )
     finally:
         con.close()
     assert largest_input > 10_000 and len(estimates) >= 8

@@ -88,8 +88,10 @@ def _pct(vtr: float) -> str:
 def test_a_page_per_account_sharing_one_offline_plotly(published):
     settings, summary = published
     reports = settings.output / "reports"
-    accounts = _datasets(settings, f"select distinct seller_id, marketplace from vtr_snapshots "
-                                   f"where snapshot_date = date '{D}' order by all")
+    accounts = _datasets(
+        settings,
+        f"select distinct seller_id, marketplace from vtr_snapshots where snapshot_date = date '{D}' order by all",
+    )
     assert accounts == [("nordic-home", "Amazon.de"), ("nordic-home", "Amazon.se"), ("tiny-shop", "Amazon.fr")]
     for seller, marketplace in accounts:
         page = Page(report_path(settings, seller, D, marketplace))
@@ -102,9 +104,12 @@ def test_a_page_per_account_sharing_one_offline_plotly(published):
 
 def test_the_category_table_gives_each_category_its_vtr_per_window_lowest_first(published):
     settings, _ = published
-    expected = _datasets(settings, f"select scope_value, window_days, packages_valid, packages_total, vtr, status "
-                                   f"from vtr_snapshots where snapshot_date = date '{D}' and scope = 'category' "
-                                   f"and seller_id = 'nordic-home' and marketplace = 'Amazon.se'")
+    expected = _datasets(
+        settings,
+        f"select scope_value, window_days, packages_valid, packages_total, vtr, status "
+        f"from vtr_snapshots where snapshot_date = date '{D}' and scope = 'category' "
+        f"and seller_id = 'nordic-home' and marketplace = 'Amazon.se'",
+    )
     rows = Page(report_path(settings, "nordic-home", D, "Amazon.se")).tables["categories"]
     head, body = rows[0], rows[1:]
     assert head[0] == "Category" and head[1].startswith("7-day VTR") and head[4].startswith("30-day VTR")
@@ -115,20 +120,28 @@ def test_the_category_table_gives_each_category_its_vtr_per_window_lowest_first(
         assert cells[0] == _pct(vtr) and cells[1] == f"{valid:,} / {total:,}"
         if status == "below_target":
             assert shown[category][7] == "Below target"
-    thirty = [next(e[4] for e in expected if e[0] == r[0].split(" low volume")[0].rstrip("0123456789, ")
-                   and e[1] == 30) for r in body]
+    thirty = [
+        next(e[4] for e in expected if e[0] == r[0].split(" low volume")[0].rstrip("0123456789, ") and e[1] == 30)
+        for r in body
+    ]
     assert thirty == sorted(thirty)  # lowest 30-day VTR first
 
 
 def test_both_lists_are_complete_in_the_page_and_in_their_csv_with_what_to_do(published):
     settings, _ = published
     account = "seller_id = 'nordic-home' and marketplace = 'Amazon.se'"
-    to_fix = _datasets(settings, f"select order_id, fix_by_date, reason from at_risk_packages where snapshot_date = "
-                                 f"date '{D}' and {account} order by fix_by_date, order_id, tracking_number nulls "
-                                 f"first, package_id")
-    invalid = _datasets(settings, f"select order_id from invalid_packages where snapshot_date = date '{D}' and "
-                                  f"{account} order by promised_delivery_date, order_id, tracking_number nulls "
-                                  f"first, package_id")
+    to_fix = _datasets(
+        settings,
+        f"select order_id, fix_by_date, reason from at_risk_packages where snapshot_date = "
+        f"date '{D}' and {account} order by fix_by_date, order_id, tracking_number nulls "
+        f"first, package_id",
+    )
+    invalid = _datasets(
+        settings,
+        f"select order_id from invalid_packages where snapshot_date = date '{D}' and "
+        f"{account} order by promised_delivery_date, order_id, tracking_number nulls "
+        f"first, package_id",
+    )
     assert len(to_fix) > 20 and len(invalid) > 20  # more than one screen: the old report showed 20
     path = report_path(settings, "nordic-home", D, "Amazon.se")
     page = Page(path)
@@ -148,8 +161,15 @@ def test_both_lists_are_complete_in_the_page_and_in_their_csv_with_what_to_do(pu
     fixes = fix_file(settings, D, "nordic-home", "Amazon.se")
     assert fixes.name in page.links[-100:] or any(link.endswith(fixes.name) for link in page.links)
     assert fixes.read_text().splitlines()[0].split("\t") == [
-        "order-id", "order-item-id", "quantity", "ship-date", "carrier-code", "carrier-name", "tracking-number",
-        "ship-method"]
+        "order-id",
+        "order-item-id",
+        "quantity",
+        "ship-date",
+        "carrier-code",
+        "carrier-name",
+        "tracking-number",
+        "ship-method",
+    ]
 
 
 def test_data_health_names_the_feeds_and_the_skus_missing_from_the_catalog(published):
@@ -170,8 +190,11 @@ def test_the_index_lists_every_account_and_date_with_its_status(published):
     assert summary.index == str(index)
     page = Page(index)
     rows = page.tables["reports"][1:]
-    expected = _datasets(settings, "select snapshot_date, seller_id, marketplace, vtr, status from vtr_snapshots "
-                                   "where scope = 'overall' and window_days = 30 order by all")
+    expected = _datasets(
+        settings,
+        "select snapshot_date, seller_id, marketplace, vtr, status from vtr_snapshots "
+        "where scope = 'overall' and window_days = 30 order by all",
+    )
     shown = {(r[0], r[1], r[2]): r[3] for r in rows}
     # the report of the run's last date per account; the index holds every date a report was written for
     for day, seller, marketplace, vtr, status in expected:
@@ -187,8 +210,8 @@ def test_category_colours_are_distinct_and_never_the_target_or_overall_colour():
     names = [f"Category {n:02}" for n in range(30)] + ["Uncategorized"]
     colours = category_colours(names)
     assert len(set(colours.values())) == len(names)
-    rgb = {name: tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for name, c in colours.items()}
-    reserved = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in (TARGET_COLOUR, *OVERALL_COLOURS)]
+    rgb = {name: tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for name, c in colours.items()}
+    reserved = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in (TARGET_COLOUR, *OVERALL_COLOURS)]
     for name, colour in rgb.items():
         assert min(sum((a - b) ** 2 for a, b in zip(colour, r, strict=True)) ** 0.5 for r in reserved) > 50, name
 
@@ -197,21 +220,38 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
-@pytest.mark.skipif(_chromium() is None and not os.environ.get("CI"),
-                    reason="chromium is not installed (make test and .ci/run install Debian's chromium)")
+@pytest.mark.skipif(
+    _chromium() is None and not os.environ.get("CI"),
+    reason="chromium is not installed (make test and .ci/run install Debian's chromium)",
+)
 def test_a_headless_browser_shows_the_figures_the_lists_and_every_chart_offline(published, tmp_path):
     """Drawn by Chromium with no network: the category table's figures for two categories, both lists with their
     full counts and working CSV links, and the three charts; the screenshot is kept in test-artifacts/."""
     settings, _ = published
     path = report_path(settings, "nordic-home", D, "Amazon.se")
-    flags = [_chromium() or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: the page must work offline
-             "--window-size=1280,4000", "--virtual-time-budget=8000"]
+    flags = [
+        _chromium() or "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: the page must work offline
+        "--window-size=1280,4000",
+        "--virtual-time-budget=8000",
+    ]
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "report_nordic-home_Amazon.se.png"
-    dom = subprocess.run([*flags, f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={screenshot}",
-                          "--dump-dom", path.as_uri()], check=True, capture_output=True, timeout=90, text=True).stdout
+    dom = subprocess.run(
+        [*flags, f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={screenshot}", "--dump-dom", path.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=90,
+        text=True,
+    ).stdout
     assert screenshot.stat().st_size > 100_000  # a drawn page, not a blank one
     drawn = tmp_path / "drawn.html"
     drawn.write_text(dom)
@@ -220,14 +260,19 @@ def test_a_headless_browser_shows_the_figures_the_lists_and_every_chart_offline(
     categories = {r[0].split(" low volume")[0].rstrip("0123456789, "): r for r in page.tables["categories"][1:]}
     for category in ("Garden", "Kitchen"):
         for window, cells in ((7, categories[category][1:3]), (30, categories[category][4:6])):
-            valid, total, vtr = _datasets(settings, f"select packages_valid, packages_total, vtr from vtr_snapshots "
-                                                    f"where snapshot_date = date '{D}' and scope = 'category' and "
-                                                    f"scope_value = '{category}' and window_days = {window} and "
-                                                    f"marketplace = 'Amazon.se'")[0]
+            valid, total, vtr = _datasets(
+                settings,
+                f"select packages_valid, packages_total, vtr from vtr_snapshots "
+                f"where snapshot_date = date '{D}' and scope = 'category' and "
+                f"scope_value = '{category}' and window_days = {window} and "
+                f"marketplace = 'Amazon.se'",
+            )[0]
             assert cells == [_pct(vtr), f"{valid:,} / {total:,}"]
     account = "seller_id = 'nordic-home' and marketplace = 'Amazon.se'"
-    for table, dataset, heading in (("list-to-fix", "at_risk_packages", "To fix before they are measured"),
-                                    ("list-invalid", "invalid_packages", "Measured invalid now")):
+    for table, dataset, heading in (
+        ("list-to-fix", "at_risk_packages", "To fix before they are measured"),
+        ("list-invalid", "invalid_packages", "Measured invalid now"),
+    ):
         count = _datasets(settings, f"select count(*) from {dataset} where snapshot_date = date '{D}' and {account}")
         assert len(page.tables[table]) - 1 == count[0][0] > 20
         assert f"{heading}: {count[0][0]:,} package(s)" in dom

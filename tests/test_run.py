@@ -18,46 +18,115 @@ from pipeline.run import run
 from test_models import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 
 COLUMNS = {
-    "vtr_snapshots": ["seller_id", "marketplace", "window_days", "scope", "scope_value", "window_start", "window_end",
-                      "packages_total", "packages_valid", "vtr", "target", "status"],
-    "category_report": ["seller_id", "marketplace", "category", "window_days", "packages_total", "packages_valid",
-                        "vtr", "invalid_missing_tracking", "invalid_carrier_not_integrated",
-                        "invalid_no_carrier_events", "invalid_pre_transit_only", "invalid_scan_before_ship_date"],
-    "invalid_packages": ["seller_id", "marketplace", "order_id", "tracking_number", "carrier", "ship_date",
-                         "promised_delivery_date", "categories", "reason", "package_id", "order_item_ids", "skus"],
-    "at_risk_packages": ["seller_id", "marketplace", "order_id", "tracking_number", "carrier", "ship_date",
-                         "promised_delivery_date", "categories", "reason", "days_since_ship", "fix_by_date",
-                         "package_id", "order_item_ids", "skus"],
+    "vtr_snapshots": [
+        "seller_id",
+        "marketplace",
+        "window_days",
+        "scope",
+        "scope_value",
+        "window_start",
+        "window_end",
+        "packages_total",
+        "packages_valid",
+        "vtr",
+        "target",
+        "status",
+    ],
+    "category_report": [
+        "seller_id",
+        "marketplace",
+        "category",
+        "window_days",
+        "packages_total",
+        "packages_valid",
+        "vtr",
+        "invalid_missing_tracking",
+        "invalid_carrier_not_integrated",
+        "invalid_no_carrier_events",
+        "invalid_pre_transit_only",
+        "invalid_scan_before_ship_date",
+    ],
+    "invalid_packages": [
+        "seller_id",
+        "marketplace",
+        "order_id",
+        "tracking_number",
+        "carrier",
+        "ship_date",
+        "promised_delivery_date",
+        "categories",
+        "reason",
+        "package_id",
+        "order_item_ids",
+        "skus",
+    ],
+    "at_risk_packages": [
+        "seller_id",
+        "marketplace",
+        "order_id",
+        "tracking_number",
+        "carrier",
+        "ship_date",
+        "promised_delivery_date",
+        "categories",
+        "reason",
+        "days_since_ship",
+        "fix_by_date",
+        "package_id",
+        "order_item_ids",
+        "skus",
+    ],
     "reason_summary": ["seller_id", "marketplace", "window_days", "reason", "packages"],
 }
-MARTS = ("mart_vtr_snapshots", "mart_category_report", "mart_invalid_packages", "mart_at_risk_packages",
-         "mart_reason_summary")
+MARTS = (
+    "mart_vtr_snapshots",
+    "mart_category_report",
+    "mart_invalid_packages",
+    "mart_at_risk_packages",
+    "mart_reason_summary",
+)
 DAYS = [D + dt.timedelta(days=n) for n in range(5)]
 
 
 def drop_sample(project):
     """Two accounts, packages promised across the days' windows, scans arriving day by day."""
     project.drop("acme", "catalog", "catalog.csv", "sku,category\nTOY1,Toys\nBOOK1,Books\n")
-    project.drop("acme", "orders", "orders.txt", orders_tsv(
-        ("B1", "B1-1", "TOY1", "2026-10-31"), ("B1", "B1-2", "BOOK1", "2026-10-31"),
-        ("B2", "B2-1", "TOY1", IN_BOTH),
-        ("B3", "B3-1", "BOOK1", "2026-11-08"),
-        ("B4", "B4-1", "TOY1", "2026-11-09", "Amazon.de"),
-        ("B5", "B5-1", "NOPE", "2026-11-10"),
-    ))
-    project.drop("acme", "confirmations", "conf.txt", confirmations_tsv(
-        ("B1", "", SHIPPED, "UPS", "", "TB1"),
-        ("B2", "B2-1", SHIPPED, "DHL", "", "TB2"),
-        ("B3", "B3-1", SHIPPED, "UPS", "", ""),
-        ("B4", "B4-1", SHIPPED, "Other", "Budbee", "TB4"),
-        ("B5", "B5-1", SHIPPED, "UPS", "", "TB5"),
-    ))
-    project.drop("acme", "scans", "scans.csv", scans_csv(
-        ("TB1", "2026-11-20T12:00:00Z", "in_transit"),
-        ("TB2", "2026-11-21T10:00:00Z", "pre_transit"),
-        ("TB2", "2026-11-23T00:30:00+01:00", "in_transit"),   # 2026-11-22T23:30Z
-        ("TB5", "2026-11-24T00:00:00Z", "delivered"),
-    ))
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        orders_tsv(
+            ("B1", "B1-1", "TOY1", "2026-10-31"),
+            ("B1", "B1-2", "BOOK1", "2026-10-31"),
+            ("B2", "B2-1", "TOY1", IN_BOTH),
+            ("B3", "B3-1", "BOOK1", "2026-11-08"),
+            ("B4", "B4-1", "TOY1", "2026-11-09", "Amazon.de"),
+            ("B5", "B5-1", "NOPE", "2026-11-10"),
+        ),
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        confirmations_tsv(
+            ("B1", "", SHIPPED, "UPS", "", "TB1"),
+            ("B2", "B2-1", SHIPPED, "DHL", "", "TB2"),
+            ("B3", "B3-1", SHIPPED, "UPS", "", ""),
+            ("B4", "B4-1", SHIPPED, "Other", "Budbee", "TB4"),
+            ("B5", "B5-1", SHIPPED, "UPS", "", "TB5"),
+        ),
+    )
+    project.drop(
+        "acme",
+        "scans",
+        "scans.csv",
+        scans_csv(
+            ("TB1", "2026-11-20T12:00:00Z", "in_transit"),
+            ("TB2", "2026-11-21T10:00:00Z", "pre_transit"),
+            ("TB2", "2026-11-23T00:30:00+01:00", "in_transit"),  # 2026-11-22T23:30Z
+            ("TB5", "2026-11-24T00:00:00Z", "delivered"),
+        ),
+    )
 
 
 def mart_rows(project) -> dict[str, list[tuple]]:
@@ -85,8 +154,9 @@ def output_files(project) -> dict[str, bytes]:
 def test_backfill_over_a_range_equals_single_runs_date_by_date(project, monkeypatch, batch):
     if batch:
         declared = models.load_models
-        monkeypatch.setattr(models, "load_models",
-                            lambda: [dataclasses.replace(m, batch=batch) if m.batch else m for m in declared()])
+        monkeypatch.setattr(
+            models, "load_models", lambda: [dataclasses.replace(m, batch=batch) if m.batch else m for m in declared()]
+        )
     drop_sample(project)
     settings = project.settings()
 
@@ -101,10 +171,14 @@ def test_backfill_over_a_range_equals_single_runs_date_by_date(project, monkeypa
     assert mart_rows(project) == backfilled
     assert output_files(project) == backfilled_files
     assert sorted(backfilled_files) == sorted(
-        f"{name}/snapshot_date={day}/acme.parquet" for name in DATASETS for day in DAYS)
+        f"{name}/snapshot_date={day}/acme.parquet" for name in DATASETS for day in DAYS
+    )
     # the days differ (windows move, scans arrive), so the comparison means something
-    overall_7 = [(r[0], r[8], r[9]) for r in backfilled["mart_vtr_snapshots"]
-                 if r[1:6] == ("acme", "Amazon.se", 7, "overall", None)]
+    overall_7 = [
+        (r[0], r[8], r[9])
+        for r in backfilled["mart_vtr_snapshots"]
+        if r[1:6] == ("acme", "Amazon.se", 7, "overall", None)
+    ]
     assert overall_7 == [(DAYS[0], 2, 1), (DAYS[1], 1, 0), (DAYS[2], 2, 1), (DAYS[3], 2, 1), (DAYS[4], 3, 2)]
 
 
@@ -143,26 +217,54 @@ def test_output_columns_are_the_contracts_in_order_and_snapshot_date_comes_from_
     invalid = pq.read_table(partition_file(settings, "invalid_packages", D, "acme")).to_pylist()
     package_ids = [row.pop("package_id") for row in invalid]
     assert invalid == [
-        {"seller_id": "acme", "marketplace": "Amazon.se", "order_id": "B2", "tracking_number": "TB2",
-         "carrier": "DHL", "ship_date": dt.date(2026, 11, 2), "promised_delivery_date": dt.date(2026, 11, 5),
-         "categories": ["Toys"], "reason": "no_carrier_events", "order_item_ids": ["B2-1"], "skus": ["TOY1"]},
+        {
+            "seller_id": "acme",
+            "marketplace": "Amazon.se",
+            "order_id": "B2",
+            "tracking_number": "TB2",
+            "carrier": "DHL",
+            "ship_date": dt.date(2026, 11, 2),
+            "promised_delivery_date": dt.date(2026, 11, 5),
+            "categories": ["Toys"],
+            "reason": "no_carrier_events",
+            "order_item_ids": ["B2-1"],
+            "skus": ["TOY1"],
+        },
     ]
-    assert package_ids == [r[0] for r in query(project, "select package_id from marts.mart_invalid_packages "
-                                                        "where order_id = 'B2' and snapshot_date = ?", [D])]
+    assert package_ids == [
+        r[0]
+        for r in query(
+            project,
+            "select package_id from marts.mart_invalid_packages where order_id = 'B2' and snapshot_date = ?",
+            [D],
+        )
+    ]
     at_risk = pq.read_table(partition_file(settings, "at_risk_packages", D, "acme")).to_pylist()
     assert [(r["order_id"], r["reason"], r["order_item_ids"], r["skus"]) for r in at_risk] == [
-        ("B4", "carrier_not_integrated", ["B4-1"], ["TOY1"]),    # Amazon.de first, then by fix-by date
+        ("B4", "carrier_not_integrated", ["B4-1"], ["TOY1"]),  # Amazon.de first, then by fix-by date
         ("B3", "missing_tracking", ["B3-1"], ["BOOK1"]),
         ("B5", "no_carrier_events", ["B5-1"], ["NOPE"]),
     ]
     summary = pq.read_table(partition_file(settings, "reason_summary", D, "acme")).to_pylist()
     assert [tuple(r.values()) for r in summary] == [
-        ("acme", "Amazon.se", 7, "no_carrier_events", 1), ("acme", "Amazon.se", 30, "no_carrier_events", 1)]
+        ("acme", "Amazon.se", 7, "no_carrier_events", 1),
+        ("acme", "Amazon.se", 30, "no_carrier_events", 1),
+    ]
     snapshots = pq.read_table(partition_file(settings, "vtr_snapshots", D, "acme")).to_pylist()
     assert snapshots[0] == {
-        "seller_id": "acme", "marketplace": "Amazon.de", "window_days": 7, "scope": "overall", "scope_value": None,
-        "window_start": dt.date(2026, 10, 31), "window_end": dt.date(2026, 11, 6), "packages_total": 0,
-        "packages_valid": 0, "vtr": None, "target": 0.95, "status": "no_packages"}
+        "seller_id": "acme",
+        "marketplace": "Amazon.de",
+        "window_days": 7,
+        "scope": "overall",
+        "scope_value": None,
+        "window_start": dt.date(2026, 10, 31),
+        "window_end": dt.date(2026, 11, 6),
+        "packages_total": 0,
+        "packages_valid": 0,
+        "vtr": None,
+        "target": 0.95,
+        "status": "no_packages",
+    }
 
 
 def test_every_mart_and_model_column_is_documented(project):
@@ -183,8 +285,9 @@ def test_every_mart_and_model_column_is_documented(project):
     finally:
         con.close()
     assert undocumented == []
-    assert sorted(t for t, comment in tables if comment) == sorted(m.name for m in load_models()
-                                                                   if m.kind == "snapshot")
+    assert sorted(t for t, comment in tables if comment) == sorted(
+        m.name for m in load_models() if m.kind == "snapshot"
+    )
     assert {m.name: sorted(m.column_docs) for m in load_models()} == {name: sorted(c) for name, c in built.items()}
 
 

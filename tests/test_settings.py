@@ -31,7 +31,7 @@ def test_relative_paths_resolve_against_the_settings_files_folder(project, tmp_p
 
 def test_the_settings_example_of_the_spec_loads(project):
     project.write_config(
-        '[metric]\ntarget = 0.95\nlag_days = 14\nwindows = [7, 30]\nscan_grace_days = 2\n'
+        "[metric]\ntarget = 0.95\nlag_days = 14\nwindows = [7, 30]\nscan_grace_days = 2\n"
         'integrated_carriers = ["UPS", "postnord"]\n'
         '[carrier_aliases]\n"United Parcel Service" = "ups"\n'
         '[[alerts]]\nurl = "json://localhost:8080/hook"\n'
@@ -56,7 +56,7 @@ BAD = {
     "target above one": ("[metric]\ntarget = 95\n", "metric.target"),
     "negative lag": ("[metric]\nlag_days = -1\n", "metric.lag_days"),
     "empty windows": ("[metric]\nwindows = []\n", "metric.windows"),
-    "table given a value": ('metric = 5\n', "metric"),
+    "table given a value": ("metric = 5\n", "metric"),
     "missing landing folder": ('[paths]\nlanding = "nowhere"\n', "paths.landing"),
     "seller without folder": ('sellers = ["ghost"]\n[paths]\nlanding = "landing"\n', "sellers"),
     "not TOML": ("[metric\n", "not valid TOML"),
@@ -105,8 +105,9 @@ def test_a_named_seller_whose_folder_is_a_link_leading_outside_the_landing_folde
     (project.landing / "evil").symlink_to(outside, target_is_directory=True)
     assert project.settings().seller_ids() == ["acme"]  # not named: a link is not a seller's folder
 
-    project.config.write_text('sellers = ["acme", "evil"]\n[paths]\nlanding = "landing"\n'
-                              'warehouse = "data/warehouse.sqlite"\n')
+    project.config.write_text(
+        'sellers = ["acme", "evil"]\n[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.sqlite"\n'
+    )
     with pytest.raises(SettingsError, match="'sellers' names 'evil', whose folder leads outside"):
         project.settings()
     for command in (["ingest"], ["run", "--date", "2026-11-20"]):
@@ -124,17 +125,26 @@ def _paths_config(project, **paths) -> None:
 
 PATH_ERRORS = {  # settings -> what the one line says ({root}: the project's folder)
     "output is a file": ({"output": "afile"}, "'paths.output' is not a folder: {root}/afile"),
-    "warehouse under a file": ({"warehouse": "afile/data/warehouse.sqlite"},
-                               "'paths.warehouse' folder cannot be created: {root}/afile/data ({root}/afile is not a"
-                               " folder)"),
-    "read-only warehouse folder": ({"warehouse": "readonly/warehouse.sqlite"},
-                                   "'paths.warehouse' folder is not writable: {root}/readonly"),
-    "data path under a file": ({"extra": '[warehouse]\ndata_path = "afile/lake"\n'},
-                               "'warehouse.data_path' folder cannot be created: {root}/afile/lake"),
-    "spill folder under a file": ({"extra": '[duckdb]\ntemp_directory = "afile/tmp"\n'},
-                                  "'duckdb.temp_directory' folder cannot be created: {root}/afile/tmp"),
-    "memory limit too small": ({"extra": '[duckdb]\nmemory_limit = "63MB"\n'},
-                               "'duckdb.memory_limit' must be a size of at least 64MB"),
+    "warehouse under a file": (
+        {"warehouse": "afile/data/warehouse.sqlite"},
+        "'paths.warehouse' folder cannot be created: {root}/afile/data ({root}/afile is not a folder)",
+    ),
+    "read-only warehouse folder": (
+        {"warehouse": "readonly/warehouse.sqlite"},
+        "'paths.warehouse' folder is not writable: {root}/readonly",
+    ),
+    "data path under a file": (
+        {"extra": '[warehouse]\ndata_path = "afile/lake"\n'},
+        "'warehouse.data_path' folder cannot be created: {root}/afile/lake",
+    ),
+    "spill folder under a file": (
+        {"extra": '[duckdb]\ntemp_directory = "afile/tmp"\n'},
+        "'duckdb.temp_directory' folder cannot be created: {root}/afile/tmp",
+    ),
+    "memory limit too small": (
+        {"extra": '[duckdb]\nmemory_limit = "63MB"\n'},
+        "'duckdb.memory_limit' must be a size of at least 64MB",
+    ),
 }
 
 

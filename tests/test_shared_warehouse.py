@@ -48,8 +48,10 @@ def land(generated: Path, landing: Path, until: dt.date) -> None:
 def write_config(root: Path, extra: str = "") -> Path:
     aliases = "".join(f'"{k}" = "{v}"\n' for k, v in CARRIER_ALIASES.items())
     config = root / "vtr.toml"
-    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
-                      f'[schedule]\nwait_for_files_minutes = 0\n[carrier_aliases]\n{aliases}{extra}')
+    config.write_text(
+        '[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
+        f"[schedule]\nwait_for_files_minutes = 0\n[carrier_aliases]\n{aliases}{extra}"
+    )
     return config
 
 
@@ -61,8 +63,14 @@ class SqlSession:
     """`vtr sql` reading statements from a pipe, kept open; `ask` sends one and reads the line carrying a marker."""
 
     def __init__(self, config: Path):
-        self.process = subprocess.Popen([VTR, "sql", "--config", str(config)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            [VTR, "sql", "--config", str(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
 
     def ask(self, sql: str) -> str:
         self.process.stdin.write(sql + "\n")
@@ -104,8 +112,11 @@ FILES = "select 'answer=' || count(*) as answer from raw.files;"
 
 
 def overall(con, day: dt.date) -> list[tuple]:
-    return con.execute("select marketplace, window_days, packages_valid, packages_total from marts.mart_vtr_snapshots"
-                       " where snapshot_date = ? and scope = 'overall' order by all", [day]).fetchall()
+    return con.execute(
+        "select marketplace, window_days, packages_valid, packages_total from marts.mart_vtr_snapshots"
+        " where snapshot_date = ? and scope = 'overall' order by all",
+        [day],
+    ).fetchall()
 
 
 def test_analysts_sessions_stay_open_through_a_cold_run_a_warm_run_and_a_backfill(generated, tmp_path):
@@ -138,13 +149,16 @@ def test_analysts_sessions_stay_open_through_a_cold_run_a_warm_run_and_a_backfil
         after = overall(reader, LAST)
         assert after and int(session.ask(FILES)) > loaded
 
-        backfill = vtr("backfill", "--config", str(config), "--start", str(LAST - dt.timedelta(days=29)),
-                       "--end", str(LAST))
+        backfill = vtr(
+            "backfill", "--config", str(config), "--start", str(LAST - dt.timedelta(days=29)), "--end", str(LAST)
+        )
         assert backfill.returncode == 0, backfill.stderr
         dates = reader.execute("select count(distinct snapshot_date) from marts.mart_vtr_snapshots").fetchone()[0]
         assert dates == 30
-        assert session.ask("select 'answer=' || count(distinct snapshot_date) as answer "
-                           "from marts.mart_vtr_snapshots;") == "30"
+        assert (
+            session.ask("select 'answer=' || count(distinct snapshot_date) as answer from marts.mart_vtr_snapshots;")
+            == "30"
+        )
         assert overall(reader, LAST) == after  # a backfill's last date is the daily run's
     finally:
         poller.stop.set()
@@ -165,13 +179,16 @@ def test_a_date_reads_as_published_earlier_and_maintenance_keeps_figures_and_rea
     con = connect(settings, read_only=True)
     try:
         # time travel: the snapshot as it stood right after its own day's run, before later runs
-        version = con.execute("select min(snapshot_id) from lake.snapshots() "
-                              "where changes['tables_inserted_into'] is not null "
-                              "and snapshot_id > (select max(snapshot_id) from lake.snapshots() "
-                              "where changes['tables_created'] is not null)").fetchone()[0]
+        version = con.execute(
+            "select min(snapshot_id) from lake.snapshots() "
+            "where changes['tables_inserted_into'] is not null "
+            "and snapshot_id > (select max(snapshot_id) from lake.snapshots() "
+            "where changes['tables_created'] is not null)"
+        ).fetchone()[0]
         assert version is not None
-        as_published = con.execute("select count(*) from marts.mart_vtr_snapshots at (version => ?)",
-                                   [version]).fetchone()[0]
+        as_published = con.execute(
+            "select count(*) from marts.mart_vtr_snapshots at (version => ?)", [version]
+        ).fetchone()[0]
         assert 0 < as_published < con.execute("select count(*) from marts.mart_vtr_snapshots").fetchone()[0]
         figures = {day: overall(con, day) for day in (first_published, LAST)}
         files_before = _data_files(con)
@@ -206,8 +223,9 @@ def test_a_date_reads_as_published_earlier_and_maintenance_keeps_figures_and_rea
 
 
 def _data_files(con) -> int:
-    return con.execute("select count(*) from __ducklake_metadata_lake.ducklake_data_file "
-                       "where end_snapshot is null").fetchone()[0]
+    return con.execute(
+        "select count(*) from __ducklake_metadata_lake.ducklake_data_file where end_snapshot is null"
+    ).fetchone()[0]
 
 
 def test_an_old_duckdb_file_warehouse_is_named_with_how_to_rebuild(tmp_path):

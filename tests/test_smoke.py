@@ -18,7 +18,8 @@ def test_unknown_settings_key_is_one_line_and_exit_2(project, capsys):
 def test_the_installed_vtr_command_ingests_a_file_and_says_so(project):
     project.drop("acme", "catalog", "catalog.csv", "sku,category\nSKU-A,Toys\nSKU-B,\n")
     vtr = Path(sys.executable).with_name("vtr")
-    done = subprocess.run([str(vtr), "ingest", "--config", str(project.config)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [str(vtr), "ingest", "--config", str(project.config)], capture_output=True, text=True, timeout=120
+    )
     assert (done.returncode, done.stderr) == (0, "")
     assert [line.split() for line in done.stdout.splitlines()][1:] == [["acme", "catalog", "1", "0", "0", "1", "1"]]

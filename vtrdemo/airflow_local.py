@@ -40,8 +40,9 @@ def prepare(airflow_home: Path, *, quiet: bool = True) -> None:
         os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
 
 
-def run_dag(config: Path, logical_dates: list[dt.date], *, conf: dict | None = None,
-            log_file: Path | None = None) -> list[DagRunResult]:
+def run_dag(
+    config: Path, logical_dates: list[dt.date], *, conf: dict | None = None, log_file: Path | None = None
+) -> list[DagRunResult]:
     """Run vtr_daily once per logical date, in order; Airflow's own output goes to log_file when given."""
     previous = os.environ.get("VTR_CONFIG")
     os.environ["VTR_CONFIG"] = str(Path(config).resolve())  # tasks and failure callbacks run in this process
@@ -67,15 +68,17 @@ def _run(logical_dates: list[dt.date], conf: dict | None) -> list[DagRunResult]:
     from pipeline.contract import SELLER_POOL
 
     initdb()
-    Pool.create_or_update_pool(SELLER_POOL, slots=2, description="sellers' chains that run at once",
-                               include_deferred=False)
+    Pool.create_or_update_pool(
+        SELLER_POOL, slots=2, description="sellers' chains that run at once", include_deferred=False
+    )
     spec = importlib.util.spec_from_file_location("vtr_daily_dag", DAGS_FOLDER / "vtr_daily.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     results = []
     for day in logical_dates:
-        run = module.daily_dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, tz="UTC"),
-                                    run_conf=conf)
+        run = module.daily_dag.test(
+            logical_date=pendulum.datetime(day.year, day.month, day.day, tz="UTC"), run_conf=conf
+        )
         tasks = {
             ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
             for ti in run.get_task_instances()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pipeline.formatting import percent
 
-DAYS = 90           # days of generated orders, ending on the latest snapshot date
-HISTORY_FROM = 30   # the backfill starts this many days into the data (the dip shows up after it)
+DAYS = 90  # days of generated orders, ending on the latest snapshot date
+HISTORY_FROM = 30  # the backfill starts this many days into the data (the dip shows up after it)
 SELLER = "nordic-home"
 
 
@@ -40,9 +40,11 @@ def _settings_text() -> str:
     from vtrdemo.generator import CARRIER_ALIASES
 
     aliases = "\n".join(f'"{k}" = "{v}"' for k, v in CARRIER_ALIASES.items())
-    return ('[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n\n'
-            f"[carrier_aliases]\n{aliases}\n\n"
-            "# add a channel to receive the alerts, e.g.\n# [[alerts]]\n# url = \"json://localhost:8099/hook\"\n")
+    return (
+        '[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n\n'
+        f"[carrier_aliases]\n{aliases}\n\n"
+        '# add a channel to receive the alerts, e.g.\n# [[alerts]]\n# url = "json://localhost:8099/hook"\n'
+    )
 
 
 def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None = None) -> int:
@@ -54,8 +56,18 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     progress = _Progress(3)
 
     # the lake's catalog and data files, and an older demo's single DuckDB file
-    for part in ("landing", "output", "airflow", "warehouse.sqlite", "warehouse.sqlite-wal", "warehouse.sqlite-shm",
-                 "warehouse_data", "warehouse.duckdb", "warehouse.duckdb.wal", "vtr.toml"):
+    for part in (
+        "landing",
+        "output",
+        "airflow",
+        "warehouse.sqlite",
+        "warehouse.sqlite-wal",
+        "warehouse.sqlite-shm",
+        "warehouse_data",
+        "warehouse.duckdb",
+        "warehouse.duckdb.wal",
+        "vtr.toml",
+    ):
         target = root / part
         if target.is_dir():
             shutil.rmtree(target)
@@ -69,19 +81,27 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     stats = generate(root / "landing", seller_id=SELLER, start=start, days=DAYS, packages=packages)
     config = root / "vtr.toml"
     config.write_text(_settings_text())
-    progress.done(f": {stats.files} files, {stats.packages:,} packages, dip in {stats.dip_category} "
-                  f"for purchases {stats.dip_start} .. {stats.dip_end}")
+    progress.done(
+        f": {stats.files} files, {stats.packages:,} packages, dip in {stats.dip_category} "
+        f"for purchases {stats.dip_start} .. {stats.dip_end}"
+    )
 
     from vtrdemo.airflow_local import prepare, run_dag
 
     prepare(root / "airflow")
     log_file = root / "airflow" / "dag_runs.log"
     days_back = (latest - history_start).days
-    progress(f"running the vtr_daily DAG in-process: history {history_start} .. {latest - dt.timedelta(days=1)} "
-             f"({days_back} snapshot dates in one pass)")
+    progress(
+        f"running the vtr_daily DAG in-process: history {history_start} .. {latest - dt.timedelta(days=1)} "
+        f"({days_back} snapshot dates in one pass)"
+    )
     yesterday = latest - dt.timedelta(days=1)
-    history = run_dag(config, [yesterday], log_file=log_file,
-                      conf={"snapshot_date": history_start.isoformat(), "end_date": yesterday.isoformat()})
+    history = run_dag(
+        config,
+        [yesterday],
+        log_file=log_file,
+        conf={"snapshot_date": history_start.isoformat(), "end_date": yesterday.isoformat()},
+    )
     progress.done()
     progress(f"running the vtr_daily DAG for the latest date {latest} (it writes the report too)")
     daily = run_dag(config, [latest], log_file=log_file)
@@ -107,7 +127,7 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     for fixes in sorted(fix_file(settings, latest, SELLER, "x").parent.glob(f"{SELLER}_*.txt")):
         print(f"fix file:   {fixes}  (README: 'The fix file')")
     datasets = ", ".join(DATASETS)
-    print(f"""all dates:  {reports_dir(settings) / 'index.html'}
+    print(f"""all dates:  {reports_dir(settings) / "index.html"}
 outputs:    {settings.output}
             (Parquet, partitioned by snapshot_date=: {datasets})
 warehouse:  {settings.warehouse}
@@ -128,21 +148,26 @@ def _summary(settings, day: dt.date) -> str:
                       vtr, status
             from marts.mart_vtr_snapshots
             where snapshot_date = ? and (scope = 'overall' or (scope = 'category' and status = 'below_target'))
-            order by marketplace, scope <> 'overall', window_days, scope_value""", [day]).fetchall()
+            order by marketplace, scope <> 'overall', window_days, scope_value""",
+            [day],
+        ).fetchall()
         dipped = con.execute(
             """select scope_value, window_days, min(vtr), arg_min(snapshot_date, vtr)
             from marts.mart_vtr_snapshots
             where scope = 'category' and status = 'below_target' and packages_total >= 50
-            group by all order by 3, 1, 2 limit 3""").fetchall()  # ties (13/14 in two categories) by name
-        at_risk = con.execute("select count(*) from marts.mart_at_risk_packages where snapshot_date = ?",
-                              [day]).fetchone()[0]
+            group by all order by 3, 1, 2 limit 3"""
+        ).fetchall()  # ties (13/14 in two categories) by name
+        at_risk = con.execute(
+            "select count(*) from marts.mart_at_risk_packages where snapshot_date = ?", [day]
+        ).fetchone()[0]
     finally:
         con.close()
     lines = [f"VTR on {day} for {SELLER}:"]
     for marketplace, window, scope, value, valid, total, vtr, status in rows:
         rate = percent(vtr)
-        lines.append(f"  {marketplace:<10} {window:>2}d {scope:<9} {value:<14} {valid:>6}/{total:<6} {rate:>8}  "
-                     f"{status}")
+        lines.append(
+            f"  {marketplace:<10} {window:>2}d {scope:<9} {value:<14} {valid:>6}/{total:<6} {rate:>8}  {status}"
+        )
     for category, window, vtr, when in dipped:
         lines.append(f"  among the lowest in the history: {category}, {window} days, {percent(vtr)} on {when}")
     lines.append(f"  packages at risk to fix before the marketplace measures them: {at_risk}")

@@ -18,6 +18,17 @@ from pipeline.alerts.planning import (
 from pipeline.alerts.sending import Delivery, DeliveryStatus, send
 
 __all__ = [
-    "Alert", "Channel", "Delivery", "DeliveryStatus", "channels", "plan_early_warnings", "plan_quality_warnings",
-    "plan_stale_feed_alerts", "plan_vtr_alerts", "redact", "run_failed_alert", "send", "url_label",
+    "Alert",
+    "Channel",
+    "Delivery",
+    "DeliveryStatus",
+    "channels",
+    "plan_early_warnings",
+    "plan_quality_warnings",
+    "plan_stale_feed_alerts",
+    "plan_vtr_alerts",
+    "redact",
+    "run_failed_alert",
+    "send",
+    "url_label",
 ]

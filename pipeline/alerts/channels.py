@@ -28,7 +28,7 @@ def _split_url(url: str) -> tuple[str, str, str, str | None, list[str]]:
     """(scheme, userinfo, host, port, other parts: path segments, query values, fragment) without trusting urllib."""
     scheme, _, rest = url.partition("://")
     netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    tail = rest[len(netloc):]
+    tail = rest[len(netloc) :]
     userinfo, _, hostport = netloc.rpartition("@")
     host, port = hostport, None
     m = re.fullmatch(r"(.*):(\d+)", hostport)

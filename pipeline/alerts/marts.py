@@ -62,7 +62,9 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     """Whether the table is in the connection's default database (the lake), where the queries resolve it."""
     row = con.execute(
         "select count(*) from duckdb_tables() where database_name = current_database() and schema_name = ?"
-        " and table_name = ?", [schema, table]).fetchone()
+        " and table_name = ?",
+        [schema, table],
+    ).fetchone()
     return bool(row[0])
 
 
@@ -83,8 +85,9 @@ def _top_reasons(con: duckdb.DuckDBPyConnection, row: dict, has_report: bool, ha
             " and category = ? and window_days = ?",
             key + [row["scope_value"], row["window_days"]],
         )
-        counts = {k.removeprefix("invalid_"): v for k, v in (found[0] if found else {}).items()
-                  if k.startswith("invalid_")}
+        counts = {
+            k.removeprefix("invalid_"): v for k, v in (found[0] if found else {}).items() if k.startswith("invalid_")
+        }
         return reasons_text(counts)
     if row["scope"] == "overall" and has_invalid:
         # The list covers the largest window; every smaller window ends on the same day, so it is a subset.
@@ -97,8 +100,9 @@ def _top_reasons(con: duckdb.DuckDBPyConnection, row: dict, has_report: bool, ha
     return ""
 
 
-def vtr_changes(con: duckdb.DuckDBPyConnection, snapshot_date: dt.date, sellers: list[str],
-                min_packages: int) -> list[dict]:
+def vtr_changes(
+    con: duckdb.DuckDBPyConnection, snapshot_date: dt.date, sellers: list[str], min_packages: int
+) -> list[dict]:
     """Rows of marts.mart_vtr_snapshots that breach (change 'breach', with their top `reasons`) or recover since the
     account's previous snapshot (change 'recovery')."""
     params = {"d": snapshot_date, "sellers": list(sellers), "min_packages": min_packages}
@@ -110,8 +114,9 @@ def vtr_changes(con: duckdb.DuckDBPyConnection, snapshot_date: dt.date, sellers:
     return changes
 
 
-def projected_below_target(con: duckdb.DuckDBPyConnection, snapshot_date: dt.date, sellers: list[str],
-                           min_packages: int) -> list[dict]:
+def projected_below_target(
+    con: duckdb.DuckDBPyConnection, snapshot_date: dt.date, sellers: list[str], min_packages: int
+) -> list[dict]:
     """Rows of marts.mart_projected_vtr below target; none while that mart does not exist."""
     if not _table_exists(con, "marts", "mart_projected_vtr"):
         return []

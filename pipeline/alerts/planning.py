@@ -63,33 +63,46 @@ def _by_account(rows: list[dict]) -> list[tuple[str, str, list[dict]]]:
     accounts: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         accounts.setdefault((row["seller_id"], row["marketplace"]), []).append(row)
-    return [(seller, marketplace, sorted(found, key=_order))
-            for (seller, marketplace), found in sorted(accounts.items())]
+    return [
+        (seller, marketplace, sorted(found, key=_order)) for (seller, marketplace), found in sorted(accounts.items())
+    ]
 
 
-def _notes(seller: str, snapshot_date: dt.date, stale_feeds: dict[str, list[str]] | None,
-           incomplete: dict[str, list[str]] | None) -> list[str]:
+def _notes(
+    seller: str,
+    snapshot_date: dt.date,
+    stale_feeds: dict[str, list[str]] | None,
+    incomplete: dict[str, list[str]] | None,
+) -> list[str]:
     """What a reader must know before trusting the figures: stale scans, files that could not be read."""
     notes = []
     files = sorted((incomplete or {}).get(seller, []))
     if files:
-        notes.append(f"Note: figures are incomplete: {len(files)} file(s) of {seller} could not be read, so nothing "
-                     f"of them is counted: {', '.join(files)}.")
+        notes.append(
+            f"Note: figures are incomplete: {len(files)} file(s) of {seller} could not be read, so nothing "
+            f"of them is counted: {', '.join(files)}."
+        )
     if "scans" in (stale_feeds or {}).get(seller, []):
-        notes.append(f"Note: computed on stale scans: no scans file arrived for {snapshot_date}, "
-                     "so packages scanned since may still count as invalid.")
+        notes.append(
+            f"Note: computed on stale scans: no scans file arrived for {snapshot_date}, "
+            "so packages scanned since may still count as invalid."
+        )
     return notes
 
 
 def _breach_line(row: dict) -> str:
-    line = (f"{_scope_name(row)}, {row['window_days']} days: VTR {percent(row['vtr'])} < target "
-            f"{percent(row['target'])} ({row['packages_valid']}/{row['packages_total']} valid)")
+    line = (
+        f"{_scope_name(row)}, {row['window_days']} days: VTR {percent(row['vtr'])} < target "
+        f"{percent(row['target'])} ({row['packages_valid']}/{row['packages_total']} valid)"
+    )
     return line + (f"; top reasons: {row['reasons']}" if row["reasons"] else "")
 
 
 def _recovery_line(row: dict) -> str:
-    return (f"recovered: {_scope_name(row)}, {row['window_days']} days: VTR {percent(row['vtr'])} >= "
-            f"{percent(row['target'])} ({row['packages_valid']}/{row['packages_total']} valid)")
+    return (
+        f"recovered: {_scope_name(row)}, {row['window_days']} days: VTR {percent(row['vtr'])} >= "
+        f"{percent(row['target'])} ({row['packages_valid']}/{row['packages_total']} valid)"
+    )
 
 
 def plan_vtr_alerts(
@@ -109,16 +122,27 @@ def plan_vtr_alerts(
     for seller, marketplace, rows in _by_account(changes):
         breaches = [r for r in rows if r["change"] == "breach"]
         recoveries = [r for r in rows if r["change"] == "recovery"]
-        lines = [f"{seller} on {marketplace}, snapshot {snapshot_date}: "
-                 f"{len(breaches)} below target, {len(recoveries)} back on target."]
+        lines = [
+            f"{seller} on {marketplace}, snapshot {snapshot_date}: "
+            f"{len(breaches)} below target, {len(recoveries)} back on target."
+        ]
         lines += _notes(seller, snapshot_date, stale_feeds, incomplete)
         lines += [_breach_line(r) for r in breaches] + [_recovery_line(r) for r in recoveries]
         lines.append(f"Windows select packages by promised delivery date, ending {max(r['window_end'] for r in rows)}.")
         if breaches:
             lines.append(f"Invalid packages to fix: {invalid_packages_path(settings, snapshot_date, seller)}")
         title = ("VTR below target" if breaches else "VTR back on target") + f": {seller} {marketplace}"
-        alerts.append(Alert("vtr", seller, marketplace, snapshot_date, title, "\n".join(lines),
-                            notify_type="failure" if breaches else "success"))
+        alerts.append(
+            Alert(
+                "vtr",
+                seller,
+                marketplace,
+                snapshot_date,
+                title,
+                "\n".join(lines),
+                notify_type="failure" if breaches else "success",
+            )
+        )
     return alerts
 
 
@@ -131,8 +155,10 @@ def plan_early_warnings(
     rows = marts.projected_below_target(con, snapshot_date, sellers, settings.min_alert_packages)
     alerts = []
     for seller, marketplace, found in _by_account(rows):
-        lines = [f"{seller} on {marketplace}, snapshot {snapshot_date}: projected VTR below target in windows not yet "
-                 "final. This is a projection, not the marketplace's figure."]
+        lines = [
+            f"{seller} on {marketplace}, snapshot {snapshot_date}: projected VTR below target in windows not yet "
+            "final. This is a projection, not the marketplace's figure."
+        ]
         lines += [
             f"{_scope_name(r)}, {r['window_days']} days (promised {r['window_start']} to {r['window_end']}): "
             f"projected VTR {percent(r['projected_vtr'])} < target {percent(r['target'])} "
@@ -170,9 +196,11 @@ def plan_quality_warnings(rows: list[list]) -> list[Alert]:
     so it is sent once whichever run loaded the file (the check reads this key back from main.alert_log)."""
     alerts = []
     for seller, feed, path, sha256, rows_read, rows_rejected, share in rows:
-        body = (f"{rows_rejected} of {rows_read} rows ({percent(float(share))}) of seller {seller}'s {feed} file "
-                f"{path} were rejected as malformed; the other rows were loaded and the run still publishes.\n"
-                "The rejected rows are in the rejects table (main.rejects) with their file, line and reason.")
+        body = (
+            f"{rows_rejected} of {rows_read} rows ({percent(float(share))}) of seller {seller}'s {feed} file "
+            f"{path} were rejected as malformed; the other rows were loaded and the run still publishes.\n"
+            "The rejected rows are in the rejects table (main.rejects) with their file, line and reason."
+        )
         title = f"Data quality: many rejected rows in {seller}'s file {path}"
         alerts.append(Alert("data_quality", seller, None, None, title, body, detail=sha256))
     return alerts
@@ -184,5 +212,14 @@ def run_failed_alert(run: str, step: str, error: object, dates: str) -> Alert:
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
     text = text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " ..."
     body = f"Run {run}: step {step} failed for {dates}.\nError: {text}"
-    return Alert("run_failed", None, None, None, f"VTR run failed: {run} / {step} for {dates}", body,
-                 notify_type="failure", detail=f"{run}/{step}", once=False)
+    return Alert(
+        "run_failed",
+        None,
+        None,
+        None,
+        f"VTR run failed: {run} / {step} for {dates}",
+        body,
+        notify_type="failure",
+        detail=f"{run}/{step}",
+        once=False,
+    )

@@ -102,13 +102,27 @@ def _delivered_channels(con: duckdb.DuckDBPyConnection | None, alert: Alert) -> 
     return {row[0] for row in found.fetchall()}
 
 
-def _log_deliveries(con: duckdb.DuckDBPyConnection | None, settings: Settings, alert: Alert, title: str,
-                    tried: list[Delivery]) -> None:
+def _log_deliveries(
+    con: duckdb.DuckDBPyConnection | None, settings: Settings, alert: Alert, title: str, tried: list[Delivery]
+) -> None:
     """One main.alert_log row per channel tried for the alert, committed at once: a crash loses one alert's rows."""
     if con is None or not tried:
         return
-    rows = [[alert.key, alert.kind, alert.seller_id, alert.marketplace, alert.snapshot_date, d.channel, title,
-             d.status is DeliveryStatus.SENT, d.attempts, d.error] for d in tried]
+    rows = [
+        [
+            alert.key,
+            alert.kind,
+            alert.seller_id,
+            alert.marketplace,
+            alert.snapshot_date,
+            d.channel,
+            title,
+            d.status is DeliveryStatus.SENT,
+            d.attempts,
+            d.error,
+        ]
+        for d in tried
+    ]
     insert = "insert into main.alert_log values (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?)"
     lake.write(con, settings, lambda c: c.executemany(insert, rows), what="log alert deliveries")
 
@@ -187,9 +201,15 @@ def send(
                 allowed = 1 if channel.label in down or channel.url is None else max(attempts, 1)
                 outcome = _deliver(channel, alert, secrets, allowed, backoff)
                 (down.discard if outcome.status is DeliveryStatus.SENT else down.add)(channel.label)
-                log.log(logging.INFO if outcome.error is None else logging.WARNING,
-                        "alert %s -> %s: %s after %d attempt(s)%s", alert.key, channel.label, outcome.status.value,
-                        outcome.attempts, f": {outcome.error}" if outcome.error else "")
+                log.log(
+                    logging.INFO if outcome.error is None else logging.WARNING,
+                    "alert %s -> %s: %s after %d attempt(s)%s",
+                    alert.key,
+                    channel.label,
+                    outcome.status.value,
+                    outcome.attempts,
+                    f": {outcome.error}" if outcome.error else "",
+                )
                 tried.append(outcome)
             _log_deliveries(con, settings, alert, redact(alert.title, secrets), tried)
             deliveries += tried

@@ -34,13 +34,15 @@ _CONTROL_BYTES = bytes([*range(9), 11, *range(14, 32), 127])  # not tab, line fe
 def shown(text: str) -> str:
     """A file name as it may be printed: control characters (and bytes that are not UTF-8) escaped, so a newline
     in a name forges no line."""
-    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}" if m.group() in "\u2028\u2029"
-                        else f"\\x{ord(m.group()) & 0xff:02x}", text)
+    return _CONTROL.sub(
+        lambda m: f"\\u{ord(m.group()):04x}" if m.group() in "\u2028\u2029" else f"\\x{ord(m.group()) & 0xFF:02x}", text
+    )
 
 
 @dataclass
 class NewFile:
     """A file not loaded before, read once: what the manifest records and how it is loaded."""
+
     path: Path
     rel: str
     size: int
@@ -169,15 +171,24 @@ def inspect(feed: str, path: Path, rel: str) -> NewFile:
         raise FileError("the first line is longer than 1 MiB: not a header or a tracking object")
     fmt = _format(path, first)
     return NewFile(
-        path=path, rel=rel, size=stat.st_size, modified_ns=stat.st_mtime_ns, sha256=digest.hexdigest(), fmt=fmt,
-        header=header_of(feed, fmt, first), lines=lines + (last != b"\n"), content_size=size, encoding=encoding,
+        path=path,
+        rel=rel,
+        size=stat.st_size,
+        modified_ns=stat.st_mtime_ns,
+        sha256=digest.hexdigest(),
+        fmt=fmt,
+        header=header_of(feed, fmt, first),
+        lines=lines + (last != b"\n"),
+        content_size=size,
+        encoding=encoding,
         # DuckDB's readers split JSON lines on NUL bytes: a file holding one is read line by line
         direct=encoding == "utf-8" and not nul and (not compressed or path.suffix.lower() == ".gz"),
     )
 
 
-def iter_lines(path: Path, encoding: str, *, skip_blank: bool = True,
-               max_line: int = MAX_LINE) -> Iterator[tuple[int, str | None]]:
+def iter_lines(
+    path: Path, encoding: str, *, skip_blank: bool = True, max_line: int = MAX_LINE
+) -> Iterator[tuple[int, str | None]]:
     """(line number, text) of each line, 1-based, CR LF or LF ends; a line over max_line characters is None."""
     stream, _ = _open(path)
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")

@@ -44,8 +44,14 @@ REQUIRED = {
     "catalog": ("sku", "category"),
 }
 SCAN_STATUSES = (
-    "pre_transit", "in_transit", "out_for_delivery", "available_for_pickup",
-    "delivered", "failure", "returned", "unknown",
+    "pre_transit",
+    "in_transit",
+    "out_for_delivery",
+    "available_for_pickup",
+    "delivered",
+    "failure",
+    "returned",
+    "unknown",
 )
 
 # Per feed: the typed raw columns (from the whitelisted text fields f.<col>), and the row checks (first failing wins)
@@ -88,10 +94,16 @@ def _date_checks(text: str, typed: str, label: str, instant: bool = False) -> li
     """A date that does not parse, has an impossible offset, or cannot be real for this business is malformed."""
     checks = [(f"f.{text} is not null and f.typed_{typed} is null", f"'unparseable {label}'")]
     if instant:
-        checks.insert(0, (f"f.{text} is not null and offset_beyond_14h(f.{text})",
-                          f"'time zone offset beyond +/-14:00 in {label}'"))
-    checks.append((f"not is_plausible_date(f.typed_{typed}::date)",
-                   f"'implausible {label} (before 2000 or more than a year ahead)'"))
+        checks.insert(
+            0,
+            (f"f.{text} is not null and offset_beyond_14h(f.{text})", f"'time zone offset beyond +/-14:00 in {label}'"),
+        )
+    checks.append(
+        (
+            f"not is_plausible_date(f.typed_{typed}::date)",
+            f"'implausible {label} (before 2000 or more than a year ahead)'",
+        )
+    )
     return checks
 
 
@@ -102,8 +114,10 @@ CHECKS = {
         ("f.order_item_id is null", "'missing order-item-id'"),
         *_date_checks("purchase_date", "purchase_at", "purchase-date", instant=True),
         *_date_checks("latest_delivery_date", "latest_delivery_date", "latest-delivery-date"),
-        ("f.quantity is not null and not regexp_full_match(f.quantity, '\\d{1,9}')",
-         "'unparseable quantity-purchased'"),
+        (
+            "f.quantity is not null and not regexp_full_match(f.quantity, '\\d{1,9}')",
+            "'unparseable quantity-purchased'",
+        ),
         ("f.item_price is not null and f.typed_item_price is null", "'unparseable item-price'"),
     ],
     "confirmations": [
@@ -129,9 +143,11 @@ CHECKS = {
 CONTROL_CHARACTER = "[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f]"
 # A rejected value as kept: its control characters written \xNN (the catalog cannot hold a NUL, a reader would
 # see an escape sequence act on the terminal)
-ESCAPED = (f"case when regexp_matches({{0}}, '{CONTROL_CHARACTER}') then array_to_string(list_transform("
-           f"string_split({{0}}, ''), lambda ch: case when regexp_matches(ch, '{CONTROL_CHARACTER}') "
-           "then printf('\\x%02x', ord(ch)) else ch end), '') else {0} end")
+ESCAPED = (
+    f"case when regexp_matches({{0}}, '{CONTROL_CHARACTER}') then array_to_string(list_transform("
+    f"string_split({{0}}, ''), lambda ch: case when regexp_matches(ch, '{CONTROL_CHARACTER}') "
+    "then printf('\\x%02x', ord(ch)) else ch end), '') else {0} end"
+)
 
 CSV_FIELD = """'(?:^|,)("(?:[^"]|"")*"|[^,]*)'"""
 
@@ -169,17 +185,21 @@ def delimited_lines_sql(feed: str, fmt: str, header: list[str]) -> str:
         split = "string_split(l.text, chr(9))"
     else:
         # the quote-aware regex is slow: only lines holding a quote need it
-        split = (f"case when contains(l.text, '\"') then list_transform(regexp_extract_all(l.text, {CSV_FIELD}, 1), "
-                 "lambda x: case when x like '\"%\"' then replace(x[2:-2], '\"\"', '\"') else x end) "
-                 "else string_split(l.text, ',') end")
+        split = (
+            f"case when contains(l.text, '\"') then list_transform(regexp_extract_all(l.text, {CSV_FIELD}, 1), "
+            "lambda x: case when x like '\"%\"' then replace(x[2:-2], '\"\"', '\"') else x end) "
+            "else string_split(l.text, ',') end"
+        )
     source = f"""
     select f.file_id, f.line, case when f.fields is null then -3 else len(f.fields) end as n_fields,
         {whitelisted(feed, header, "fields[{}]")}
     from (select l.file_id, l.line, {split} as fields from lines as l where l.line > 1) as f"""
     # A line with the wrong number of columns keeps no fields: shifted values could be personal data.
-    wrong_count = (f"f.n_fields <> {len(header)}",
-                   f"case when f.n_fields = -3 then 'line longer than 16 MiB' "
-                   f"else 'wrong column count: ' || f.n_fields || ' instead of {len(header)}' end")
+    wrong_count = (
+        f"f.n_fields <> {len(header)}",
+        f"case when f.n_fields = -3 then 'line longer than 16 MiB' "
+        f"else 'wrong column count: ' || f.n_fields || ' instead of {len(header)}' end",
+    )
     return checked_sql(feed, source, wrong_count)
 
 
@@ -194,8 +214,9 @@ def checked_sql(feed: str, source: str, whole_line: tuple[str, str]) -> str:
     checks = "\n        ".join(f"when {cond} then {why}" for cond, why in CHECKS[feed])
     typed = ",\n        ".join(f"{expr} as typed_{col}" for col, expr in TYPED[feed].items())
     kept = ",\n    ".join(f"case when f.reason is null then f.typed_{col} end as {col}" for col in TYPED[feed])
-    entries = ", ".join(f"{{'key': '{COLUMNS[feed][c][0]}', 'value': {ESCAPED.format(f'f.{c}')}}}"
-                        for c in COLUMNS[feed])
+    entries = ", ".join(
+        f"{{'key': '{COLUMNS[feed][c][0]}', 'value': {ESCAPED.format(f'f.{c}')}}}" for c in COLUMNS[feed]
+    )
     return f"""
 with typed as (
     select f.*,

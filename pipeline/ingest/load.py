@@ -86,8 +86,11 @@ def _parse_together(con: duckdb.DuckDBPyConnection, feed: str, files: list[NewFi
                 con.execute(f"insert into parsed by name {fields_sql(feed, list(header), fmt)}", [paths])
         again = {row[0] for row in con.execute(LINE_BY_LINE).fetchall()}
     except duckdb.Error as exc:
-        log.warning("reading %d files together failed (%s); loading them one by one",
-                    sum(len(paths) for paths in groups.values()), shown(str(exc).splitlines()[0]))
+        log.warning(
+            "reading %d files together failed (%s); loading them one by one",
+            sum(len(paths) for paths in groups.values()),
+            shown(str(exc).splitlines()[0]),
+        )
         con.execute("delete from parsed")
         again = {n for n, _ in enumerate(files, 1)}
     return sorted(again | {n for n, f in enumerate(files, 1) if not f.direct})
@@ -114,9 +117,15 @@ def _parse_alone(con: duckdb.DuckDBPyConnection, feed: str, file_id: int, f: New
 
 def _append_lines(con: duckdb.DuckDBPyConnection, file_id: int, numbers: list[int], texts: list) -> None:
     if numbers:
-        con.from_arrow(pa.table({"file_id": pa.array([file_id] * len(numbers), pa.int64()),
-                                 "line": pa.array(numbers, pa.int64()),
-                                 "text": pa.array(texts, pa.string())})).insert_into("lines")
+        con.from_arrow(
+            pa.table(
+                {
+                    "file_id": pa.array([file_id] * len(numbers), pa.int64()),
+                    "line": pa.array(numbers, pa.int64()),
+                    "text": pa.array(texts, pa.string()),
+                }
+            )
+        ).insert_into("lines")
         numbers.clear()
         texts.clear()
 
@@ -124,41 +133,70 @@ def _append_lines(con: duckdb.DuckDBPyConnection, file_id: int, numbers: list[in
 def _store(c: duckdb.DuckDBPyConnection, seller_id: str, feed: str) -> None:
     """Append `parsed` to the lake: raw rows, rejects and a manifest row per file of `batch_files`, each file given
     the next id of the seller's load order (its place among the batch's names)."""
-    base = c.execute(f"select coalesce(max(file_id), 0) from {LAKE}.raw.files where seller_id = ?",
-                     [seller_id]).fetchone()[0]
-    c.execute("create or replace temp table ids as select file_id as n, ? + row_number() over (order by rel) as "
-              "file_id from batch_files", [base])
+    base = c.execute(
+        f"select coalesce(max(file_id), 0) from {LAKE}.raw.files where seller_id = ?", [seller_id]
+    ).fetchone()[0]
+    c.execute(
+        "create or replace temp table ids as select file_id as n, ? + row_number() over (order by rel) as "
+        "file_id from batch_files",
+        [base],
+    )
     columns = ", ".join(TYPED[feed])
-    c.execute(f"insert into {LAKE}.raw.{feed} (seller_id, file_id, line, {columns}) "
-              f"select ?, i.file_id, p.line, {columns} from parsed as p join ids as i on i.n = p.file_id "
-              "where p.reason is null", [seller_id])
-    c.execute(f"insert into {LAKE}.main.rejects select ?, i.file_id, ?, b.rel, p.line, p.reason, p.fields "
-              "from parsed as p join ids as i on i.n = p.file_id join batch_files as b on b.file_id = p.file_id "
-              "where p.reason is not null", [seller_id, feed])
-    c.execute(f"""insert into {LAKE}.raw.files
+    c.execute(
+        f"insert into {LAKE}.raw.{feed} (seller_id, file_id, line, {columns}) "
+        f"select ?, i.file_id, p.line, {columns} from parsed as p join ids as i on i.n = p.file_id "
+        "where p.reason is null",
+        [seller_id],
+    )
+    c.execute(
+        f"insert into {LAKE}.main.rejects select ?, i.file_id, ?, b.rel, p.line, p.reason, p.fields "
+        "from parsed as p join ids as i on i.n = p.file_id join batch_files as b on b.file_id = p.file_id "
+        "where p.reason is not null",
+        [seller_id, feed],
+    )
+    c.execute(
+        f"""insert into {LAKE}.raw.files
         select ?, i.file_id, ?, b.rel, b.sha256, b.size_bytes, b.modified_ns, coalesce(n.read, 0),
             coalesce(n.read - n.rejected, 0), coalesce(n.rejected, 0), now()
         from batch_files as b
         join ids as i on i.n = b.file_id
         left join (select file_id, count(*) as read, count(reason) as rejected from parsed group by file_id) as n
-            on n.file_id = b.file_id""", [seller_id, feed])
+            on n.file_id = b.file_id""",
+        [seller_id, feed],
+    )
 
 
-def _load_batch(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, feed: str,
-                files: list[NewFile], results: dict[str, FileResult]) -> None:
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    seller_id: str,
+    feed: str,
+    files: list[NewFile],
+    results: dict[str, FileResult],
+) -> None:
     """Parse a batch in scratch, then commit it to the lake at once (files that cannot be read are left out)."""
     # one statement for the batch's files (executemany ran one statement a file: 14 ms each)
-    con.register("listed", pa.table({
-        "file_id": pa.array(range(1, len(files) + 1), pa.int64()), "path": [str(f.path) for f in files],
-        "rel": [f.rel for f in files], "sha256": [f.sha256 for f in files],
-        "size_bytes": pa.array([f.size for f in files], pa.int64()),
-        "modified_ns": pa.array([f.modified_ns for f in files], pa.int64()),
-        "fmt": [f.fmt for f in files], "lines": pa.array([f.lines for f in files], pa.int64())}))
+    con.register(
+        "listed",
+        pa.table(
+            {
+                "file_id": pa.array(range(1, len(files) + 1), pa.int64()),
+                "path": [str(f.path) for f in files],
+                "rel": [f.rel for f in files],
+                "sha256": [f.sha256 for f in files],
+                "size_bytes": pa.array([f.size for f in files], pa.int64()),
+                "modified_ns": pa.array([f.modified_ns for f in files], pa.int64()),
+                "fmt": [f.fmt for f in files],
+                "lines": pa.array([f.lines for f in files], pa.int64()),
+            }
+        ),
+    )
     con.execute("create or replace temp table batch_files as from listed")
     con.unregister("listed")
     con.execute("create or replace temp table lines (file_id bigint, line bigint, text varchar)")
-    con.execute(f"create or replace temp table parsed as {delimited_lines_sql(feed, 'tsv', canonical_header(feed))}"
-                " limit 0")
+    con.execute(
+        f"create or replace temp table parsed as {delimited_lines_sql(feed, 'tsv', canonical_header(feed))} limit 0"
+    )
     try:
         for n in _parse_together(con, feed, files):
             f = files[n - 1]
@@ -169,8 +207,10 @@ def _load_batch(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
                 con.execute("delete from parsed where file_id = ?", [n])
                 con.execute("delete from batch_files where file_id = ?", [n])
         write(con, settings, lambda c: _store(c, seller_id, feed), what=f"load {seller_id} {feed}")
-        counts = con.execute("select b.rel, count(p.line), count(p.reason) from batch_files as b "
-                             "left join parsed as p using (file_id) group by all").fetchall()
+        counts = con.execute(
+            "select b.rel, count(p.line), count(p.reason) from batch_files as b "
+            "left join parsed as p using (file_id) group by all"
+        ).fetchall()
     finally:
         con.execute("drop table if exists lines; drop table if exists ids")
     for rel, read, rejected in counts:
@@ -179,8 +219,10 @@ def _load_batch(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
 
 def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, feed: str) -> list[FileResult]:
     """Load every new file of one seller's feed, in name order; a file that cannot be read fails alone."""
-    known = con.execute(f"select path, size_bytes, modified_ns, sha256 from {LAKE}.raw.files "
-                        "where seller_id = ? and feed = ?", [seller_id, feed]).fetchall()
+    known = con.execute(
+        f"select path, size_bytes, modified_ns, sha256 from {LAKE}.raw.files where seller_id = ? and feed = ?",
+        [seller_id, feed],
+    ).fetchall()
     # a file with the path, size and modification time of one loaded before is that file: not read again, so a
     # daily run's work grows with the day's new files, not with every file ever dropped
     unchanged = {(path, size, modified) for path, size, modified, _ in known}
@@ -206,8 +248,13 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
             if isinstance(f, FileError):
                 results[rel] = FileResult(seller_id, feed, rel, FileStatus.FAILED, message=str(f))
             elif f.sha256 in seen:
-                results[rel] = FileResult(seller_id, feed, rel, FileStatus.DUPLICATE,
-                                          message=f"same content as {seen[f.sha256]}, loaded before")
+                results[rel] = FileResult(
+                    seller_id,
+                    feed,
+                    rel,
+                    FileStatus.DUPLICATE,
+                    message=f"same content as {seen[f.sha256]}, loaded before",
+                )
             else:
                 seen[f.sha256] = rel
                 if batch and sum(b.content_size for b in batch) + f.content_size > BATCH_BYTES:
@@ -219,8 +266,14 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
     for result in results.values():
         result.message = shown(result.message)  # it may quote a file name: printed, it forges no line
         if result.status is not FileStatus.UNCHANGED:  # the log names what happened today, not every old file
-            log.info("%s %s %s: %s %s", seller_id, feed, shown(result.file), result.status.value,
-                     result.message or f"{result.rows_loaded} loaded, {result.rows_rejected} rejected")
+            log.info(
+                "%s %s %s: %s %s",
+                seller_id,
+                feed,
+                shown(result.file),
+                result.status.value,
+                result.message or f"{result.rows_loaded} loaded, {result.rows_rejected} rejected",
+            )
     return [results[rel] for rel in sorted(results)]
 
 
@@ -242,6 +295,7 @@ def ingest_seller(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id:
     """Load every new file of every feed of one seller (the caller holds the seller's lock). A seller name that
     is not a folder of the landing folder (a path, a link leading outside) is a SettingsError: nothing is read."""
     if not SELLER_ID.fullmatch(seller_id) or refused(settings.landing / seller_id, settings.landing.resolve()):
-        raise SettingsError(f"seller {shown(seller_id)!r} is not a folder inside the landing folder"
-                            f" {settings.landing}: refused")
+        raise SettingsError(
+            f"seller {shown(seller_id)!r} is not a folder inside the landing folder {settings.landing}: refused"
+        )
     return [r for feed in FEEDS for r in ingest_feed(con, settings, seller_id, feed)]

@@ -48,8 +48,9 @@ def ensure_plotly_js(settings: Settings) -> Path:
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 
-CSS = """
-body { font-family: %s; color: #1f2933; margin: 0; background: #f5f7fa; }
+CSS = (  # a placeholder, not an f-string: CSS is full of braces
+    """
+body { font-family: FONT_STACK; color: #1f2933; margin: 0; background: #f5f7fa; }
 main { max-width: 1240px; margin: 0 auto; padding: 20px 32px 48px; box-sizing: border-box; }
 nav { font-size: 13px; margin: 0 0 8px; } nav a { margin-right: 14px; }
 a { color: #0b69a3; }
@@ -72,7 +73,7 @@ p.lead, p.note, .note { color: #52606d; font-size: 13px; margin: 4px 0 10px; }
 .up { color: #0e7c14; } .down { color: #b0031f; } .flat { color: #52606d; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
 .chart { background: #fff; border: 1px solid #d9e2ec; border-radius: 6px; padding: 4px; margin: 8px 0; }
-table { border-collapse: collapse; width: 100%%; background: #fff; font-size: 13px; }
+table { border-collapse: collapse; width: 100%; background: #fff; font-size: 13px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e4e7eb; white-space: nowrap; }
 th { background: #f0f4f8; font-weight: 600; white-space: normal; vertical-align: bottom; position: sticky; top: 0; }
 th.sortable { cursor: pointer; } th.sortable::after { content: " \\2195"; color: #9aa5b1; }
@@ -88,7 +89,8 @@ code { font-size: 12px; background: #f0f4f8; padding: 1px 4px; border-radius: 3p
 .warn { color: #8d2b0b; font-weight: 600; }
 ol.notes { font-size: 12px; color: #52606d; padding-left: 20px; } ol.notes li { margin: 3px 0; }
 sup a { text-decoration: none; }
-""" % FONT  # noqa: UP031 - CSS is full of braces an f-string would double
+"""
+).replace("FONT_STACK", FONT)
 
 # Click a header to sort its table by that column (by each cell's data-sort, else its text); click again to reverse.
 SORT_JS = """

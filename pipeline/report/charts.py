@@ -18,8 +18,20 @@ from pipeline.report.html import LOW_VOLUME, pct
 TARGET_COLOUR = "#d62728"
 OVERALL_COLOURS = ("#1f2933", "#7b8794")  # the largest window, then the others
 # 12 colours at least 26 apart in CIELAB from each other and from the target's red and the overall's near-black
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#1a237e",
-           "#008856", "#827717", "#c2b280")
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#17becf",
+    "#1a237e",
+    "#008856",
+    "#827717",
+    "#c2b280",
+)
 PANEL_COLUMNS = 4
 PANEL_HEIGHT = 170
 
@@ -40,46 +52,75 @@ def category_colours(categories: list[str]) -> dict[str, str]:
 
 
 def chart_div(fig: go.Figure, height: int, div_id: str) -> str:
-    fig.update_layout(height=height, font={"family": FONT, "size": 12},
-                      margin={"l": 60, "r": 20, "t": fig.layout.margin.t or 40, "b": 40})
-    div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                      config={"displaylogo": False, "responsive": True})
+    fig.update_layout(
+        height=height,
+        font={"family": FONT, "size": 12},
+        margin={"l": 60, "r": 20, "t": fig.layout.margin.t or 40, "b": 40},
+    )
+    div = fig.to_html(
+        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False, "responsive": True}
+    )
     return f"<div class='chart'>{div}</div>"
 
 
 def _hover(name: str, window: int, r: dict) -> str:
     low = f"<br>low volume: fewer than {LOW_VOLUME} packages" if r["packages_total"] < LOW_VOLUME else ""
-    return (f"<b>{escape(name)}</b>, {window}-day window<br>{r['snapshot_date']:%b %-d}: {pct(r['vtr'])}"
-            f"<br>{r['packages_valid']:,} of {r['packages_total']:,} packages valid{low}")
+    return (
+        f"<b>{escape(name)}</b>, {window}-day window<br>{r['snapshot_date']:%b %-d}: {pct(r['vtr'])}"
+        f"<br>{r['packages_valid']:,} of {r['packages_total']:,} packages valid{low}"
+    )
 
 
 def axis_range(figures: Figures, target: float, windows: list[int], *, categories: bool) -> list[float]:
     """A VTR axis holding the target, the overall VTR of the windows and (`categories`) every category point of
     enough volume: low-volume points never widen it (a point below it is pinned to its bottom edge)."""
-    values = [r["vtr"] for r in figures.trend if r["vtr"] is not None and r["window_days"] in windows
-              and (r["scope"] == "overall" or categories and r["packages_total"] >= LOW_VOLUME)]
+    values = [
+        r["vtr"]
+        for r in figures.trend
+        if r["vtr"] is not None
+        and r["window_days"] in windows
+        and (r["scope"] == "overall" or categories and r["packages_total"] >= LOW_VOLUME)
+    ]
     bottom = max(0.0, math.floor((min([*values, target]) - 0.005) * 200) / 200)  # half a point below, on a 0.5 step
     return [bottom, 1.0025]
 
 
 def _series(figures: Figures, scope: str, value: str | None, window: int) -> list[dict]:
-    return [r for r in figures.trend if r["scope"] == scope and r["scope_value"] == value
-            and r["window_days"] == window and r["vtr"] is not None]
+    return [
+        r
+        for r in figures.trend
+        if r["scope"] == scope and r["scope_value"] == value and r["window_days"] == window and r["vtr"] is not None
+    ]
 
 
 def overall_figure(figures: Figures, target: float) -> go.Figure:
     fig = go.Figure()
     y_range = axis_range(figures, target, figures.windows, categories=False)
     dates = sorted({r["snapshot_date"] for r in figures.trend})
-    fig.add_trace(go.Scatter(x=dates, y=[target] * len(dates), name=f"Target {pct(target)}", mode="lines",
-                             line={"color": TARGET_COLOUR, "dash": "dash", "width": 2}, hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(
+            x=dates,
+            y=[target] * len(dates),
+            name=f"Target {pct(target)}",
+            mode="lines",
+            line={"color": TARGET_COLOUR, "dash": "dash", "width": 2},
+            hoverinfo="skip",
+        )
+    )
     for i, window in enumerate(sorted(figures.windows, reverse=True)):
         series = _series(figures, "overall", None, window)
-        fig.add_trace(go.Scatter(
-            x=[r["snapshot_date"] for r in series], y=[r["vtr"] for r in series], name=f"Overall, {window}-day",
-            mode="lines+markers", marker={"size": 4}, text=[_hover("Overall", window, r) for r in series],
-            hovertemplate="%{text}<extra></extra>",
-            line={"color": OVERALL_COLOURS[min(i, 1)], "width": 2.5 if i == 0 else 1.5}))
+        fig.add_trace(
+            go.Scatter(
+                x=[r["snapshot_date"] for r in series],
+                y=[r["vtr"] for r in series],
+                name=f"Overall, {window}-day",
+                mode="lines+markers",
+                marker={"size": 4},
+                text=[_hover("Overall", window, r) for r in series],
+                hovertemplate="%{text}<extra></extra>",
+                line={"color": OVERALL_COLOURS[min(i, 1)], "width": 2.5 if i == 0 else 1.5},
+            )
+        )
     _axes(fig, y_range, len(dates))
     fig.update_layout(legend={"orientation": "h", "x": 0, "y": 1.12}, hovermode="closest", margin={"t": 40})
     return fig
@@ -90,56 +131,139 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
     in grey and the target dashed; buttons switch the window. Low-volume points are open markers (a triangle on the
     axis' bottom when below it) and the line skips them."""
     rows = math.ceil(len(order) / PANEL_COLUMNS)
-    fig = make_subplots(rows=rows, cols=PANEL_COLUMNS, shared_xaxes="all", shared_yaxes="all",
-                        vertical_spacing=min(0.5 / rows, 0.1), horizontal_spacing=0.03,
-                        subplot_titles=[escape(c) for c in order])
+    fig = make_subplots(
+        rows=rows,
+        cols=PANEL_COLUMNS,
+        shared_xaxes="all",
+        shared_yaxes="all",
+        vertical_spacing=min(0.5 / rows, 0.1),
+        horizontal_spacing=0.03,
+        subplot_titles=[escape(c) for c in order],
+    )
     dates = sorted({r["snapshot_date"] for r in figures.trend})
     windows = sorted(figures.windows, reverse=True)
     ranges = {w: axis_range(figures, target, [w], categories=True) for w in windows}
     shown = {w: [] for w in windows}  # the traces each window button shows
     for n, name in enumerate(order):
         at = {"row": n // PANEL_COLUMNS + 1, "col": n % PANEL_COLUMNS + 1}
-        fig.add_trace(go.Scatter(x=dates, y=[target] * len(dates), mode="lines", hoverinfo="skip",
-                                 name=f"Target {pct(target)}", showlegend=n == 0, legendgroup="target",
-                                 line={"color": TARGET_COLOUR, "dash": "dash", "width": 1.5}), **at)
+        fig.add_trace(
+            go.Scatter(
+                x=dates,
+                y=[target] * len(dates),
+                mode="lines",
+                hoverinfo="skip",
+                name=f"Target {pct(target)}",
+                showlegend=n == 0,
+                legendgroup="target",
+                line={"color": TARGET_COLOUR, "dash": "dash", "width": 1.5},
+            ),
+            **at,
+        )
         for w in windows:
             overall = _series(figures, "overall", None, w)
             series = _series(figures, "category", name, w)
             few = [r for r in series if r["packages_total"] < LOW_VOLUME]
             visible = w == windows[0]
-            fig.add_trace(go.Scatter(
-                x=[r["snapshot_date"] for r in overall], y=[r["vtr"] for r in overall], mode="lines",
-                name="Overall (same window)", showlegend=n == 0, legendgroup="overall", visible=visible,
-                line={"color": OVERALL_COLOURS[1], "width": 1.2}, text=[_hover("Overall", w, r) for r in overall],
-                hovertemplate="%{text}<extra></extra>"), **at)
-            fig.add_trace(go.Scatter(
-                x=[r["snapshot_date"] for r in series], visible=visible, showlegend=False, mode="lines",
-                y=[None if r["packages_total"] < LOW_VOLUME else r["vtr"] for r in series], name=escape(name),
-                line={"color": colours[name], "width": 2}, text=[_hover(name, w, r) for r in series],
-                hovertemplate="%{text}<extra></extra>", connectgaps=False), **at)
-            fig.add_trace(go.Scatter(
-                x=[r["snapshot_date"] for r in few], y=[max(r["vtr"], ranges[w][0]) for r in few], mode="markers",
-                name="Low volume", visible=visible, showlegend=False, cliponaxis=False,
-                text=[_hover(name, w, r) for r in few],
-                marker={"color": colours[name], "size": 6, "line": {"width": 1.2},
-                        "symbol": ["triangle-down-open" if r["vtr"] < ranges[w][0] else "circle-open" for r in few]},
-                hovertemplate="%{text}<extra></extra>"), **at)
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["snapshot_date"] for r in overall],
+                    y=[r["vtr"] for r in overall],
+                    mode="lines",
+                    name="Overall (same window)",
+                    showlegend=n == 0,
+                    legendgroup="overall",
+                    visible=visible,
+                    line={"color": OVERALL_COLOURS[1], "width": 1.2},
+                    text=[_hover("Overall", w, r) for r in overall],
+                    hovertemplate="%{text}<extra></extra>",
+                ),
+                **at,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["snapshot_date"] for r in series],
+                    visible=visible,
+                    showlegend=False,
+                    mode="lines",
+                    y=[None if r["packages_total"] < LOW_VOLUME else r["vtr"] for r in series],
+                    name=escape(name),
+                    line={"color": colours[name], "width": 2},
+                    text=[_hover(name, w, r) for r in series],
+                    hovertemplate="%{text}<extra></extra>",
+                    connectgaps=False,
+                ),
+                **at,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["snapshot_date"] for r in few],
+                    y=[max(r["vtr"], ranges[w][0]) for r in few],
+                    mode="markers",
+                    name="Low volume",
+                    visible=visible,
+                    showlegend=False,
+                    cliponaxis=False,
+                    text=[_hover(name, w, r) for r in few],
+                    marker={
+                        "color": colours[name],
+                        "size": 6,
+                        "line": {"width": 1.2},
+                        "symbol": ["triangle-down-open" if r["vtr"] < ranges[w][0] else "circle-open" for r in few],
+                    },
+                    hovertemplate="%{text}<extra></extra>",
+                ),
+                **at,
+            )
             shown[w] += [len(fig.data) - 3, len(fig.data) - 2, len(fig.data) - 1]
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", legendgroup="always", hoverinfo="skip",
-                             name=f"Low volume (< {LOW_VOLUME} packages; \u25bd: below the axis)",
-                             marker={"color": "#52606d", "symbol": "circle-open", "size": 7}))
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            legendgroup="always",
+            hoverinfo="skip",
+            name=f"Low volume (< {LOW_VOLUME} packages; \u25bd: below the axis)",
+            marker={"color": "#52606d", "symbol": "circle-open", "size": 7},
+        )
+    )
     always = [i for i, t in enumerate(fig.data) if t.legendgroup in ("target", "always")]
     axes = ["yaxis.range"] + [f"yaxis{n}.range" for n in range(2, rows * PANEL_COLUMNS + 1)]  # one per cell
-    buttons = [{"label": f"{w}-day window", "method": "update",
-                "args": [{"visible": [i in shown[w] or i in always for i in range(len(fig.data))]},
-                         dict.fromkeys(axes, ranges[w])]} for w in windows]
+    buttons = [
+        {
+            "label": f"{w}-day window",
+            "method": "update",
+            "args": [
+                {"visible": [i in shown[w] or i in always for i in range(len(fig.data))]},
+                dict.fromkeys(axes, ranges[w]),
+            ],
+        }
+        for w in windows
+    ]
     _axes(fig, ranges[windows[0]], len(dates))
     fig.update_annotations(font={"size": 12})
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "direction": "right", "buttons": buttons, "x": 0, "y": 1 + 60 / (
-            rows * PANEL_HEIGHT), "xanchor": "left", "yanchor": "bottom", "showactive": True}],
-        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1 + 60 / (rows * PANEL_HEIGHT),
-                "yanchor": "bottom"}, hovermode="closest", margin={"t": 90})
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "right",
+                "buttons": buttons,
+                "x": 0,
+                "y": 1 + 60 / (rows * PANEL_HEIGHT),
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showactive": True,
+            }
+        ],
+        legend={
+            "orientation": "h",
+            "x": 1,
+            "xanchor": "right",
+            "y": 1 + 60 / (rows * PANEL_HEIGHT),
+            "yanchor": "bottom",
+        },
+        hovermode="closest",
+        margin={"t": 90},
+    )
     return fig
 
 
@@ -152,18 +276,30 @@ def carrier_scan_figure(carriers: list[dict]) -> go.Figure:
     """Days from the ship date to the first physical scan, median and 90th percentile, per carrier."""
     fig = go.Figure()
     names = [escape(r["carrier"]) for r in carriers]
-    for field, label, colour in (("median_days_to_first_scan", "median", "#3e4c59"),
-                                 ("p90_days_to_first_scan", "90th percentile", "#9aa5b1")):
-        fig.add_trace(go.Bar(
-            x=names, y=[r[field] for r in carriers], name=label, marker_color=colour,
-            text=[f"<b>{n}</b>: {label} {r[field] if r[field] is not None else '–'} days<br>"
-                  f"{r['packages_scanned']:,} of {r['packages_total']:,} packages scanned" for n, r in
-                  zip(names, carriers, strict=True)], textposition="none", hovertemplate="%{text}<extra></extra>"))
+    for field, label, colour in (
+        ("median_days_to_first_scan", "median", "#3e4c59"),
+        ("p90_days_to_first_scan", "90th percentile", "#9aa5b1"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=[r[field] for r in carriers],
+                name=label,
+                marker_color=colour,
+                text=[
+                    f"<b>{n}</b>: {label} {r[field] if r[field] is not None else '–'} days<br>"
+                    f"{r['packages_scanned']:,} of {r['packages_total']:,} packages scanned"
+                    for n, r in zip(names, carriers, strict=True)
+                ],
+                textposition="none",
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
     for name, r in zip(names, carriers, strict=True):
         if r["median_days_to_first_scan"] is None:
-            fig.add_annotation(x=name, y=0, yanchor="bottom", showarrow=False, text="no scan that counts",
-                               font={"color": "#8a041a"})
+            fig.add_annotation(
+                x=name, y=0, yanchor="bottom", showarrow=False, text="no scan that counts", font={"color": "#8a041a"}
+            )
     fig.update_yaxes(title_text="days after the ship date", rangemode="tozero")
-    fig.update_layout(barmode="group", legend={"orientation": "h", "x": 0, "y": 1.15},
-                      margin={"t": 40})
+    fig.update_layout(barmode="group", legend={"orientation": "h", "x": 0, "y": 1.15}, margin={"t": 40})
     return fig

@@ -23,6 +23,7 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
 @dataclass
 class Figures:
     """One account's figures for snapshot date `day`; keys of `now` / `week_ago`: (scope, scope_value, window)."""
+
     settings: Settings
     seller_id: str
     marketplace: str
@@ -52,29 +53,37 @@ class Figures:
 
 def accounts(con: duckdb.DuckDBPyConnection, seller_id: str, day: dt.date) -> list[str]:
     """The seller's marketplaces with a snapshot on `day`."""
-    return [r[0] for r in con.execute(
-        "select distinct marketplace from marts.mart_vtr_snapshots where seller_id = ? and snapshot_date = ?"
-        " order by marketplace", [seller_id, day]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "select distinct marketplace from marts.mart_vtr_snapshots where seller_id = ? and snapshot_date = ?"
+            " order by marketplace",
+            [seller_id, day],
+        ).fetchall()
+    ]
 
 
-def load(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, marketplace: str,
-         day: dt.date) -> Figures:
+def load(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, marketplace: str, day: dt.date) -> Figures:
     account = "seller_id = ? and marketplace = ?"
     key = [seller_id, marketplace]
-    snapshots = rows(con, f"select * from marts.mart_vtr_snapshots where {account} and snapshot_date in (?, ?)",
-                     [*key, day, day - WEEK])
+    snapshots = rows(
+        con,
+        f"select * from marts.mart_vtr_snapshots where {account} and snapshot_date in (?, ?)",
+        [*key, day, day - WEEK],
+    )
     figures = Figures(settings, seller_id, marketplace, day, sorted({r["window_days"] for r in snapshots}))
     for r in snapshots:
         target = figures.now if r["snapshot_date"] == day else figures.week_ago
         target[(r["scope"], r["scope_value"], r["window_days"])] = r
     figures.trend = rows(
-        con, f"select snapshot_date, window_days, scope, scope_value, packages_total, packages_valid, vtr, target"
-             f" from marts.mart_vtr_snapshots where {account} and scope in ('overall', 'category')"
-             f" and snapshot_date between ? and ? order by snapshot_date",
-        [*key, day - dt.timedelta(days=TREND_DAYS - 1), day])
+        con,
+        f"select snapshot_date, window_days, scope, scope_value, packages_total, packages_valid, vtr, target"
+        f" from marts.mart_vtr_snapshots where {account} and scope in ('overall', 'category')"
+        f" and snapshot_date between ? and ? order by snapshot_date",
+        [*key, day - dt.timedelta(days=TREND_DAYS - 1), day],
+    )
     today = f"{account} and snapshot_date = ?"
     figures.projected = rows(con, f"select * from marts.mart_projected_vtr where {today}", [*key, day])
     figures.category_report = rows(con, f"select * from marts.mart_category_report where {today}", [*key, day])
-    figures.carrier_performance = rows(con, f"select * from marts.mart_carrier_performance where {today}",
-                                       [*key, day])
+    figures.carrier_performance = rows(con, f"select * from marts.mart_carrier_performance where {today}", [*key, day])
     return figures

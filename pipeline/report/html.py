@@ -47,8 +47,12 @@ def badge(status: str, text: str | None = None, title: str = "") -> str:
 
 
 def low_volume_badge(total: int) -> str:
-    return badge("low", "low volume", f"{total} package(s) in the window, fewer than {LOW_VOLUME}: one package "
-                                      f"moves this VTR by {100 / max(total, 1):.1f} points")
+    return badge(
+        "low",
+        "low volume",
+        f"{total} package(s) in the window, fewer than {LOW_VOLUME}: one package "
+        f"moves this VTR by {100 / max(total, 1):.1f} points",
+    )
 
 
 def th(label: str, title: str = "", *, num: bool = False) -> str:
@@ -61,27 +65,39 @@ def th(label: str, title: str = "", *, num: bool = False) -> str:
 def td(content: str, *, sort: object = None, title: str = "", num: bool = False, cls: str = "") -> str:
     """A body cell; content is HTML already; `sort` is the value a click on its header sorts by."""
     classes = " ".join(c for c in ("num" if num else "", cls) if c)
-    parts = [f" class='{classes}'" if classes else "",
-             f" data-sort='{attr(sort)}'" if sort is not None else "",
-             f" title='{attr(title)}'" if title else ""]
+    parts = [
+        f" class='{classes}'" if classes else "",
+        f" data-sort='{attr(sort)}'" if sort is not None else "",
+        f" title='{attr(title)}'" if title else "",
+    ]
     return f"<td{''.join(parts)}>{content}</td>"
 
 
-def table(head: list[str], rows: list[list[str]], *, table_id: str = "", tall: bool = False,
-          row_attrs: list[str] | None = None) -> str:
+def table(
+    head: list[str],
+    rows: list[list[str]],
+    *,
+    table_id: str = "",
+    tall: bool = False,
+    row_attrs: list[str] | None = None,
+) -> str:
     """A sortable table (click a header) in a scrolling box; `tall` caps its height (a long list scrolls)."""
     ident = f" id='{attr(table_id)}'" if table_id else ""
     attrs = row_attrs or [""] * len(rows)
     body = "".join(f"<tr{a}>{''.join(r)}</tr>" for a, r in zip(attrs, rows, strict=True))
-    return (f"<div class='scroll{' tall' if tall else ''}'><table class='sortable'{ident}><thead><tr>{''.join(head)}"
-            f"</tr></thead><tbody>{body}</tbody></table></div>")
+    return (
+        f"<div class='scroll{' tall' if tall else ''}'><table class='sortable'{ident}><thead><tr>{''.join(head)}"
+        f"</tr></thead><tbody>{body}</tbody></table></div>"
+    )
 
 
 def card(label: str, value: str, detail: str, *, title: str = "", cls: str = "") -> str:
     """A headline figure; label, value and detail are HTML already."""
     tip = f" title='{attr(title)}'" if title else ""
-    return (f"<div class='card {cls}'{tip}><div class='label'>{label}</div><div class='value'>{value}</div>"
-            f"<div class='detail'>{detail}</div></div>")
+    return (
+        f"<div class='card {cls}'{tip}><div class='label'>{label}</div><div class='value'>{value}</div>"
+        f"<div class='detail'>{detail}</div></div>"
+    )
 
 
 def span(start, end) -> str:

@@ -32,15 +32,20 @@ def _reports(settings: Settings) -> dict[tuple[str, dt.date], dict[str, Path]]:
 
 def _overall(settings: Settings, keys: list[tuple[str, dt.date]]) -> dict[tuple, dict]:
     """(seller, date, marketplace, window) -> the overall vtr_snapshots row, for the reports' dates."""
-    files = [p.as_posix() for p in (partition_file(settings, "vtr_snapshots", day, seller) for seller, day in keys)
-             if p.exists()]
+    files = [
+        p.as_posix()
+        for p in (partition_file(settings, "vtr_snapshots", day, seller) for seller, day in keys)
+        if p.exists()
+    ]
     if not files:
         return {}
     con = duckdb.connect()
     try:
-        cur = con.execute("select snapshot_date, seller_id, marketplace, window_days, packages_total, packages_valid,"
-                          " vtr, status from read_parquet(?, hive_partitioning = true) where scope = 'overall'",
-                          [files])
+        cur = con.execute(
+            "select snapshot_date, seller_id, marketplace, window_days, packages_total, packages_valid,"
+            " vtr, status from read_parquet(?, hive_partitioning = true) where scope = 'overall'",
+            [files],
+        )
         names = [d[0] for d in cur.description]
         return {(r[1], r[0], r[2], r[3]): dict(zip(names, r, strict=True)) for r in cur.fetchall()}
     finally:
@@ -60,19 +65,28 @@ def write_index(settings: Settings) -> Path:
             cells = [td(str(day)), td(escape(seller)), td(escape(marketplace))]
             for w in reversed(windows):
                 r = overall.get((seller, day, marketplace, w))
-                cells.append(td(f"{pct(r['vtr'])} {badge(r['status'])}" if r else "–", sort=r and r["vtr"],
-                                num=True, title=f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid"
-                                if r else "no published figures for this date"))
+                cells.append(
+                    td(
+                        f"{pct(r['vtr'])} {badge(r['status'])}" if r else "–",
+                        sort=r and r["vtr"],
+                        num=True,
+                        title=f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid"
+                        if r
+                        else "no published figures for this date",
+                    )
+                )
             href = quote(path.relative_to(reports_dir(settings)).as_posix())
             cells.append(td(f"<a href='{attr(href)}'>report</a>"))
             body.append(cells)
     head = [th("Snapshot date"), th("Seller"), th("Marketplace")]
     head += [th(f"{w}-day VTR", "overall VTR of the account and its status", num=True) for w in reversed(windows)]
-    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>VTR reports</title>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
-            f"<main><h1>Valid Tracking Rate reports</h1><p class='lead'>{len(body):,} report(s), one per account "
-            f"(seller, marketplace) and snapshot date, newest first. Status: the overall VTR against the target "
-            f"{pct(settings.target)}. Click a header to sort.</p>"
-            + (table([*head, th("Report")], body, table_id="reports") if body else "<p>No report yet.</p>")
-            + f"</main><script>{SORT_JS}</script></body></html>")
+    page = (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>VTR reports</title>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
+        f"<main><h1>Valid Tracking Rate reports</h1><p class='lead'>{len(body):,} report(s), one per account "
+        f"(seller, marketplace) and snapshot date, newest first. Status: the overall VTR against the target "
+        f"{pct(settings.target)}. Click a header to sort.</p>"
+        + (table([*head, th("Report")], body, table_id="reports") if body else "<p>No report yet.</p>")
+        + f"</main><script>{SORT_JS}</script></body></html>"
+    )
     return write_atomic(reports_dir(settings) / "index.html", page)

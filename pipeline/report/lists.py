@@ -21,25 +21,53 @@ from pipeline.report.data import Figures, rows
 from pipeline.report.html import attr, badge, count, table, td, th
 
 # columns a seller works with, in this order; order_item_ids and skus where the mart has them
-PACKAGE_COLUMNS = ("order_id", "order_item_ids", "skus", "tracking_number", "carrier", "ship_date",
-                   "promised_delivery_date", "categories", "reason")
-HEADERS = {"order_id": "Order", "order_item_ids": "Order items", "skus": "SKUs",
-           "tracking_number": "Tracking number", "carrier": "Carrier", "ship_date": "Shipped",
-           "promised_delivery_date": "Promised", "categories": "Categories",
-           "reason": "Reason", "fix_by_date": "Fix by", "days_since_ship": "Days since ship"}
-UPLOAD_HELP = ("Upload it on the marketplace's shipping-confirmation upload page (Seller Central: Orders, Upload "
-               "order related files, Shipping confirmation); this pipeline shows the corrections on its next run, "
-               "the marketplace's own figure within 72 hours.")
+PACKAGE_COLUMNS = (
+    "order_id",
+    "order_item_ids",
+    "skus",
+    "tracking_number",
+    "carrier",
+    "ship_date",
+    "promised_delivery_date",
+    "categories",
+    "reason",
+)
+HEADERS = {
+    "order_id": "Order",
+    "order_item_ids": "Order items",
+    "skus": "SKUs",
+    "tracking_number": "Tracking number",
+    "carrier": "Carrier",
+    "ship_date": "Shipped",
+    "promised_delivery_date": "Promised",
+    "categories": "Categories",
+    "reason": "Reason",
+    "fix_by_date": "Fix by",
+    "days_since_ship": "Days since ship",
+}
+UPLOAD_HELP = (
+    "Upload it on the marketplace's shipping-confirmation upload page (Seller Central: Orders, Upload "
+    "order related files, Shipping confirmation); this pipeline shows the corrections on its next run, "
+    "the marketplace's own figure within 72 hours."
+)
 
 
 def load(con: duckdb.DuckDBPyConnection, figures: Figures) -> tuple[list[dict], list[dict]]:
     """(measured invalid, to fix) of the account on D, in the published datasets' order."""
     where = "snapshot_date = ? and seller_id = ? and marketplace = ?"
     params = [figures.day, *figures.key]
-    invalid = rows(con, f"select * from marts.mart_invalid_packages where {where} order by promised_delivery_date,"
-                        " order_id, tracking_number nulls first, package_id", params)
-    to_fix = rows(con, f"select * from marts.mart_at_risk_packages where {where} order by fix_by_date, order_id,"
-                       " tracking_number nulls first, package_id", params)
+    invalid = rows(
+        con,
+        f"select * from marts.mart_invalid_packages where {where} order by promised_delivery_date,"
+        " order_id, tracking_number nulls first, package_id",
+        params,
+    )
+    to_fix = rows(
+        con,
+        f"select * from marts.mart_at_risk_packages where {where} order by fix_by_date, order_id,"
+        " tracking_number nulls first, package_id",
+        params,
+    )
     return invalid, to_fix
 
 
@@ -72,8 +100,11 @@ def write_csv(target: Path, packages: list[dict], cols: list[str], day: dt.date)
     deadline = "fix_by_date" in cols
     writer.writerow([*cols, *(["deadline"] if deadline else []), "what_to_do"])
     for r in packages:
-        writer.writerow([_text(r[c]) for c in cols] + ([_deadline(r, day)[0]] if deadline else [])
-                        + [reasons.WHAT_TO_DO.get(r["reason"], "")])
+        writer.writerow(
+            [_text(r[c]) for c in cols]
+            + ([_deadline(r, day)[0]] if deadline else [])
+            + [reasons.WHAT_TO_DO.get(r["reason"], "")]
+        )
     return write_atomic(target, out.getvalue())
 
 
@@ -95,24 +126,38 @@ def _package_table(packages: list[dict], cols: list[str], day: dt.date, table_id
         if deadline:
             text, tip = _deadline(r, day)
             status = {"overdue": "overdue", "due today": "due"}.get(text)
-            cells.insert(1, td(badge(status, text, tip) if status else escape(text), title=tip,
-                               sort=(r["fix_by_date"] - day).days))
+            cells.insert(
+                1,
+                td(badge(status, text, tip) if status else escape(text), title=tip, sort=(r["fix_by_date"] - day).days),
+            )
         body.append(cells)
     return table(head, body, table_id=table_id, tall=True)
 
 
 def _reason_table(invalid: list[dict], to_fix: list[dict], day: dt.date) -> str:
     overdue = [r for r in to_fix if r["fix_by_date"] < day]
-    body = [[td(escape(reasons.label(x))), *(td(count(sum(r["reason"] == x for r in group)), num=True)
-                                            for group in (to_fix, overdue, invalid)),
-             td(escape(reasons.WHAT_TO_DO[x]), cls="wrap")]
-            for x in REASONS if any(r["reason"] == x for r in invalid + to_fix)]
+    body = [
+        [
+            td(escape(reasons.label(x))),
+            *(td(count(sum(r["reason"] == x for r in group)), num=True) for group in (to_fix, overdue, invalid)),
+            td(escape(reasons.WHAT_TO_DO[x]), cls="wrap"),
+        ]
+        for x in REASONS
+        if any(r["reason"] == x for r in invalid + to_fix)
+    ]
     if not body:
         return "<p class='note'>No package is invalid or at risk: nothing to fix.</p>"
-    return table([th("Reason"), th("To fix", "packages to fix before they are measured", num=True),
-                  th("Overdue", "of those, past their fix-by date", num=True),
-                  th("Measured invalid", "packages the marketplace counts invalid now", num=True),
-                  th("What to do")], body, table_id="reasons")
+    return table(
+        [
+            th("Reason"),
+            th("To fix", "packages to fix before they are measured", num=True),
+            th("Overdue", "of those, past their fix-by date", num=True),
+            th("Measured invalid", "packages the marketplace counts invalid now", num=True),
+            th("What to do"),
+        ],
+        body,
+        table_id="reasons",
+    )
 
 
 def _link(target: Path, start: Path, text: str) -> str:
@@ -125,28 +170,46 @@ def section(figures: Figures, report: Path, invalid: list[dict], to_fix: list[di
     day, stem = figures.day, report.stem
     parts = ["<h2 id='packages'>Packages to work on</h2>", _reason_table(invalid, to_fix, day)]
     if fix_file.exists():
-        parts.append(f"<p class='note'><b>Fix file</b>: {_link(fix_file, report.parent, fix_file.name)}: the "
-                     f"packages to fix as rows of the shipping-confirmation upload file, prefilled with what the data "
-                     f"knows: fill in what is blank (a tracking number, a carrier) and check the rest. {UPLOAD_HELP}"
-                     "</p>")
+        parts.append(
+            f"<p class='note'><b>Fix file</b>: {_link(fix_file, report.parent, fix_file.name)}: the "
+            f"packages to fix as rows of the shipping-confirmation upload file, prefilled with what the data "
+            f"knows: fill in what is blank (a tracking number, a carrier) and check the rest. {UPLOAD_HELP}"
+            "</p>"
+        )
     else:
-        parts.append("<p class='note'>No fix file for this account and date: correct the packages below in your "
-                     f"shipping system, then upload a shipping-confirmation file. {UPLOAD_HELP}</p>")
-    lists = (("to_fix", "to-fix", "To fix before they are measured", to_fix, columns(
-                 to_fix, ("fix_by_date",), ("days_since_ship",)),
-              f"Shipped at least {figures.settings.at_risk_after_days} days ago and still not validly tracked (or "
-              f"with no tracking number, or a carrier not integrated), promised after "
-              f"{day - dt.timedelta(days=figures.settings.lag_days)}: the marketplace has not measured them yet. "
-              f"Fixed by the "
-              f"fix-by date (72 hours before their first measurement), they count as valid. Earliest deadline first."),
-             ("measured_invalid", "invalid", "Measured invalid now", invalid, columns(invalid),
-              f"Promised in the {figures.largest}-day window the marketplace measures on {day}: each already lowers "
-              f"the VTR above. A corrected tracking number or a late scan still counts while the package is in "
-              f"the window."))
+        parts.append(
+            "<p class='note'>No fix file for this account and date: correct the packages below in your "
+            f"shipping system, then upload a shipping-confirmation file. {UPLOAD_HELP}</p>"
+        )
+    lists = (
+        (
+            "to_fix",
+            "to-fix",
+            "To fix before they are measured",
+            to_fix,
+            columns(to_fix, ("fix_by_date",), ("days_since_ship",)),
+            f"Shipped at least {figures.settings.at_risk_after_days} days ago and still not validly tracked (or "
+            f"with no tracking number, or a carrier not integrated), promised after "
+            f"{day - dt.timedelta(days=figures.settings.lag_days)}: the marketplace has not measured them yet. "
+            f"Fixed by the "
+            f"fix-by date (72 hours before their first measurement), they count as valid. Earliest deadline first.",
+        ),
+        (
+            "measured_invalid",
+            "invalid",
+            "Measured invalid now",
+            invalid,
+            columns(invalid),
+            f"Promised in the {figures.largest}-day window the marketplace measures on {day}: each already lowers "
+            f"the VTR above. A corrected tracking number or a late scan still counts while the package is in "
+            f"the window.",
+        ),
+    )
     for name, anchor, title, packages, cols, note in lists:
         path = write_csv(report.with_name(f"{stem}_{name}.csv"), packages, cols, day)
-        parts.append(f"<h3 id='{anchor}'>{escape(title)}: {len(packages):,} package(s)</h3><p class='note'>{note} "
-                     f"Download: {_link(path, report.parent, path.name)} ({len(packages):,} rows).</p>")
-        parts.append(_package_table(packages, cols, day, f"list-{anchor}") if packages
-                     else "<p class='note'>None.</p>")
+        parts.append(
+            f"<h3 id='{anchor}'>{escape(title)}: {len(packages):,} package(s)</h3><p class='note'>{note} "
+            f"Download: {_link(path, report.parent, path.name)} ({len(packages):,} rows).</p>"
+        )
+        parts.append(_package_table(packages, cols, day, f"list-{anchor}") if packages else "<p class='note'>None.</p>")
     return "".join(parts)

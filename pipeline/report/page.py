@@ -18,12 +18,19 @@ from pipeline.report.html import pct
 from pipeline.report.notes import footnotes, ref
 from pipeline.settings import Settings
 
-NAV = (("categories", "Categories"), ("trend", "Trend"), ("carriers", "Carriers"), ("packages", "Packages to work on"),
-       ("health", "Data health"), ("notes", "Notes"))
+NAV = (
+    ("categories", "Categories"),
+    ("trend", "Trend"),
+    ("carriers", "Carriers"),
+    ("packages", "Packages to work on"),
+    ("health", "Data health"),
+    ("notes", "Notes"),
+)
 
 
-def write_reports(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, snapshot_date: dt.date,
-                  stale: list[str]) -> list[Path]:
+def write_reports(
+    con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, snapshot_date: dt.date, stale: list[str]
+) -> list[Path]:
     """The seller's report per account (marketplace) for `snapshot_date`, read from the lake's marts and raw layer
     through `con` (the seller's open lake connection); `stale`: its daily feeds with no file for the date."""
     con.execute(f"use {LAKE}")  # the published marts with their history, not the run's scratch copies
@@ -75,7 +82,9 @@ def _page(con: duckdb.DuckDBPyConnection, f: data.Figures, path: Path, stale: li
         health.section(con, f, stale),
         footnotes(settings),
     ]
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style>"
-            f"<script src='../{PLOTLY_JS}'></script></head><body><main>{''.join(body)}</main>"
-            f"<script>{SORT_JS}</script></body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style>"
+        f"<script src='../{PLOTLY_JS}'></script></head><body><main>{''.join(body)}</main>"
+        f"<script>{SORT_JS}</script></body></html>"
+    )

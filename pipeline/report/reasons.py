@@ -13,13 +13,13 @@ LABELS = {
 WHAT_TO_DO = {
     "missing_tracking": "Upload the package's tracking number (shipping-confirmation file, or the fix file below).",
     "carrier_not_integrated": "Confirm it with the code of an integrated carrier if it travelled with one; "
-                              "otherwise it cannot count as valid: ship with an integrated carrier from now on.",
+    "otherwise it cannot count as valid: ship with an integrated carrier from now on.",
     "no_carrier_events": "Compare the tracking number with the label (a typo never gets a scan) and upload the right "
-                         "one; if it is right, ask the carrier to scan the parcel.",
+    "one; if it is right, ask the carrier to scan the parcel.",
     "pre_transit_only": "The label was printed but the carrier never scanned the parcel: hand it over or ask the "
-                        "carrier for a pickup scan.",
+    "carrier for a pickup scan.",
     "scan_before_ship_date": "The number's scans belong to an older parcel: check the label and upload this "
-                             "parcel's number.",
+    "parcel's number.",
 }
 
 

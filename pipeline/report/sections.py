@@ -32,42 +32,66 @@ def headline(f: Figures, invalid: list[dict], to_fix: list[dict]) -> str:
     for w in f.windows:
         r, before = f.row("overall", None, w), f.row("overall", None, w, earlier=True)
         moved = change(r["vtr"], before and before["vtr"], f"{w}-day VTR")[0]
-        cards.append(card(
-            f"VTR, {w}-day window{ref('vtr')}", f"{pct(r['vtr'])} {badge(r['status'])}",
-            f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid · target {pct(r['target'])}<br>"
-            f"promised {span(r['window_start'], r['window_end'])}<br>{moved} vs 7 days earlier{ref('change')}",
-            title=f"{r['packages_valid']:,} of the {r['packages_total']:,} packages promised {r['window_start']} to "
-                  f"{r['window_end']} have a physical scan from an integrated carrier by the end of {f.day} (UTC)"))
+        cards.append(
+            card(
+                f"VTR, {w}-day window{ref('vtr')}",
+                f"{pct(r['vtr'])} {badge(r['status'])}",
+                f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid · target {pct(r['target'])}<br>"
+                f"promised {span(r['window_start'], r['window_end'])}<br>{moved} vs 7 days earlier{ref('change')}",
+                title=f"{r['packages_valid']:,} of the {r['packages_total']:,} packages promised "
+                f"{r['window_start']} to {r['window_end']} have a physical scan from an integrated carrier by the end"
+                f" of {f.day} (UTC)",
+            )
+        )
     overdue = sum(r["fix_by_date"] < f.day for r in to_fix)
     first = min((r["fix_by_date"] for r in to_fix), default=None)
-    cards.append(card(
-        f"To fix before they are measured{ref('to_fix')}", f"{len(to_fix):,}",
-        (f"{badge('overdue', f'{overdue:,} overdue') if overdue else 'none overdue'} · first fix-by {first}<br>"
-         if to_fix else "") + "not measured yet: each counts as valid if fixed in time · <a href='#to-fix'>the list"
-                              "</a>", cls="action",
-        title="packages not measured yet that are invalid now; each counts as valid if fixed by its fix-by date"))
+    cards.append(
+        card(
+            f"To fix before they are measured{ref('to_fix')}",
+            f"{len(to_fix):,}",
+            (
+                f"{badge('overdue', f'{overdue:,} overdue') if overdue else 'none overdue'} · first fix-by {first}<br>"
+                if to_fix
+                else ""
+            )
+            + "not measured yet: each counts as valid if fixed in time · <a href='#to-fix'>the list"
+            "</a>",
+            cls="action",
+            title="packages not measured yet that are invalid now; each counts as valid if fixed by its fix-by date",
+        )
+    )
     largest = f.row("overall", None, f.largest)
-    cards.append(card(
-        f"Measured invalid now{ref('measured')}", f"{len(invalid):,}",
-        f"of the {f.largest}-day window (promised {span(largest['window_start'], largest['window_end'])}): "
-        f"already in the VTR above · <a href='#invalid'>the list</a>", cls="action",
-        title=f"{largest['packages_total'] - largest['packages_valid']:,} = {largest['packages_total']:,} packages "
-              f"- {largest['packages_valid']:,} valid; a correction still counts while the package is in the window"))
+    cards.append(
+        card(
+            f"Measured invalid now{ref('measured')}",
+            f"{len(invalid):,}",
+            f"of the {f.largest}-day window (promised {span(largest['window_start'], largest['window_end'])}): "
+            f"already in the VTR above · <a href='#invalid'>the list</a>",
+            cls="action",
+            title=f"{largest['packages_total'] - largest['packages_valid']:,} = {largest['packages_total']:,} packages "
+            f"- {largest['packages_valid']:,} valid; a correction still counts while the package is in the window",
+        )
+    )
     early = []
     for r in sorted((r for r in f.projected if r["scope"] == "overall"), key=lambda r: r["window_days"]):
-        early.append(card(
-            f"Early warning: projected {r['window_days']}-day VTR{ref('projected')}",
-            f"{pct(r['projected_vtr'])} {badge(r['status'])}",
-            f"{r['packages_at_risk']:,} projected invalid of {r['packages_total']:,} packages promised "
-            f"{span(r['window_start'], r['window_end'])}, measured on <span class='nowrap'>{r['final_on']}</span>"
-            " if nothing is fixed. A projection by this pipeline, not the marketplace's figure.", cls="projection",
-            title=f"Projected invalid: {r['packages_at_risk']:,} packages of this window are invalid now and not "
-                  f"expected to become valid without a fix ({r['packages_valid_now']:,} valid now)"))
+        early.append(
+            card(
+                f"Early warning: projected {r['window_days']}-day VTR{ref('projected')}",
+                f"{pct(r['projected_vtr'])} {badge(r['status'])}",
+                f"{r['packages_at_risk']:,} projected invalid of {r['packages_total']:,} packages promised "
+                f"{span(r['window_start'], r['window_end'])}, measured on <span class='nowrap'>{r['final_on']}</span>"
+                " if nothing is fixed. A projection by this pipeline, not the marketplace's figure.",
+                cls="projection",
+                title=f"Projected invalid: {r['packages_at_risk']:,} packages of this window are invalid now and not "
+                f"expected to become valid without a fix ({r['packages_valid_now']:,} valid now)",
+            )
+        )
     return f"<div class='cards'>{''.join(cards)}</div><div class='cards'>{''.join(early)}</div>"
 
 
 def category_order(f: Figures) -> list[str]:
     """Lowest VTR of the largest window first; low-volume categories after the others."""
+
     def key(name: str):
         r = f.row("category", name, f.largest)
         total = r["packages_total"] if r else 0
@@ -80,8 +104,11 @@ def _status(f: Figures, scope: str, name: str) -> str:
     rows = {w: f.row(scope, name, w) for w in f.windows}
     below = [f"{w}-day" for w, r in rows.items() if r and r["status"] == "below_target"]
     if below:
-        return td(badge("below_target"), sort=0, title=f"below {pct(f.settings.target)} in the {', '.join(below)} "
-                                                        f"window{'s' if len(below) > 1 else ''}")
+        return td(
+            badge("below_target"),
+            sort=0,
+            title=f"below {pct(f.settings.target)} in the {', '.join(below)} window{'s' if len(below) > 1 else ''}",
+        )
     return td(badge("ok"), sort=1, title=f"at or above {pct(f.settings.target)} in every window with packages")
 
 
@@ -89,11 +116,20 @@ def _window_cells(f: Figures, scope: str, name: str, w: int, *, with_change: boo
     r, before = f.row(scope, name, w), f.row(scope, name, w, earlier=True)
     if r is None:
         return [td("–", sort=""), td("–", sort=0)] + ([td("–", sort="")] if with_change else [])
-    tip = (f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid, promised {r['window_start']} to "
-           f"{r['window_end']}")
-    cells = [td(pct(r["vtr"]), sort=r["vtr"], title=tip, num=True, cls=f"vtr-{w}"),
-             td(ratio(r["packages_valid"], r["packages_total"]), sort=r["packages_total"], title=tip, num=True,
-                cls=f"count-{w}")]
+    tip = (
+        f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid, promised {r['window_start']} to "
+        f"{r['window_end']}"
+    )
+    cells = [
+        td(pct(r["vtr"]), sort=r["vtr"], title=tip, num=True, cls=f"vtr-{w}"),
+        td(
+            ratio(r["packages_valid"], r["packages_total"]),
+            sort=r["packages_total"],
+            title=tip,
+            num=True,
+            cls=f"count-{w}",
+        ),
+    ]
     if with_change:
         html, delta = change(r["vtr"], before and before["vtr"], f"{escape(name)}, {w}-day")
         cells.append(td(html, sort="" if delta is None else round(delta, 6), num=True))
@@ -107,27 +143,32 @@ def _top_reason(f: Figures, category: str) -> str:
     if not n:
         return td("–", sort=0, title="no invalid package")
     invalid = sum(c for c, _ in counts)
-    return td(f"{escape(reasons.label(reason))}: {n:,}", sort=n,
-              title=f"{n:,} of the {invalid:,} invalid packages of the {f.largest}-day window. "
-                    f"{reasons.WHAT_TO_DO[reason]}")
+    return td(
+        f"{escape(reasons.label(reason))}: {n:,}",
+        sort=n,
+        title=f"{n:,} of the {invalid:,} invalid packages of the {f.largest}-day window. {reasons.WHAT_TO_DO[reason]}",
+    )
 
 
 def category_table(f: Figures, colours: dict[str, str]) -> str:
     head = [th("Category")]
     for w in f.windows:
-        head += [th(f"{w}-day VTR{ref('vtr')}", num=True), th("valid / total", num=True),
-                 th(f"vs last week{ref('change')}", f"{w}-day VTR now against the snapshot of {f.day - WEEK}",
-                    num=True)]
-    head += [th("Status", "below target in any window, else OK"),
-             th(f"Top reason ({f.largest}-day)", "the most frequent reason among the category's invalid packages")]
+        head += [
+            th(f"{w}-day VTR{ref('vtr')}", num=True),
+            th("valid / total", num=True),
+            th(f"vs last week{ref('change')}", f"{w}-day VTR now against the snapshot of {f.day - WEEK}", num=True),
+        ]
+    head += [
+        th("Status", "below target in any window, else OK"),
+        th(f"Top reason ({f.largest}-day)", "the most frequent reason among the category's invalid packages"),
+    ]
     body, attrs = [], []
     for name in category_order(f):
         r = f.row("category", name, f.largest)
         low = r is not None and r["packages_total"] < LOW_VOLUME
         notes = ("low",) * low + ("uncategorized",) * (name == "Uncategorized")
         marks = (f" {low_volume_badge(r['packages_total'])}" if low else "") + (ref(*notes) if notes else "")
-        cells = [td(f"<span class='swatch' style='background:{colours[name]}'></span>{escape(name)}{marks}",
-                    sort=name)]
+        cells = [td(f"<span class='swatch' style='background:{colours[name]}'></span>{escape(name)}{marks}", sort=name)]
         for w in f.windows:
             cells += _window_cells(f, "category", name, w, with_change=True)
         body.append([*cells, _status(f, "category", name), _top_reason(f, name)])
@@ -149,24 +190,43 @@ def carrier_table(f: Figures) -> str:
     head = [th("Carrier"), th("Integrated", "the marketplace receives this carrier's tracking")]
     for w in f.windows:
         head += [th(f"{w}-day VTR{ref('carrier')}", num=True), th("valid / total", num=True)]
-    head += [th("Status"), th("Median days to first scan", "from the ship date (00:00 UTC) to the first physical "
-                              f"scan, packages of the {f.largest}-day window", num=True),
-             th("90th percentile", "9 in 10 packages had their first scan within this many days", num=True),
-             th("Scanned", "packages with a physical scan that counts, of the window's packages", num=True)]
+    head += [
+        th("Status"),
+        th(
+            "Median days to first scan",
+            f"from the ship date (00:00 UTC) to the first physical scan, packages of the {f.largest}-day window",
+            num=True,
+        ),
+        th("90th percentile", "9 in 10 packages had their first scan within this many days", num=True),
+        th("Scanned", "packages with a physical scan that counts, of the window's packages", num=True),
+    ]
     body = []
     for c in names:
         p = perf.get(c, {})
         integrated = c in f.settings.integrated_carriers
-        cells = [td(escape(c), sort=c), td("yes" if integrated else "<span class='warn'>no</span>",
-                                         sort=int(integrated))]
+        cells = [
+            td(escape(c), sort=c),
+            td("yes" if integrated else "<span class='warn'>no</span>", sort=int(integrated)),
+        ]
         for w in f.windows:
             cells += _window_cells(f, "carrier", c, w, with_change=False)
-        cells += [_status(f, "carrier", c),
-                  td(count(None) if p.get("median_days_to_first_scan") is None else f"{p['median_days_to_first_scan']}",
-                     sort=p.get("median_days_to_first_scan", ""), num=True),
-                  td(count(None) if p.get("p90_days_to_first_scan") is None else f"{p['p90_days_to_first_scan']}",
-                     sort=p.get("p90_days_to_first_scan", ""), num=True),
-                  td(ratio(p["packages_scanned"], p["packages_total"]) if p else "–",
-                     sort=p.get("packages_scanned", ""), num=True)]
+        cells += [
+            _status(f, "carrier", c),
+            td(
+                count(None) if p.get("median_days_to_first_scan") is None else f"{p['median_days_to_first_scan']}",
+                sort=p.get("median_days_to_first_scan", ""),
+                num=True,
+            ),
+            td(
+                count(None) if p.get("p90_days_to_first_scan") is None else f"{p['p90_days_to_first_scan']}",
+                sort=p.get("p90_days_to_first_scan", ""),
+                num=True,
+            ),
+            td(
+                ratio(p["packages_scanned"], p["packages_total"]) if p else "–",
+                sort=p.get("packages_scanned", ""),
+                num=True,
+            ),
+        ]
         body.append(cells)
     return table(head, body, table_id="carriers") if body else "<p class='note'>No carrier in the windows.</p>"

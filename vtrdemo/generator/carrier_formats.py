@@ -34,13 +34,17 @@ def build_scan_rows(con, seed: int, days: int) -> None:
     from written as e
     order by e.out_d
     """)
-    ep_status = ("case e.status when 'pre_transit' then 'label_created' when 'in_transit' then "
-                 "case when e.step = 1 then 'arrived_at_facility' else 'departed_facility' end "
-                 "when 'out_for_delivery' then 'out_for_delivery' when 'available_for_pickup' then "
-                 "'arrived_at_pickup_location' when 'failure' then 'delivery_exception' else 'delivered' end")
-    tag = ("case e.status when 'pre_transit' then 'InfoReceived' when 'in_transit' then 'InTransit' "
-           "when 'out_for_delivery' then 'OutForDelivery' when 'available_for_pickup' then 'AvailableForPickup' "
-           "when 'failure' then 'AttemptFail' else 'Delivered' end")
+    ep_status = (
+        "case e.status when 'pre_transit' then 'label_created' when 'in_transit' then "
+        "case when e.step = 1 then 'arrived_at_facility' else 'departed_facility' end "
+        "when 'out_for_delivery' then 'out_for_delivery' when 'available_for_pickup' then "
+        "'arrived_at_pickup_location' when 'failure' then 'delivery_exception' else 'delivered' end"
+    )
+    tag = (
+        "case e.status when 'pre_transit' then 'InfoReceived' when 'in_transit' then 'InTransit' "
+        "when 'out_for_delivery' then 'OutForDelivery' when 'available_for_pickup' then 'AvailableForPickup' "
+        "when 'failure' then 'AttemptFail' else 'Delivered' end"
+    )
     iso3 = "(case e.country " + " ".join(f"when '{k}' then '{v}'" for k, v in ISO3.items()) + " end)"
     utc = "strftime(e.utc_at, '%Y-%m-%dT%H:%M:%SZ')"
     # each event rendered to JSON once; steps are in time order, so an export day's history is a prefix
@@ -67,7 +71,9 @@ def build_scan_rows(con, seed: int, days: int) -> None:
     steps = range(7)
     pivot = ",\n            ".join(
         f"max({col}) filter (where step = {k}) as {col}_{k}"
-        for k in steps for col in ("file_d", "status", "status_detail", "utc_text", "event_json"))
+        for k in steps
+        for col in ("file_d", "status", "status_detail", "utc_text", "event_json")
+    )
     upto = lambda col, k: f"case when x.file_d_{k} <= x.file_d then x.{col}_{k} end"  # noqa: E731
     con.execute(f"""
     create table exports as

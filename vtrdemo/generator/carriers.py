@@ -15,34 +15,51 @@ CARRIER_ALIASES = {"royal mail": "ROYAL_MAIL"}
 @dataclass(frozen=True)
 class Carrier:
     key: str
-    code: str              # carrier-code as the seller writes it
-    name: str | None       # carrier-name (written only when code is Other)
-    shape: str             # tracking number shape, see tracking_sql
-    channel: str           # csv | easypost | aftership: how its events reach the landing folder
-    label: str             # the carrier as named in scan files (EasyPost carrier / AfterShip slug / canonical)
+    code: str  # carrier-code as the seller writes it
+    name: str | None  # carrier-name (written only when code is Other)
+    shape: str  # tracking number shape, see tracking_sql
+    channel: str  # csv | easypost | aftership: how its events reach the landing folder
+    label: str  # the carrier as named in scan files (EasyPost carrier / AfterShip slug / canonical)
     methods: tuple[str, ...]
 
 
-CARRIERS = {c.key: c for c in (
-    Carrier("postnord", "PostNord", None, "s10:UA:SE", "csv", "PostNord",
-            ("PostNord MyPack Collect", "PostNord MyPack Home", "PostNord Varubrev")),
-    Carrier("bring", "Bring", None, "s10:CP:NO", "csv", "Bring", ("Bring PickUp Parcel", "Bring Home Delivery")),
-    Carrier("dhl", "DHL", None, "dhl10", "csv", "DHL", ("DHL Paket", "DHL Service Point", "DHL Parcel Connect")),
-    Carrier("ups", "UPS", None, "ups", "easypost", "UPS", ("UPS Standard", "UPS Express Saver")),
-    Carrier("fedex", "FedEx", None, "fedex12", "easypost", "FedEx", ("FedEx International Economy",)),
-    Carrier("usps", "USPS", None, "usps22", "easypost", "USPS", ("USPS Ground Advantage", "USPS Priority Mail")),
-    Carrier("dpd", "DPD", None, "dpd14", "aftership", "dpd-de", ("DPD Classic", "DPD Predict")),
-    Carrier("gls", "GLS", None, "gls12", "aftership", "gls", ("GLS BusinessParcel", "GLS ShopDeliveryService")),
-    Carrier("hermes", "Hermes", None, "hermes20", "aftership", "hermes-de", ("Hermes Paket",)),
-    Carrier("amzl", "AMZL", None, "tba", "csv", "AMZL", ("Amazon Shipping Standard",)),
-    Carrier("royalmail", "Royal Mail", None, "s10:TT:GB", "csv", "Royal Mail",
-            ("Royal Mail Tracked 48", "Royal Mail Tracked 24")),
-    # outside the integrated list: carrier-code Other with a free-text name
-    Carrier("budbee", "Other", "Budbee", "alnum:BB", "csv", "Budbee", ("Budbee Home", "Budbee Box")),
-    Carrier("goexpress", "Other", "GO! Express", "alnum:GO", "csv", "GO!", ("GO! Overnight",)),
-    Carrier("yodel", "Other", "Yodel", "alnum:JJD", "csv", "Yodel", ("Yodel Xpect 48",)),
-    Carrier("ontrac", "Other", "OnTrac", "alnum:D10", "csv", "OnTrac", ("OnTrac Ground",)),
-)}
+CARRIERS = {
+    c.key: c
+    for c in (
+        Carrier(
+            "postnord",
+            "PostNord",
+            None,
+            "s10:UA:SE",
+            "csv",
+            "PostNord",
+            ("PostNord MyPack Collect", "PostNord MyPack Home", "PostNord Varubrev"),
+        ),
+        Carrier("bring", "Bring", None, "s10:CP:NO", "csv", "Bring", ("Bring PickUp Parcel", "Bring Home Delivery")),
+        Carrier("dhl", "DHL", None, "dhl10", "csv", "DHL", ("DHL Paket", "DHL Service Point", "DHL Parcel Connect")),
+        Carrier("ups", "UPS", None, "ups", "easypost", "UPS", ("UPS Standard", "UPS Express Saver")),
+        Carrier("fedex", "FedEx", None, "fedex12", "easypost", "FedEx", ("FedEx International Economy",)),
+        Carrier("usps", "USPS", None, "usps22", "easypost", "USPS", ("USPS Ground Advantage", "USPS Priority Mail")),
+        Carrier("dpd", "DPD", None, "dpd14", "aftership", "dpd-de", ("DPD Classic", "DPD Predict")),
+        Carrier("gls", "GLS", None, "gls12", "aftership", "gls", ("GLS BusinessParcel", "GLS ShopDeliveryService")),
+        Carrier("hermes", "Hermes", None, "hermes20", "aftership", "hermes-de", ("Hermes Paket",)),
+        Carrier("amzl", "AMZL", None, "tba", "csv", "AMZL", ("Amazon Shipping Standard",)),
+        Carrier(
+            "royalmail",
+            "Royal Mail",
+            None,
+            "s10:TT:GB",
+            "csv",
+            "Royal Mail",
+            ("Royal Mail Tracked 48", "Royal Mail Tracked 24"),
+        ),
+        # outside the integrated list: carrier-code Other with a free-text name
+        Carrier("budbee", "Other", "Budbee", "alnum:BB", "csv", "Budbee", ("Budbee Home", "Budbee Box")),
+        Carrier("goexpress", "Other", "GO! Express", "alnum:GO", "csv", "GO!", ("GO! Overnight",)),
+        Carrier("yodel", "Other", "Yodel", "alnum:JJD", "csv", "Yodel", ("Yodel Xpect 48",)),
+        Carrier("ontrac", "Other", "OnTrac", "alnum:D10", "csv", "OnTrac", ("OnTrac Ground",)),
+    )
+}
 
 
 def tracking_sql(shape: str, rng: random.Random, p: str = "p") -> str:
@@ -69,7 +86,7 @@ def tracking_sql(shape: str, rng: random.Random, p: str = "p") -> str:
         return f"'0' || {digits(perm(p, 13, rng), 13)}"
     if shape == "gls12":  # 11 digits + check digit (weights 3,1 from the right, +1)
         n = perm(p, 11, rng)
-        terms = " + ".join(f"{3 if i % 2 == 0 else 1} * (({n}) // {10 ** i} % 10)" for i in range(11))
+        terms = " + ".join(f"{3 if i % 2 == 0 else 1} * (({n}) // {10**i} % 10)" for i in range(11))
         return f"{digits(n, 11)} || ((10 - ({terms} + 1) % 10) % 10)::varchar"
     if shape == "usps22":  # 94 + service and mailer id + serial + mod 10 check
         n = perm(p, 13, rng)
@@ -91,6 +108,8 @@ def typo_sql(t: str, shape_expr: str, r: str) -> str:
     """SQL: tracking number `t` with one digit mistyped (a digit of the serial, never a letter)."""
     pos = f"(case when {shape_expr} like 's10:%' then 3 + {r} % 8 else length({t}) - {r} % 8 end)"
     char = f"substr({t}, {pos}, 1)"
-    new = (f"coalesce(((try_cast({char} as int) + 1 + ({r} // 8) % 9) % 10)::varchar, "
-           f"case when {char} = 'A' then 'B' else 'A' end)")
+    new = (
+        f"coalesce(((try_cast({char} as int) + 1 + ({r} // 8) % 9) % 10)::varchar, "
+        f"case when {char} = 'A' then 'B' else 'A' end)"
+    )
     return f"left({t}, {pos} - 1) || {new} || substr({t}, {pos} + 1)"

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 def build_confirmations(con, days) -> None:
     """Table conf: one row per confirmation line (per item, or one for a whole order), revision and file day."""
-    con.execute("""
+    con.execute(
+        """
     create table conf as
     with items_o as (
         select o.*, i.k, i.item_key, i.quantity, count(*) over (partition by o.p) as n_items
         from orders as o join items as i on i.p = o.p
-        where o.ship_d < """ + str(days) + """
+        where o.ship_d < """
+        + str(days)
+        + """
     ),
     whole as (
         -- some sellers confirm a multi-item order with one line without order-item-id
@@ -35,5 +38,8 @@ def build_confirmations(con, days) -> None:
     )
     select * from initial
     union all
-    select * from corrected where file_d < """ + str(days) + """
-    """)
+    select * from corrected where file_d < """
+        + str(days)
+        + """
+    """
+    )

@@ -8,18 +8,65 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ORDER_HEADER = (
-    "order-id", "order-item-id", "purchase-date", "payments-date", "buyer-email", "buyer-name", "buyer-phone-number",
-    "sku", "product-name", "quantity-purchased", "currency", "item-price", "item-tax", "shipping-price",
-    "shipping-tax", "ship-service-level", "recipient-name", "ship-address-1", "ship-address-2", "ship-address-3",
-    "ship-city", "ship-state", "ship-postal-code", "ship-country", "ship-phone-number", "delivery-start-date",
-    "delivery-end-date", "delivery-time-zone", "delivery-Instructions", "sales-channel", "earliest-ship-date",
-    "latest-ship-date", "earliest-delivery-date", "latest-delivery-date", "is-business-order",
-    "purchase-order-number", "price-designation", "is-prime",
+    "order-id",
+    "order-item-id",
+    "purchase-date",
+    "payments-date",
+    "buyer-email",
+    "buyer-name",
+    "buyer-phone-number",
+    "sku",
+    "product-name",
+    "quantity-purchased",
+    "currency",
+    "item-price",
+    "item-tax",
+    "shipping-price",
+    "shipping-tax",
+    "ship-service-level",
+    "recipient-name",
+    "ship-address-1",
+    "ship-address-2",
+    "ship-address-3",
+    "ship-city",
+    "ship-state",
+    "ship-postal-code",
+    "ship-country",
+    "ship-phone-number",
+    "delivery-start-date",
+    "delivery-end-date",
+    "delivery-time-zone",
+    "delivery-Instructions",
+    "sales-channel",
+    "earliest-ship-date",
+    "latest-ship-date",
+    "earliest-delivery-date",
+    "latest-delivery-date",
+    "is-business-order",
+    "purchase-order-number",
+    "price-designation",
+    "is-prime",
 )
-PII_COLUMNS = ("buyer-email", "buyer-name", "buyer-phone-number", "recipient-name", "ship-address-1",
-               "ship-address-2", "ship-address-3", "ship-phone-number")
-CONFIRMATION_HEADER = ("order-id", "order-item-id", "quantity", "ship-date", "carrier-code", "carrier-name",
-                       "tracking-number", "ship-method")
+PII_COLUMNS = (
+    "buyer-email",
+    "buyer-name",
+    "buyer-phone-number",
+    "recipient-name",
+    "ship-address-1",
+    "ship-address-2",
+    "ship-address-3",
+    "ship-phone-number",
+)
+CONFIRMATION_HEADER = (
+    "order-id",
+    "order-item-id",
+    "quantity",
+    "ship-date",
+    "carrier-code",
+    "carrier-name",
+    "tracking-number",
+    "ship-method",
+)
 SCAN_HEADER = ("tracking_number", "carrier", "event_time", "status", "event_code", "description", "location")
 
 # each file's rows in a total order: the same seed gives the same bytes
@@ -34,8 +81,9 @@ ORDER_KEYS = {
 
 def _copy(con, table: str, columns, day: int, path: Path, options: str) -> None:
     cols = ", ".join(f'"{c}"' for c in columns)
-    con.execute(f"copy (select {cols} from {table} where file_d = {day} order by {ORDER_KEYS[table]}) "
-                f"to '{path}' ({options})")
+    con.execute(
+        f"copy (select {cols} from {table} where file_d = {day} order by {ORDER_KEYS[table]}) to '{path}' ({options})"
+    )
 
 
 def write_files(con, root: Path, start: dt.date, days: int, aggregator_exports: bool) -> int:
@@ -54,8 +102,9 @@ def write_files(con, root: Path, start: dt.date, days: int, aggregator_exports: 
     for d in range(days):
         name = (start + dt.timedelta(days=d)).isoformat()
         _copy(con, "out_orders", ORDER_HEADER, d, root / "orders" / f"orders_{name}.txt", tsv)
-        _copy(con, "out_confirmations", CONFIRMATION_HEADER, d,
-              root / "confirmations" / f"confirmations_{name}.txt", tsv)
+        _copy(
+            con, "out_confirmations", CONFIRMATION_HEADER, d, root / "confirmations" / f"confirmations_{name}.txt", tsv
+        )
         _copy(con, "out_scans", SCAN_HEADER, d, root / "scans" / f"scans_{name}.csv", "header")
         written += 3
         if aggregator_exports and d in ep_days:

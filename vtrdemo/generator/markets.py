@@ -13,15 +13,15 @@ class Profile:
     tz: str
     country: str
     currency: str
-    price_scale: float        # sku base price (about 10-150) times this
+    price_scale: float  # sku base price (about 10-150) times this
     carriers: tuple[tuple[str, float], ...]  # integrated mix; the profile's `other` gets RATE_OTHER
     other: str
     phone: str
     first_names: tuple[str, ...]
     last_names: tuple[str, ...]
     streets: tuple[str, ...]
-    cities: tuple[tuple[str, str], ...]   # (city, postal code prefix)
-    postal: str               # se: 'ddd dd', 5: five digits, uk, us
+    cities: tuple[tuple[str, str], ...]  # (city, postal code prefix)
+    postal: str  # se: 'ddd dd', 5: five digits, uk, us
 
 
 @functools.cache
@@ -31,11 +31,18 @@ def profiles() -> dict[str, Profile]:
     names = data["names"]
     return {
         key: Profile(
-            tz=p["tz"], country=p["country"], currency=p["currency"], price_scale=p["price_scale"],
-            carriers=tuple((carrier, weight) for carrier, weight in p["carriers"]), other=p["other"],
-            phone=p["phone"], first_names=tuple(names[p["names"]]["first"]),
-            last_names=tuple(names[p["names"]]["last"]), streets=tuple(p["streets"]),
-            cities=tuple((city, prefix) for city, prefix in p["cities"]), postal=p["postal"],
+            tz=p["tz"],
+            country=p["country"],
+            currency=p["currency"],
+            price_scale=p["price_scale"],
+            carriers=tuple((carrier, weight) for carrier, weight in p["carriers"]),
+            other=p["other"],
+            phone=p["phone"],
+            first_names=tuple(names[p["names"]]["first"]),
+            last_names=tuple(names[p["names"]]["last"]),
+            streets=tuple(p["streets"]),
+            cities=tuple((city, prefix) for city, prefix in p["cities"]),
+            postal=p["postal"],
         )
         for key, p in data["profiles"].items()
     }

@@ -20,10 +20,16 @@ def build_order_rows(con, profiles, seed: int, days: int) -> None:
     r_first = market_pick(lambda p: p.first_names, "o.p", 52)
     street = market_pick(lambda p: p.streets, "o.p", 53)
     city_i = "1 + floor(u(o.p, 54) * 10)::int"
-    city = "(case o.m " + " ".join(
-        f"when {i} then {sql_list([c for c, _ in p.cities])}[{city_i}]" for i, p in enumerate(profiles)) + " end)"
-    zip_prefix = "(case o.m " + " ".join(
-        f"when {i} then {sql_list([z for _, z in p.cities])}[{city_i}]" for i, p in enumerate(profiles)) + " end)"
+    city = (
+        "(case o.m "
+        + " ".join(f"when {i} then {sql_list([c for c, _ in p.cities])}[{city_i}]" for i, p in enumerate(profiles))
+        + " end)"
+    )
+    zip_prefix = (
+        "(case o.m "
+        + " ".join(f"when {i} then {sql_list([z for _, z in p.cities])}[{city_i}]" for i, p in enumerate(profiles))
+        + " end)"
+    )
     fmt = "(case o.m " + " ".join(f"when {i} then '{p.postal}'" for i, p in enumerate(profiles)) + " end)"
     phone_prefix = "(case o.m " + " ".join(f"when {i} then '{p.phone}'" for i, p in enumerate(profiles)) + " end)"
     vat = "(case o.country " + " ".join(f"when '{k}' then {v}" for k, v in VAT.items()) + " else 0.2 end)"
@@ -39,8 +45,10 @@ def build_order_rows(con, profiles, seed: int, days: int) -> None:
         end"""
     purchase_local = ts("o.day", "o.purchase_sec")
     tld = "lower(regexp_extract(o.marketplace, '\\.([A-Za-z.]+)$', 1))"
-    price = ("case when o.price_scale >= 5 then round(s.base_price * o.price_scale / 10) * 10 - 1 "
-             "else round(s.base_price * o.price_scale, 0) - 0.01 end")
+    price = (
+        "case when o.price_scale >= 5 then round(s.base_price * o.price_scale / 10) * 10 - 1 "
+        "else round(s.base_price * o.price_scale, 0) - 0.01 end"
+    )
     # narrow rows sorted by file day first (cheap), then rendered in that order: the wide table stays clustered
     con.execute(f"""
     create temp table order_lines as

@@ -35,8 +35,7 @@ def build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_h
     asof join mix as mx on mk.m = mx.m and x.u_carrier >= mx.cum_lo
     """)
     _build_items(con)
-    dip = ("false" if dip_category is None else
-           f"(pc.category = '{dip_category}' and b.d between {dip_lo} and {dip_hi})")
+    dip = "false" if dip_category is None else f"(pc.category = '{dip_category}' and b.d between {dip_lo} and {dip_hi})"
     con.execute(f"""
     create table orders as
     with primary_cat as (
@@ -75,16 +74,16 @@ def build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_h
     con.execute(f"""
     create or replace table orders as
     select o.*,
-        {pick(order_prefix, 'o.p', 13)} || '-' || substr(n, 1, 7) || '-' || substr(n, 8, 7) as order_id,
+        {pick(order_prefix, "o.p", 13)} || '-' || substr(n, 1, 7) || '-' || substr(n, 8, 7) as order_id,
         case o.carrier {whens} end as tracking_true,
         c.code as carrier_code, c.name as carrier_name, c.shape, c.channel, c.label as carrier_label,
         c.integrated, c.methods[1 + floor(u(o.p, 14) * len(c.methods))::int] as ship_method,
         o.ship_d = o.d and o.d + 1 < {days} and u(o.p, 15) < {RATE_HELD} as is_held,
         offs.off_min,
-        {offset_text('offs.off_min')} as off_text,
+        {offset_text("offs.off_min")} as off_text,
         o.day + (o.ship_d - o.d) as ship_day,
         o.day + (o.promise_d - o.d) as promise_day,
-    from (select *, {digits(perm('p', 14, rng), 14)} as n from orders) as o
+    from (select *, {digits(perm("p", 14, rng), 14)} as n from orders) as o
     join carriers as c on c.key = o.carrier
     join offsets as offs on offs.m = o.m and offs.d = least(o.d, {days - 1})
     """)

@@ -23,8 +23,20 @@ CATEGORIES = (
     ("Tools", 0.07, "TOO", ("Cordless Screwdriver", "Tool Box", "Spirit Level", "Tape Measure", "Stud Finder")),
     ("Furniture", 0.06, "FUR", ("Bar Stool", "Side Table", "Bookcase", "Bench", "Folding Chair")),
 )
-ADJECTIVES = ("Nordic", "Classic", "Oak", "Matte Black", "Linen", "Compact", "Large", "Birch", "Stone Grey",
-              "Brass", "Walnut", "Sage Green")
+ADJECTIVES = (
+    "Nordic",
+    "Classic",
+    "Oak",
+    "Matte Black",
+    "Linen",
+    "Compact",
+    "Large",
+    "Birch",
+    "Stone Grey",
+    "Brass",
+    "Walnut",
+    "Sage Green",
+)
 
 
 def _seller_prefix(seller_id: str) -> str:
@@ -59,19 +71,26 @@ def build_reference(con, rng, profiles, marketplaces, start, days, seller_id) ->
     insert(con, "offsets", offsets)
 
     share = [0.55, 0.45] if len(marketplaces) == 2 else [1 / len(marketplaces)] * len(marketplaces)
-    con.execute("create table markets (m integer, marketplace varchar, cum_lo double, currency varchar, "
-                "country varchar, price_scale double)")
+    con.execute(
+        "create table markets (m integer, marketplace varchar, cum_lo double, currency varchar, "
+        "country varchar, price_scale double)"
+    )
     cum = 0.0
     for m, (name, p) in enumerate(zip(marketplaces, profiles, strict=True)):
         insert(con, "markets", [(m, name, cum, p.currency, p.country, p.price_scale)])
         cum += share[m]
 
-    con.execute("create table carriers (key varchar, code varchar, name varchar, shape varchar, channel varchar, "
-                "label varchar, methods varchar[], integrated boolean)")
+    con.execute(
+        "create table carriers (key varchar, code varchar, name varchar, shape varchar, channel varchar, "
+        "label varchar, methods varchar[], integrated boolean)"
+    )
     for c in CARRIERS.values():
         canonical = (c.name if c.code == "Other" else c.code).upper().replace(" ", "_")
-        insert(con, "carriers", [(c.key, c.code, c.name, c.shape, c.channel, c.label, list(c.methods),
-                canonical in DEFAULT_CARRIERS)])
+        insert(
+            con,
+            "carriers",
+            [(c.key, c.code, c.name, c.shape, c.channel, c.label, list(c.methods), canonical in DEFAULT_CARRIERS)],
+        )
     con.execute("create table mix (m integer, cum_lo double, carrier varchar)")
     for m, p in enumerate(profiles):
         cum = RATE_OTHER
@@ -88,10 +107,13 @@ def build_reference(con, rng, profiles, marketplaces, start, days, seller_id) ->
 def _build_catalog(con, rng, seller_id) -> None:
     """Categories with their share of items, and their skus (a few newly listed ones not in the catalog yet)."""
     prefix = _seller_prefix(seller_id)
-    con.execute("create table categories (c integer, category varchar, cum_lo double, n_skus integer, "
-                "has_extra boolean)")
-    con.execute("create table skus (c integer, i integer, sku varchar, product_name varchar, base_price double, "
-                "in_catalog boolean)")
+    con.execute(
+        "create table categories (c integer, category varchar, cum_lo double, n_skus integer, has_extra boolean)"
+    )
+    con.execute(
+        "create table skus (c integer, i integer, sku varchar, product_name varchar, base_price double, "
+        "in_catalog boolean)"
+    )
     cum = 0.0
     total_share = sum(s for _, s, _, _ in CATEGORIES)
     for c, (name, s, code, nouns) in enumerate(CATEGORIES):

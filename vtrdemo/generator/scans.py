@@ -14,7 +14,7 @@ def build_scans(con, profiles, days, aggregator_exports) -> None:
     with pk as (
         select o.p, o.m, o.tracking_true as tracking_number, o.carrier_label, o.channel, o.mode, o.carrier,
             o.off_min, o.off_text, o.ship_d, o.d,
-            o.ship_day, {ts('o.ship_day', '13 * 3600 + floor(u(o.p, 21) * 4 * 3600)')} as ship_local,
+            o.ship_day, {ts("o.ship_day", "13 * 3600 + floor(u(o.p, 21) * 4 * 3600)")} as ship_local,
             case when o.mode = 'late' then 2 + floor(u(o.p, 22) * 7)::int else 0 end as late_days,
             1 + floor(u(o.p, 23) * 2.5)::int as transit_days,
             o.carrier in ('postnord', 'bring', 'dhl') and u(o.p, 24) < 0.25 as to_pickup_point,

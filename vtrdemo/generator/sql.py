@@ -31,7 +31,7 @@ def digits(n_expr: str, k: int) -> str:
 
 def perm(p_expr: str, k: int, rng: random.Random) -> str:
     """SQL: a k-digit number that is a bijection of p (p < 10**k): unique and scattered."""
-    mod = 10 ** k
+    mod = 10**k
     a = rng.randrange(mod // 7, mod // 3) | 1
     while a % 5 == 0:
         a += 2
@@ -74,5 +74,6 @@ def insert(con, table: str, rows) -> None:
     """Insert Python rows in one statement (executemany is slow for hundreds of small rows)."""
     rows = list(rows)
     if rows:
-        con.execute(f"insert into {table} values " + ", ".join(
-            "(" + ", ".join(_literal(v) for v in row) + ")" for row in rows))
+        con.execute(
+            f"insert into {table} values " + ", ".join("(" + ", ".join(_literal(v) for v in row) + ")" for row in rows)
+        )
