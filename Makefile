@@ -1,11 +1,13 @@
 # Two commands do everything on a fresh machine with python3, pip and make:
 #   make demo   set up, then make a sample data set and run the pipeline over weeks of it
 #   make test   set up, then run the test suite
+#   make test-fast   while working: the linters and every test not marked slow (no Airflow, cluster, PostgreSQL,
+#                    Chromium, kill or benchmark test), a few minutes
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
 
-.PHONY: setup demo test bench airflow airflow-stop cluster-up cluster-down
+.PHONY: setup demo test test-fast bench airflow airflow-stop cluster-up cluster-down
 
 $(UV):
 	python3 -m venv .tools
@@ -23,7 +25,12 @@ demo: setup
 test: setup
 	bash .ci/system-packages  # postgresql and chromium when missing and installable; else one line on what is skipped
 	bash .ci/lint
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2 -m "not slow and not cluster"  # the fast lane, on both cores
+	$(VENV)/bin/python -m pytest -m "slow or cluster"  # one at a time: real servers, kills and timings
+
+test-fast: setup
+	bash .ci/lint
+	$(VENV)/bin/python -m pytest -n 2 -m "not slow and not cluster"
 
 bench: setup
 	$(VENV)/bin/python benchmarks/run.py --size $(or $(SIZE),S) $(if $(ONLY),--only $(ONLY))  # ONLY=scale: the cluster scenario

@@ -22,6 +22,8 @@ import pytest
 from test_alerts import Hook, free_port
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
+pytestmark = pytest.mark.slow  # a real Airflow started by the launcher
+
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 TODAY = dt.datetime.now(dt.UTC).date()

@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the benchmark at a tiny size
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("cold", "baseline", "warm", "history_short", "history_long", "run_loaded", "backfill", "dag")
 TARGET_PREFIXES = (

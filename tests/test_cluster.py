@@ -31,7 +31,7 @@ from test_alerts import Hook, free_port
 from test_concurrency import published
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 SELLERS = ("s1", "s2", "s3", "s4")

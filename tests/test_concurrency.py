@@ -26,6 +26,8 @@ from pipeline.lake import connect
 from pipeline.settings import load_settings
 from vtrdemo.generator import generate
 
+pytestmark = pytest.mark.slow  # runs in parallel processes, PostgreSQL
+
 VTR = Path(sys.executable).with_name("vtr")
 SELLERS = ("north", "south")
 START, DAYS, PACKAGES = dt.date(2026, 9, 1), 45, 400

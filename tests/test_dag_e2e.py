@@ -30,6 +30,8 @@ from test_alerts import Hook, Inbox, free_port
 from test_models import confirmations_tsv, orders_tsv, scans_csv
 from vtrdemo.airflow_local import run_dag
 
+pytestmark = pytest.mark.slow  # the real DAG end to end
+
 D1, D2, D3 = dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 22)
 PROMISED, SHIPPED = "2026-11-05", "2026-11-02"
 BOOKS = [f"B{i:03d}" for i in range(1, 41)]

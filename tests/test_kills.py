@@ -23,6 +23,8 @@ from pipeline.settings import load_settings
 from test_alerts import Hook
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
+pytestmark = pytest.mark.slow  # runs killed at 20+ points
+
 VTR = str(Path(sys.executable).with_name("vtr"))
 KILLPOINT = str(Path(__file__).with_name("killpoint.py"))
 START = dt.date(2026, 5, 1)

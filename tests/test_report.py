@@ -220,6 +220,7 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     _chromium() is None and not os.environ.get("CI"),
     reason="chromium is not installed (make test and .ci/run install Debian's chromium)",
