@@ -31,8 +31,17 @@ RAW_TABLES = ("files", "orders", "confirmations", "scans", "catalog")
 KINDS = ("table", "snapshot")
 # named value sets an `accepted:` declaration may use: the one definition of each lives in pipeline/contract.py
 VALUE_SETS = {"reasons": contract.REASONS, "statuses": contract.STATUSES, "scopes": contract.SCOPES}
-_DECLARED = re.compile(r"(kind|grain|batch|upstream|not null|accepted):\s*(.*)")
+DECLARATIONS = ("kind", "grain", "upstream", "batch", "not null", "accepted")
+# a header line `key: value` with a lower-case key of a few words is a declaration: one the runner does not know
+# (a misspelt `not_null:`) is an error, never read as description; description lines are sentences
+_DECLARATION = re.compile(r"([a-z][a-z_ -]{0,24}):\s*(.*)")
+_COLUMN = re.compile(r"\s{2,}([a-z_][a-z0-9_]*):\s*(\S.*)")
+_ACCEPTED = re.compile(r"(\w+) in (\w+)")
 _READS = re.compile(r"\b(raw|config|staging|intermediate|marts)\.(\w+)")
+
+
+class ModelHeaderError(ValueError):
+    """A model file whose header the runner cannot hold to: the message names the file and line."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,7 @@ class Model:
     description: str
     kind: str  # table: rebuilt in scratch for each run; snapshot: published to the lake, kept per snapshot date
     grain: tuple[str, ...]  # the key: unique, checked on every build
-    upstream: tuple[str, ...]  # what it reads, as declared (a test holds it to the SQL)
+    upstream: tuple[str, ...]  # what it reads, as declared (a test holds it to the SQL: `reads`)
     batch: int | None = None  # snapshot dates per statement, for a model reading $start_date..$end_date
     not_null: tuple[str, ...] = ()
     accepted: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -54,8 +63,9 @@ class Model:
         return f"{self.layer}.{self.name}"
 
     def reads(self) -> set[str]:
-        """The tables its SQL reads (schema.table), for the test of its declared upstream."""
-        return {f"{s}.{t}" for s, t in _READS.findall(self.sql)} - {self.table}
+        """The tables its SQL reads (schema.table), comments left out, for the test of its declared upstream."""
+        code = re.sub(r"--[^\n]*", "", self.sql)
+        return {f"{s}.{t}" for s, t in _READS.findall(code)} - {self.table}
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -63,40 +73,64 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 def parse(path: Path, layer: str) -> Model:
-    """A model file: description lines, then `key: value` declarations, then `columns:` with one line per column."""
+    """A model file: description lines, then `key: value` declarations (DECLARATIONS), then `columns:` with one
+    indented `name: doc` line per column. Anything else in the header is a ModelHeaderError naming file and line."""
     text = path.read_text()
-    description, declared, docs, in_columns = [], {}, {}, False
-    for line in text.splitlines():
+    description: list[str] = []
+    declared: dict[str, str] = {}
+    docs: dict[str, str] = {}
+    in_columns = False
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.startswith("--"):
             break
-        body = line[2:].strip()
-        match = _DECLARED.fullmatch(body)
-        if body == "columns:":
+        body = line[2:]
+        where = f"{path}:{number}"
+        if body.strip() == "columns:":
             in_columns = True
-        elif in_columns and ":" in body:
-            column, doc = body.split(":", 1)
-            docs[column.strip()] = doc.strip()
-        elif match:
-            declared[match.group(1)] = match.group(2).strip()
-        else:
-            description.append(body)
+            continue
+        if in_columns:
+            column = _COLUMN.fullmatch(body)
+            if not column:
+                raise ModelHeaderError(f"{where}: after 'columns:' each line is '--   column_name: what it holds'")
+            docs[column.group(1)] = column.group(2).strip()
+            continue
+        match = _DECLARATION.fullmatch(body.strip())
+        if match is None:
+            description.append(body.strip())
+            continue
+        key, value = match.group(1), match.group(2).strip()
+        if key not in DECLARATIONS:
+            raise ModelHeaderError(f"{where}: unknown declaration '{key}:' (known: {', '.join(DECLARATIONS)})")
+        if key in declared:
+            raise ModelHeaderError(f"{where}: '{key}:' declared twice")
+        declared[key] = value
     kind = declared.get("kind")
     if kind not in KINDS or "grain" not in declared or "upstream" not in declared:
-        raise ValueError(f"{path}: declare kind ({' or '.join(KINDS)}), grain and upstream in the header")
+        raise ModelHeaderError(f"{path}: declare kind ({' or '.join(KINDS)}), grain and upstream in the header")
+    if "batch" in declared and not declared["batch"].isdigit():
+        raise ModelHeaderError(f"{path}: 'batch:' must be a number of snapshot dates, got {declared['batch']!r}")
     accepted = {}
     for clause in _split(declared.get("accepted", "").replace(";", ",")):
-        column, _, values = clause.partition(" in ")
-        accepted[column.strip()] = VALUE_SETS[values.strip()]
+        check = _ACCEPTED.fullmatch(clause)
+        if not check or check.group(2) not in VALUE_SETS:
+            raise ModelHeaderError(
+                f"{path}: 'accepted:' takes '<column> in <{' | '.join(VALUE_SETS)}>', got {clause!r}"
+            )
+        accepted[check.group(1)] = VALUE_SETS[check.group(2)]
+    grain, not_null = _split(declared["grain"]), _split(declared.get("not null", ""))
+    undocumented = [c for c in (*grain, *not_null, *accepted) if docs and c not in docs]
+    if undocumented:
+        raise ModelHeaderError(f"{path}: checks name column(s) not under 'columns:': {', '.join(undocumented)}")
     return Model(
         path.stem,
         layer,
         text,
         " ".join(description),
         kind,
-        _split(declared["grain"]),
+        grain,
         _split(declared["upstream"]),
         int(declared["batch"]) if "batch" in declared else None,
-        _split(declared.get("not null", "")),
+        not_null,
         accepted,
         docs,
     )
