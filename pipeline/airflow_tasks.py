@@ -57,14 +57,16 @@ def run_seller(plan: dict, seller_id: str, wait: dict | None) -> dict:
 
 
 def finish_run(plan: dict, results: list[dict], outlet_events, outlets) -> dict:
-    """Notifications and the summary; the summary's figures are the task's return value and each dataset's asset
-    event; a run with a failed seller fails here, after the other sellers' notifications went out."""
+    """Notifications and the summary; the summary's figures (each account's verdict first) are the task's return
+    value and each dataset's asset event's extra; a run with a failed seller fails here, after the other sellers'
+    notifications went out."""
     summary = steps.finish(plan, [r for r in results if r])
     log.info("run summary\n%s", summary.render())
     figures = summary.figures()
     for asset in outlets if outlet_events is not None else ():
         outlet_events[asset].extra = {
-            k: figures[k] for k in ("snapshot_date", "start_date", "accounts", "reports", "fix_files", "index")
+            k: figures[k]
+            for k in ("snapshot_date", "start_date", "verdicts", "accounts", "reports", "fix_files", "index")
         }
     if figures["failures"]:
         raise AirflowFailException("the run failed: " + "; ".join(figures["failures"]))

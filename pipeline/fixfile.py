@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import xlsxwriter
 
 from pipeline.lake import SCRATCH
 from pipeline.outputs import replace_file
@@ -137,8 +138,8 @@ def fix_file(settings: Settings, snapshot_date: dt.date, seller_id: str, marketp
 def write_fix_files(
     con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, snapshot_date: dt.date
 ) -> list[Path]:
-    """Write the fix file of every account of the seller for the date from its build in scratch, each replaced
-    atomically; an account with nothing to fix gets the header alone (a re-run after the fixes empties it)."""
+    """Write the fix file of every account of the seller for the date from its build in scratch, .txt and .xlsx, each
+    replaced atomically; an account with nothing to fix gets the header alone (a re-run after the fixes empties it)."""
     con.execute(f"use {SCRATCH}")
     accounts = [
         r[0]
@@ -153,14 +154,29 @@ def write_fix_files(
     ).fetchall()
     written = []
     for marketplace in accounts:
-        lines = ["\t".join(HEADER)] + [
-            "\t".join(value or "" for value in row[1:]) for row in rows if row[0] == marketplace
-        ]
-        text = "\n".join(lines) + "\n"
-        written.append(
-            replace_file(
-                fix_file(settings, snapshot_date, seller_id, marketplace),
-                lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"),
-            )
-        )
+        table = [HEADER] + [tuple(value or "" for value in row[1:]) for row in rows if row[0] == marketplace]
+        text = "".join("\t".join(line) + "\n" for line in table)
+        target = fix_file(settings, snapshot_date, seller_id, marketplace)
+        written.append(replace_file(target, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8")))
+        written.append(replace_file(target.with_suffix(".xlsx"), lambda tmp, table=table: _write_xlsx(tmp, table)))
     return written
+
+
+def _write_xlsx(path: Path, table: list[tuple[str, ...]]) -> None:
+    """The same rows as a workbook whose every cell, and every column for what the seller types in, is text: a
+    spreadsheet opening it keeps leading zeros and never reads a value as a number, a date or a formula. Values are
+    written raw (no escaping: the file is uploaded)."""
+    book = xlsxwriter.Workbook(
+        str(path), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    )
+    text = book.add_format({"num_format": "@"})
+    sheet = book.add_worksheet("fix file")
+    sheet.set_column(0, len(HEADER) - 1, 22, text)
+    sheet.freeze_panes(1, 0)
+    for r, line in enumerate(table):
+        for c, value in enumerate(line):
+            if value:
+                sheet.write_string(r, c, value, text)
+            else:
+                sheet.write_blank(r, c, None, text)
+    book.close()

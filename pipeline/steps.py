@@ -14,6 +14,7 @@ import os
 from pipeline.contract import CheckLevel, FileStatus
 from pipeline.settings import load_settings
 from pipeline.summary import RunSummary
+from pipeline.verdict import verdict
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +104,19 @@ def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -
 
 
 def _figures(con, seller_id: str, end: dt.date) -> dict:
-    """The summary's figures of a seller's build (scratch): overall VTR of the last date, held and uncategorized."""
-    overall = con.execute(
-        """select marketplace, window_days, packages_total, packages_valid, vtr, status
-        from marts.mart_vtr_snapshots where snapshot_date = ? and scope = 'overall' order by all""",
+    """The summary's figures of a seller's build (scratch): overall VTR of the last date and each account's
+    verdict (pipeline/verdict.py), held and uncategorized."""
+    cur = con.execute(
+        """select marketplace, window_days, packages_total, packages_valid, vtr, status, scope, scope_value
+        from marts.mart_vtr_snapshots where snapshot_date = ? and scope in ('overall', 'category')
+        order by marketplace, window_days, scope, scope_value""",
         [end],
-    ).fetchall()
+    )
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     return {
-        "overall": [list(row) for row in overall],
+        "overall": [[r[k] for k in names[:6]] for r in rows if r["scope"] == "overall"],
+        "verdicts": {m: verdict([r for r in rows if r["marketplace"] == m]) for m in {r["marketplace"] for r in rows}},
         "held_confirmations": con.execute("select count(*) from intermediate.int_confirmations_held").fetchone()[0],
         "uncategorized_items": con.execute(
             "select coalesce(sum(uncategorized_item_count), 0)::bigint from marts.fct_packages"

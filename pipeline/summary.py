@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pipeline.contract import FileStatus
 from pipeline.formatting import percent
 from pipeline.ingest.files import shown
+from pipeline.verdict import describe
 
 
 @dataclass
@@ -36,13 +37,22 @@ class RunSummary:
         ]
         return lines
 
+    def verdicts(self) -> list[dict]:
+        """Per account, the verdict of the last date (pipeline/verdict.py) with its breaches and as one line."""
+        return [
+            {"seller_id": s["seller_id"], "marketplace": m, **v, "text": describe(v)}
+            for s in self.sellers
+            for m, v in sorted(s.get("verdicts", {}).items())
+        ]
+
     def figures(self) -> dict:
-        """The run in a few numbers, for Airflow's XCom and asset events: per account the overall VTR of the last
-        date in each window, and each seller's report."""
+        """The run in a few numbers, for Airflow's XCom and asset events: per account the verdict and the overall
+        VTR of the last date in each window, and each seller's report."""
         loaded = self.files(FileStatus.LOADED)
         return {
             "snapshot_date": self.end,
             "start_date": self.start,
+            "verdicts": self.verdicts(),
             "accounts": [
                 {
                     "seller_id": s["seller_id"],
@@ -103,8 +113,11 @@ class RunSummary:
         )
         lines += [f"  not delivered: {d}" for d in self.alerts_failed]
         lines.append("")
+        for v in self.verdicts():
+            lines.append(f"{v['seller_id']:<14} {v['marketplace']:<14} {v['text']}")
+        lines.append("")
         lines.append(
-            f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}  status"
+            f"{'seller':<14} {'marketplace':<14} {'window':>6} {'packages':>9} {'valid':>9} {'VTR':>8}  overall status"
         )
         for s in self.sellers:
             for marketplace, window, total, valid, vtr, status in s.get("overall", []):

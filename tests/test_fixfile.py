@@ -9,6 +9,7 @@ it is not scanned 2 days after its ship date. Ship date 2026-11-02 unless a row 
 
 from __future__ import annotations
 
+import openpyxl
 import pyarrow.parquet as pq
 
 from pipeline.fixfile import fix_file
@@ -158,7 +159,11 @@ def test_the_fix_file_prefills_what_the_data_knows_per_reason_overdue_rows_first
     # an account with nothing to fix gets the header alone; the run's result names both files
     assert fix_rows(project, "Amazon.de") == [CONF_HEADER.split("\t")]
     (result,) = summary.sellers
-    assert result["fix_files"] == [str(fix_file(project.settings(), D, "acme", m)) for m in ("Amazon.de", "Amazon.se")]
+    assert result["fix_files"] == [
+        str(fix_file(project.settings(), D, "acme", m).with_suffix(suffix))
+        for m in ("Amazon.de", "Amazon.se")
+        for suffix in (".txt", ".xlsx")
+    ]
 
 
 def test_carrier_name_only_with_other_and_no_buyer_data_in_any_output(project):
@@ -170,9 +175,14 @@ def test_carrier_name_only_with_other_and_no_buyer_data_in_any_output(project):
     assert all((r[5] != "") == (r[4] == "Other") for r in rows)
     out = project.settings().output
     files = [p for p in out.rglob("*") if p.is_file()]
-    assert {p.suffix for p in files} >= {".txt", ".parquet"}
+    assert {p.suffix for p in files} >= {".txt", ".xlsx", ".parquet"}
     for path in files:  # the orders helper gives every order the buyer name "A Buyer"
-        text = str(pq.read_table(path).to_pylist()) if path.suffix == ".parquet" else path.read_text()
+        if path.suffix == ".parquet":
+            text = str(pq.read_table(path).to_pylist())
+        elif path.suffix == ".xlsx":
+            text = str(list(openpyxl.load_workbook(path).active.values))
+        else:
+            text = path.read_text()
         assert "A Buyer" not in text, path
 
 
@@ -189,4 +199,40 @@ def test_a_rerun_after_the_fixes_replaces_the_file(project):
     run(settings, D)
     assert fix_rows(project) == [CONF_HEADER.split("\t")]
     folder = fix_file(settings, D, "acme", "Amazon.se").parent
-    assert sorted(p.name for p in folder.iterdir()) == ["acme_Amazon.se.txt"]  # no temporary file left
+    assert sorted(p.name for p in folder.iterdir()) == ["acme_Amazon.se.txt", "acme_Amazon.se.xlsx"]  # no temporary
+
+
+def test_the_xlsx_holds_the_rows_of_the_txt_as_text_so_a_spreadsheet_keeps_every_zero(project):
+    """A spreadsheet reading the .txt turns 000123 into 123 and =1+2 into 3; in the .xlsx every cell is a string
+    in a text-formatted column (what the seller types in stays text too), written raw."""
+    drop_packages_to_fix(project)
+    project.drop(
+        "acme",
+        "orders",
+        "orders_zeros.txt",
+        orders_tsv(("000123", "0001", "TOY1", IN_BOTH), ("0042", "00420", "TOY1", IN_BOTH)),
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf_zeros.txt",
+        "\n".join(
+            [
+                CONF_HEADER,
+                f"000123\t0001\t1\t{SHIPPED}\tOther\tBudbee\t0012345678\t=1+2",  # number kept: not integrated
+                f"0042\t00420\t1\t{SHIPPED}\tUPS\t\t\t00",  # missing number: left blank
+            ]
+        )
+        + "\n",
+    )
+    run(project.settings(), D)
+
+    txt = fix_rows(project)
+    sheet = openpyxl.load_workbook(fix_file(project.settings(), D, "acme", "Amazon.se").with_suffix(".xlsx")).active
+    cells = [list(row) for row in sheet.iter_rows()]
+    assert [[c.value or "" for c in row] for row in cells] == txt  # the same rows, in the same order
+    filled = [c for row in cells for c in row if c.value is not None]
+    assert len(filled) > 100 and all(c.data_type == "s" and isinstance(c.value, str) for c in filled)
+    assert all(c.number_format == "@" for row in cells for c in row)  # blanks too: typed-in values stay text
+    assert ["000123", "0001", "1", SHIPPED, "Other", "BUDBEE", "0012345678", "=1+2"] in txt
+    assert ["0042", "00420", "1", SHIPPED, "UPS", "", "", "00"] in txt

@@ -5,11 +5,11 @@ target line's red or the overall line's near-black."""
 from __future__ import annotations
 
 import colorsys
+import json
 import math
 from html import escape
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from pipeline.report.assets import FONT
 from pipeline.report.data import Figures
@@ -32,8 +32,9 @@ PALETTE = (
     "#827717",
     "#c2b280",
 )
-PANEL_COLUMNS = 4
-PANEL_HEIGHT = 170
+PANEL_HEIGHT = 180
+# a legend under the plot, centred, in the margin plotly makes for it: the modebar (top right) never covers it
+BELOW = {"orientation": "h", "x": 0.5, "xanchor": "center", "y": 0, "yref": "container", "yanchor": "bottom"}
 
 
 def category_colours(categories: list[str]) -> dict[str, str]:
@@ -51,15 +52,17 @@ def category_colours(categories: list[str]) -> dict[str, str]:
     return colours
 
 
-def chart_div(fig: go.Figure, height: int, div_id: str) -> str:
+def chart_div(fig: go.Figure, height: int, div_id: str | None, *, toolbar: bool = True) -> str:
+    """The figure drawn by the shared plotly.js, as wide as its box and resized with it; `toolbar`: plotly's
+    modebar (top right, so legends go below the plot); margins the figure set are kept."""
+    margin = fig.layout.margin
     fig.update_layout(
         height=height,
         font={"family": FONT, "size": 12},
-        margin={"l": 60, "r": 20, "t": fig.layout.margin.t or 40, "b": 40},
+        margin={"l": margin.l or 60, "r": margin.r or 20, "t": margin.t or 40, "b": margin.b or 40},
     )
-    div = fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False, "responsive": True}
-    )
+    config = {"displaylogo": False, "responsive": True, "displayModeBar": "hover" if toolbar else False}
+    div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=config)
     return f"<div class='chart'>{div}</div>"
 
 
@@ -121,45 +124,33 @@ def overall_figure(figures: Figures, target: float) -> go.Figure:
                 line={"color": OVERALL_COLOURS[min(i, 1)], "width": 2.5 if i == 0 else 1.5},
             )
         )
-    _axes(fig, y_range, len(dates))
-    fig.update_layout(legend={"orientation": "h", "x": 0, "y": 1.12}, hovermode="closest", margin={"t": 40})
+    _axes(fig, y_range)
+    fig.update_layout(legend=BELOW, hovermode="closest", margin={"t": 30})
     return fig
 
 
-def category_panels(figures: Figures, target: float, colours: dict[str, str], order: list[str]) -> go.Figure:
-    """One small panel per category (`order`: lowest VTR first): the category's VTR in its colour, the overall VTR
-    in grey and the target dashed; buttons switch the window. Low-volume points are open markers (a triangle on the
-    axis' bottom when below it) and the line skips them."""
-    rows = math.ceil(len(order) / PANEL_COLUMNS)
-    fig = make_subplots(
-        rows=rows,
-        cols=PANEL_COLUMNS,
-        shared_xaxes="all",
-        shared_yaxes="all",
-        vertical_spacing=min(0.5 / rows, 0.1),
-        horizontal_spacing=0.03,
-        subplot_titles=[escape(c) for c in order],
-    )
+def category_panels(figures: Figures, target: float, colours: dict[str, str], order: list[str]) -> str:
+    """One small chart per category (`order`: lowest VTR first) in a grid that reflows with the screen's width: the
+    category's VTR in its colour, the overall VTR of the same window in grey and the target dashed; buttons above
+    switch every panel's window (WINDOW_JS). Low-volume points are open markers (a triangle on the axis' bottom when
+    below it) and the line skips them. Every panel holds the same traces in the same order: the target, then per
+    window (largest first) the overall, the category's line and its low-volume points."""
     dates = sorted({r["snapshot_date"] for r in figures.trend})
     windows = sorted(figures.windows, reverse=True)
-    ranges = {w: axis_range(figures, target, [w], categories=True) for w in windows}
-    shown = {w: [] for w in windows}  # the traces each window button shows
-    for n, name in enumerate(order):
-        at = {"row": n // PANEL_COLUMNS + 1, "col": n % PANEL_COLUMNS + 1}
+    ranges = [axis_range(figures, target, [w], categories=True) for w in windows]
+    panels = []
+    for name in order:
+        fig = go.Figure()
         fig.add_trace(
             go.Scatter(
                 x=dates,
                 y=[target] * len(dates),
                 mode="lines",
                 hoverinfo="skip",
-                name=f"Target {pct(target)}",
-                showlegend=n == 0,
-                legendgroup="target",
                 line={"color": TARGET_COLOUR, "dash": "dash", "width": 1.5},
-            ),
-            **at,
+            )
         )
-        for w in windows:
+        for w, y_range in zip(windows, ranges, strict=True):
             overall = _series(figures, "overall", None, w)
             series = _series(figures, "category", name, w)
             few = [r for r in series if r["packages_total"] < LOW_VOLUME]
@@ -169,106 +160,74 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
                     x=[r["snapshot_date"] for r in overall],
                     y=[r["vtr"] for r in overall],
                     mode="lines",
-                    name="Overall (same window)",
-                    showlegend=n == 0,
-                    legendgroup="overall",
                     visible=visible,
                     line={"color": OVERALL_COLOURS[1], "width": 1.2},
                     text=[_hover("Overall", w, r) for r in overall],
                     hovertemplate="%{text}<extra></extra>",
-                ),
-                **at,
+                )
             )
             fig.add_trace(
                 go.Scatter(
                     x=[r["snapshot_date"] for r in series],
-                    visible=visible,
-                    showlegend=False,
-                    mode="lines",
                     y=[None if r["packages_total"] < LOW_VOLUME else r["vtr"] for r in series],
-                    name=escape(name),
+                    mode="lines",
+                    visible=visible,
                     line={"color": colours[name], "width": 2},
                     text=[_hover(name, w, r) for r in series],
                     hovertemplate="%{text}<extra></extra>",
                     connectgaps=False,
-                ),
-                **at,
+                )
             )
             fig.add_trace(
                 go.Scatter(
                     x=[r["snapshot_date"] for r in few],
-                    y=[max(r["vtr"], ranges[w][0]) for r in few],
+                    y=[max(r["vtr"], y_range[0]) for r in few],
                     mode="markers",
-                    name="Low volume",
                     visible=visible,
-                    showlegend=False,
                     cliponaxis=False,
                     text=[_hover(name, w, r) for r in few],
                     marker={
                         "color": colours[name],
                         "size": 6,
                         "line": {"width": 1.2},
-                        "symbol": ["triangle-down-open" if r["vtr"] < ranges[w][0] else "circle-open" for r in few],
+                        "symbol": ["triangle-down-open" if r["vtr"] < y_range[0] else "circle-open" for r in few],
                     },
                     hovertemplate="%{text}<extra></extra>",
-                ),
-                **at,
+                )
             )
-            shown[w] += [len(fig.data) - 3, len(fig.data) - 2, len(fig.data) - 1]
-    fig.add_trace(
-        go.Scatter(
-            x=[None],
-            y=[None],
-            mode="markers",
-            legendgroup="always",
-            hoverinfo="skip",
-            name=f"Low volume (< {LOW_VOLUME} packages; \u25bd: below the axis)",
-            marker={"color": "#52606d", "symbol": "circle-open", "size": 7},
-        )
+        _axes(fig, ranges[0])
+        fig.update_layout(showlegend=False, hovermode="closest", margin={"t": 8, "l": 52, "r": 12, "b": 28})
+        title = f"<h4 class='panel-title'><span class='swatch' style='background:{colours[name]}'></span>{escape(name)}"
+        panels.append(f"<div class='panel'>{title}</h4>{chart_div(fig, PANEL_HEIGHT, None, toolbar=False)}</div>")
+    buttons = "".join(
+        f"<button type='button' aria-pressed='{str(i == 0).lower()}'>{w}-day window</button>"
+        for i, w in enumerate(windows)
     )
-    always = [i for i, t in enumerate(fig.data) if t.legendgroup in ("target", "always")]
-    axes = ["yaxis.range"] + [f"yaxis{n}.range" for n in range(2, rows * PANEL_COLUMNS + 1)]  # one per cell
-    buttons = [
-        {
-            "label": f"{w}-day window",
-            "method": "update",
-            "args": [
-                {"visible": [i in shown[w] or i in always for i in range(len(fig.data))]},
-                dict.fromkeys(axes, ranges[w]),
-            ],
-        }
-        for w in windows
-    ]
-    _axes(fig, ranges[windows[0]], len(dates))
-    fig.update_annotations(font={"size": 12})
-    fig.update_layout(
-        updatemenus=[
-            {
-                "type": "buttons",
-                "direction": "right",
-                "buttons": buttons,
-                "x": 0,
-                "y": 1 + 60 / (rows * PANEL_HEIGHT),
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "showactive": True,
-            }
-        ],
-        legend={
-            "orientation": "h",
-            "x": 1,
-            "xanchor": "right",
-            "y": 1 + 60 / (rows * PANEL_HEIGHT),
-            "yanchor": "bottom",
-        },
-        hovermode="closest",
-        margin={"t": 90},
+    target_key = _line_key(TARGET_COLOUR, "stroke-width='2' stroke-dasharray='6 3'")
+    overall_key = _line_key(OVERALL_COLOURS[1], "stroke-width='1.5'")
+    key = (
+        f"<span class='key'>{target_key}Target {pct(target)}</span><span class='key'>{overall_key}Overall (same "
+        f"window)</span><span class='key'><svg width='12' height='12' aria-hidden='true'><circle cx='6' cy='6' r='4' "
+        f"fill='none' stroke='#52606d' stroke-width='1.3'/></svg>Low volume (&lt; {LOW_VOLUME} packages; \u25bd: "
+        f"below the axis)</span>"
     )
-    return fig
+    return (
+        f"<div class='window-switch' data-for='category-panels' data-ranges='{json.dumps(ranges)}'>{buttons}"
+        f"<div class='keys'>{key}</div></div><div class='panels' id='category-panels'>{''.join(panels)}</div>"
+    )
 
 
-def _axes(fig: go.Figure, y_range: list[float], days: int) -> None:
-    fig.update_xaxes(type="date", tickformat="%b %-d", dtick=86_400_000 * max(7, 7 * math.ceil(days / 56)))
+def _line_key(colour: str, stroke: str) -> str:
+    """A legend's line sample, drawn in HTML beside the panels."""
+    return (
+        f"<svg width='26' height='10' aria-hidden='true'><line x1='0' y1='5' x2='26' y2='5' stroke='{colour}' "
+        f"{stroke}/></svg>"
+    )
+
+
+def _axes(fig: go.Figure, y_range: list[float]) -> None:
+    """Date ticks spaced by plotly for the drawn width (a phone gets fewer), so labels never overlap."""
+    fig.update_xaxes(type="date", tickformat="%b %-d")
     fig.update_yaxes(tickformat=".1%", range=y_range, fixedrange=False)
 
 
@@ -301,5 +260,5 @@ def carrier_scan_figure(carriers: list[dict]) -> go.Figure:
                 x=name, y=0, yanchor="bottom", showarrow=False, text="no scan that counts", font={"color": "#8a041a"}
             )
     fig.update_yaxes(title_text="days after the ship date", rangemode="tozero")
-    fig.update_layout(barmode="group", legend={"orientation": "h", "x": 0, "y": 1.15}, margin={"t": 40})
+    fig.update_layout(barmode="group", legend=BELOW, margin={"t": 30})
     return fig

@@ -45,6 +45,7 @@ HEADERS = {
     "fix_by_date": "Fix by",
     "days_since_ship": "Days since ship",
 }
+WRAPPED = ("order_item_ids", "skus", "categories")  # lists of any length: wrapped in their cell, not widening it
 UPLOAD_HELP = (
     "Upload it on the marketplace's shipping-confirmation upload page (Seller Central: Orders, Upload "
     "order related files, Shipping confirmation); this pipeline shows the corrections on its next run, "
@@ -118,11 +119,11 @@ def _package_table(packages: list[dict], cols: list[str], day: dt.date, table_id
         cells = []
         for c in cols:
             if c == "reason":
-                cells.append(td(escape(reasons.label(r[c])), title=reasons.WHAT_TO_DO.get(r[c], "")))
+                cells.append(td(escape(reasons.label(r[c])), title=reasons.WHAT_TO_DO.get(r[c], ""), cls="text"))
             elif c == "tracking_number" and r[c] is None:
                 cells.append(td("<i>none</i>", sort=""))
             else:
-                cells.append(td(escape(_text(r[c])), num=c == "days_since_ship"))
+                cells.append(td(escape(_text(r[c])), num=c == "days_since_ship", cls="text" if c in WRAPPED else ""))
         if deadline:
             text, tip = _deadline(r, day)
             status = {"overdue": "overdue", "due today": "due"}.get(text)
@@ -170,11 +171,19 @@ def section(figures: Figures, report: Path, invalid: list[dict], to_fix: list[di
     day, stem = figures.day, report.stem
     parts = ["<h2 id='packages'>Packages to work on</h2>", _reason_table(invalid, to_fix, day)]
     if fix_file.exists():
+        # copied beside the report, so the page's links work in a copied reports/ folder
+        xlsx, txt = (
+            write_atomic(report.with_name(f"{stem}_fix_file{source.suffix}"), source.read_bytes())
+            for source in (fix_file.with_suffix(".xlsx"), fix_file)
+        )
         parts.append(
-            f"<p class='note'><b>Fix file</b>: {_link(fix_file, report.parent, fix_file.name)}: the "
-            f"packages to fix as rows of the shipping-confirmation upload file, prefilled with what the data "
-            f"knows: fill in what is blank (a tracking number, a carrier) and check the rest. {UPLOAD_HELP}"
-            "</p>"
+            f"<p class='note'><b>Fix file</b>: the packages to fix as rows of the shipping-confirmation upload "
+            f"file, prefilled with what the data knows. Open {_link(xlsx, report.parent, xlsx.name)} in a "
+            f"spreadsheet (every column is text, so order-item ids and tracking numbers keep their leading zeros), "
+            f"fill in what is blank (a tracking number, a carrier) and check the rest, then save it as tab-separated "
+            f"text (Excel: <i>Text (Tab delimited)</i>; LibreOffice: <i>Text CSV</i> with Tab as the field "
+            f"delimiter, UTF-8) and upload that. The same rows tab-separated, to upload as they are: "
+            f"{_link(txt, report.parent, txt.name)}. {UPLOAD_HELP}</p>"
         )
     else:
         parts.append(

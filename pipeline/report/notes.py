@@ -5,7 +5,19 @@ from __future__ import annotations
 from pipeline.report.html import LOW_VOLUME, pct
 from pipeline.settings import Settings
 
-ORDER = ("vtr", "change", "to_fix", "measured", "projected", "low", "uncategorized", "carrier", "stale", "rejects")
+ORDER = (
+    "verdict",
+    "vtr",
+    "change",
+    "to_fix",
+    "measured",
+    "projected",
+    "low",
+    "uncategorized",
+    "carrier",
+    "stale",
+    "rejects",
+)
 
 
 def ref(*notes: str) -> str:
@@ -17,6 +29,10 @@ def ref(*notes: str) -> str:
 def footnotes(settings: Settings) -> str:
     lag, target = settings.lag_days, pct(settings.target)
     text = {
+        "verdict": "Verdict: the worst status among the account's overall and category VTRs in every window (below "
+        "target, then OK, then no packages). The marketplace restricts self-fulfilment per category, so one category "
+        "below target makes the account below target even when its overall VTR is not. Low-volume categories count "
+        "too: the marketplace measures them alike.",
         "vtr": f"VTR = packages with a valid tracking number / packages shipped and confirmed. Valid: at least one "
         f'physical scan by a carrier the marketplace integrates (a printed label or "information received" '
         f"is not a scan), by the end of the snapshot date (UTC). A W-day window holds the packages promised "

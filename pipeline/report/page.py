@@ -13,7 +13,15 @@ import plotly.io as pio
 from pipeline.fixfile import fix_file
 from pipeline.lake import LAKE
 from pipeline.report import charts, data, health, lists, sections
-from pipeline.report.assets import CSS, PLOTLY_JS, SORT_JS, ensure_plotly_js, report_path, write_atomic
+from pipeline.report.assets import (
+    CSS,
+    PLOTLY_JS,
+    SORT_JS,
+    WINDOW_JS,
+    ensure_plotly_js,
+    report_path,
+    write_atomic,
+)
 from pipeline.report.html import pct
 from pipeline.report.notes import footnotes, ref
 from pipeline.settings import Settings
@@ -49,27 +57,27 @@ def _page(con: duckdb.DuckDBPyConnection, f: data.Figures, path: Path, stale: li
     invalid, to_fix = lists.load(con, f)
     colours = charts.category_colours(f.scope_values("category"))
     order = sections.category_order(f)
-    trend = [charts.chart_div(charts.overall_figure(f, settings.target), 330, "chart-overall")]
+    trend = [charts.chart_div(charts.overall_figure(f, settings.target), 360, "chart-overall")]
     if order:
-        panels = charts.category_panels(f, settings.target, colours, order)
-        height = charts.PANEL_HEIGHT * -(-len(order) // charts.PANEL_COLUMNS) + 110
-        trend.append(charts.chart_div(panels, height, "chart-categories"))
+        trend.append(charts.category_panels(f, settings.target, colours, order))
     perf = {r["carrier"]: r for r in f.carrier_performance}
     carriers = [perf[c] for c in sections.carrier_order(f) if c in perf]
     title = f"{f.seller_id} · {f.marketplace}: Valid Tracking Rate on {f.day}"
     nav = "".join(f"<a href='#{anchor}'>{text}</a>" for anchor, text in NAV)
     body = [
         f"<nav><a href='../index.html'>All reports</a>{nav}</nav><h1>{escape(title)}</h1>",
+        sections.verdict_banner(f),
         f"<p class='lead'>VTR = packages with a valid tracking number (a physical scan by an integrated carrier) / "
         f"packages shipped and confirmed{ref('vtr')}. Windows by promised delivery date, {settings.lag_days}-day "
         f"lag, target {pct(settings.target)}. Snapshot {f.day}: scans up to its end (UTC) count.</p>",
         sections.headline(f, invalid, to_fix),
-        "<h2 id='categories'>VTR per category</h2><p class='note'>Lowest VTR first. Click a header to sort. A "
-        "category's colour is the same in the charts. Hover a figure for its counts.</p>",
+        "<h2 id='categories'>VTR per category</h2><p class='note'>Lowest VTR of any window first: every category "
+        "below target comes before those at or above it. Click a header to sort (empty values last). A category's "
+        "colour is the same in the charts. Hover a figure for its counts.</p>",
         sections.category_table(f, colours),
         f"<h2 id='trend'>Trend, last {data.TREND_DAYS} days</h2><p class='note'>Each point is the VTR published for "
         f"that snapshot date. Overall: dark line {max(f.windows)}-day window, grey lines the shorter windows; red "
-        f"dashes: the target. Below, one panel per category (lowest VTR first) with the overall VTR of the same "
+        f"dashes: the target. Below, one panel per category (in the table's order) with the overall VTR of the same "
         f"window in grey; the buttons switch the window. Open markers: low volume{ref('low')}, fewer than "
         f"{charts.LOW_VOLUME} packages (a triangle on the bottom edge when lower than the axis). Hover for valid / "
         f"total.</p>",
@@ -77,7 +85,7 @@ def _page(con: duckdb.DuckDBPyConnection, f: data.Figures, path: Path, stale: li
         f"<h2 id='carriers'>Carriers</h2><p class='note'>VTR per carrier of the package{ref('carrier')}, lowest "
         f"first, and how long the first physical scan takes after the ship date ({f.largest}-day window).</p>",
         sections.carrier_table(f),
-        charts.chart_div(charts.carrier_scan_figure(carriers), 300, "chart-carriers") if carriers else "",
+        charts.chart_div(charts.carrier_scan_figure(carriers), 330, "chart-carriers") if carriers else "",
         lists.section(f, path, invalid, to_fix, fix_file(settings, f.day, f.seller_id, f.marketplace)),
         health.section(con, f, stale),
         footnotes(settings),
@@ -86,5 +94,5 @@ def _page(con: duckdb.DuckDBPyConnection, f: data.Figures, path: Path, stale: li
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style>"
         f"<script src='../{PLOTLY_JS}'></script></head><body><main>{''.join(body)}</main>"
-        f"<script>{SORT_JS}</script></body></html>"
+        f"<script>{SORT_JS}{WINDOW_JS}</script></body></html>"
     )

@@ -24,17 +24,44 @@ from pipeline.report.html import (
     th,
 )
 from pipeline.report.notes import ref
+from pipeline.verdict import ORDER, describe, verdict, worst
+
+
+def verdict_banner(f: Figures) -> str:
+    """The account's verdict first (pipeline/verdict.py: a category below target makes the account below target),
+    each breach with its counts, and the overall VTR per window beside it."""
+    judged = verdict(f.now.values())
+    status = judged["verdict"]
+    breaches = [
+        f"<li>{escape(b['scope_value'] or 'Overall')}, {b['window_days']}-day window: {pct(b['vtr'])}, "
+        f"{b['packages_valid']:,} of {b['packages_total']:,} packages valid"
+        + (f" {low_volume_badge(b['packages_total'])}" if b["packages_total"] < LOW_VOLUME else "")
+        + "</li>"
+        for b in judged["breaches"]
+    ]
+    overall = "".join(
+        f"<div><span class='nowrap'>{w}-day <b>{pct(r['vtr'])}</b></span> {badge(r['status'])}</div>"
+        for w in f.windows
+        if (r := f.row("overall", None, w))
+    )
+    return (
+        f"<section class='verdict verdict-{status}' id='verdict'><div class='verdict-main'>"
+        f"<div class='label'>Verdict{ref('verdict')}</div>"
+        f"<p class='verdict-text'>{escape(describe(judged, pct))}</p>"
+        + (f"<ul class='breaches'>{''.join(breaches)}</ul>" if breaches else "")
+        + f"</div><div class='verdict-overall'><div class='label'>Overall VTR</div>{overall}</div></section>"
+    )
 
 
 def headline(f: Figures, invalid: list[dict], to_fix: list[dict]) -> str:
-    """Measured VTR per window and the packages to work on; below, the early warning per window."""
+    """Measured overall VTR per window and the packages to work on; below, the early warning per window."""
     cards = []
     for w in f.windows:
         r, before = f.row("overall", None, w), f.row("overall", None, w, earlier=True)
         moved = change(r["vtr"], before and before["vtr"], f"{w}-day VTR")[0]
         cards.append(
             card(
-                f"VTR, {w}-day window{ref('vtr')}",
+                f"Overall VTR, {w}-day window{ref('vtr')}",
                 f"{pct(r['vtr'])} {badge(r['status'])}",
                 f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid · target {pct(r['target'])}<br>"
                 f"promised {span(r['window_start'], r['window_end'])}<br>{moved} vs 7 days earlier{ref('change')}",
@@ -89,27 +116,32 @@ def headline(f: Figures, invalid: list[dict], to_fix: list[dict]) -> str:
     return f"<div class='cards'>{''.join(cards)}</div><div class='cards'>{''.join(early)}</div>"
 
 
-def category_order(f: Figures) -> list[str]:
-    """Lowest VTR of the largest window first; low-volume categories after the others."""
+def lowest_first(f: Figures, scope: str, names: set[str] | list[str]) -> list[str]:
+    """Lowest VTR of any window first (so every value below target comes before those at or above it), low-volume
+    values in their place, values with no VTR in any window last; ties by name."""
 
     def key(name: str):
-        r = f.row("category", name, f.largest)
-        total = r["packages_total"] if r else 0
-        return (total < LOW_VOLUME, r["vtr"] if r and r["vtr"] is not None else 2.0, name)
+        rates = [r["vtr"] for w in f.windows if (r := f.row(scope, name, w)) and r["vtr"] is not None]
+        return (not rates, min(rates, default=0.0), name)
 
-    return sorted(f.scope_values("category"), key=key)
+    return sorted(names, key=key)
+
+
+def category_order(f: Figures) -> list[str]:
+    return lowest_first(f, "category", f.scope_values("category"))
 
 
 def _status(f: Figures, scope: str, name: str) -> str:
-    rows = {w: f.row(scope, name, w) for w in f.windows}
-    below = [f"{w}-day" for w, r in rows.items() if r and r["status"] == "below_target"]
-    if below:
-        return td(
-            badge("below_target"),
-            sort=0,
-            title=f"below {pct(f.settings.target)} in the {', '.join(below)} window{'s' if len(below) > 1 else ''}",
-        )
-    return td(badge("ok"), sort=1, title=f"at or above {pct(f.settings.target)} in every window with packages")
+    rows = {w: r for w in f.windows if (r := f.row(scope, name, w))}
+    status = worst(r["status"] for r in rows.values())
+    below = [f"{w}-day" for w, r in rows.items() if r["status"] == "below_target"]
+    windows = f"{', '.join(below)} window{'s' if len(below) > 1 else ''}"
+    tips = {
+        "below_target": f"below {pct(f.settings.target)} in the {windows}",
+        "ok": f"at or above {pct(f.settings.target)} in every window with packages",
+        "no_packages": "no package in any window",
+    }
+    return td(badge(status), sort=ORDER.index(status), title=tips[status])
 
 
 def _window_cells(f: Figures, scope: str, name: str, w: int, *, with_change: bool) -> list[str]:
@@ -121,7 +153,7 @@ def _window_cells(f: Figures, scope: str, name: str, w: int, *, with_change: boo
         f"{r['window_end']}"
     )
     cells = [
-        td(pct(r["vtr"]), sort=r["vtr"], title=tip, num=True, cls=f"vtr-{w}"),
+        td(pct(r["vtr"]), sort="" if r["vtr"] is None else r["vtr"], title=tip, num=True, cls=f"vtr-{w}"),
         td(
             ratio(r["packages_valid"], r["packages_total"]),
             sort=r["packages_total"],
@@ -159,7 +191,7 @@ def category_table(f: Figures, colours: dict[str, str]) -> str:
             th(f"vs last week{ref('change')}", f"{w}-day VTR now against the snapshot of {f.day - WEEK}", num=True),
         ]
     head += [
-        th("Status", "below target in any window, else OK"),
+        th("Status", "the worst of its windows: below target, OK, no packages"),
         th(f"Top reason ({f.largest}-day)", "the most frequent reason among the category's invalid packages"),
     ]
     body, attrs = [], []
@@ -179,9 +211,7 @@ def category_table(f: Figures, colours: dict[str, str]) -> str:
 
 
 def carrier_order(f: Figures) -> list[str]:
-    """Lowest VTR of the largest window first."""
-    names = set(f.scope_values("carrier")) | {r["carrier"] for r in f.carrier_performance}
-    return sorted(names, key=lambda c: ((f.row("carrier", c, f.largest) or {}).get("vtr") or 0.0, c))
+    return lowest_first(f, "carrier", set(f.scope_values("carrier")) | {r["carrier"] for r in f.carrier_performance})
 
 
 def carrier_table(f: Figures) -> str:
