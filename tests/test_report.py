@@ -120,11 +120,13 @@ def test_the_category_table_gives_each_category_its_vtr_per_window_lowest_first(
         assert cells[0] == _pct(vtr) and cells[1] == f"{valid:,} / {total:,}"
         if status == "below_target":
             assert shown[category][7] == "Below target"
-    thirty = [
-        next(e[4] for e in expected if e[0] == r[0].split(" low volume")[0].rstrip("0123456789, ") and e[1] == 30)
+    lowest = [
+        min(e[4] for e in expected if e[0] == r[0].split(" low volume")[0].rstrip("0123456789, ") and e[4] is not None)
         for r in body
     ]
-    assert thirty == sorted(thirty)  # lowest 30-day VTR first
+    assert lowest == sorted(lowest)  # lowest VTR of any window first, low-volume categories in their place
+    statuses = [r[7] for r in body]  # every category below target first
+    assert statuses == sorted(statuses, key=["Below target", "OK", "No packages"].index)
 
 
 def test_both_lists_are_complete_in_the_page_and_in_their_csv_with_what_to_do(published):
@@ -157,9 +159,12 @@ def test_both_lists_are_complete_in_the_page_and_in_their_csv_with_what_to_do(pu
     assert all(r["what_to_do"] for r in rows) and rows[0]["deadline"] == "overdue"
     with path.with_name(f"{path.stem}_measured_invalid.csv").open(newline="") as f:
         assert [r["order_id"] for r in csv.DictReader(f)] == [o for (o,) in invalid]
-    # the fix file the page links to exists, in the marketplace's upload template
+    # the page links to copies of the account's fix file beside it (.xlsx and .txt), in the upload template
     fixes = fix_file(settings, D, "nordic-home", "Amazon.se")
-    assert fixes.name in page.links[-100:] or any(link.endswith(fixes.name) for link in page.links)
+    linked = [path.parent / link for link in page.links if "_fix_file." in link]
+    assert sorted(p.suffix for p in linked) == [".txt", ".xlsx"]
+    for copy in linked:
+        assert copy.read_bytes() == fixes.with_suffix(copy.suffix).read_bytes()
     assert fixes.read_text().splitlines()[0].split("\t") == [
         "order-id",
         "order-item-id",
@@ -184,23 +189,32 @@ def test_data_health_names_the_feeds_and_the_skus_missing_from_the_catalog(publi
     assert escape(ODD_CATEGORY) in text and ODD_CATEGORY not in text
 
 
-def test_the_index_lists_every_account_and_date_with_its_status(published):
+def test_the_index_lists_every_account_and_date_with_its_verdict_and_overall_vtr(published):
     settings, summary = published
     index = settings.output / "reports" / "index.html"
     assert summary.index == str(index)
     page = Page(index)
-    rows = page.tables["reports"][1:]
+    head, rows = page.tables["reports"][0], page.tables["reports"][1:]
+    assert head[3:6] == ["Verdict", "Overall 30-day VTR", "Overall 7-day VTR"]
     expected = _datasets(
         settings,
-        "select snapshot_date, seller_id, marketplace, vtr, status from vtr_snapshots "
-        "where scope = 'overall' and window_days = 30 order by all",
+        "select snapshot_date, seller_id, marketplace, vtr, status, (select list(distinct c.scope_value)"
+        " from vtr_snapshots as c where c.snapshot_date = o.snapshot_date and c.seller_id = o.seller_id and"
+        " c.marketplace = o.marketplace and c.scope = 'category' and c.status = 'below_target') as below "
+        "from vtr_snapshots as o where scope = 'overall' and window_days = 30 order by all",
     )
-    shown = {(r[0], r[1], r[2]): r[3] for r in rows}
+    shown = {(r[0], r[1], r[2]): r[3:5] for r in rows}
     # the report of the run's last date per account; the index holds every date a report was written for
-    for day, seller, marketplace, vtr, status in expected:
+    for day, seller, marketplace, vtr, status, below in expected:
         if day == D:
-            assert shown[(str(day), seller, marketplace)].startswith(_pct(vtr))
-            assert ("Below target" in shown[(str(day), seller, marketplace)]) == (status == "below_target")
+            verdict, overall = shown[(str(day), seller, marketplace)]
+            assert overall.startswith(_pct(vtr)) and ("Below target" in overall) == (status == "below_target")
+            # the verdict: below target when the overall VTR or any category is, naming each category below
+            assert verdict.startswith("Below target") == (status == "below_target" or bool(below))
+            assert all(f"{category} " in verdict for category in below)
+    # the generated seller's Amazon.se is on target overall with categories below: the verdict says so
+    verdict, overall = shown[(str(D), "nordic-home", "Amazon.se")]
+    assert verdict.startswith("Below target in ") and overall.endswith(" OK")
     for link in page.links:
         assert (index.parent / link).exists()
     assert len(page.links) == len(rows) == 3
