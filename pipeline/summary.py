@@ -112,7 +112,7 @@ class RunSummary:
             + (f", {len(self.alerts_failed)} not delivered (retried on the next run)" if self.alerts_failed else "")
         )
         lines += [f"  not delivered: {d}" for d in self.alerts_failed]
-        lines.append("")
+        lines += ["", "verdict per account (the worst of its overall and category VTRs, every window):"]
         for v in self.verdicts():
             lines.append(f"{v['seller_id']:<14} {v['marketplace']:<14} {v['text']}")
         lines.append("")

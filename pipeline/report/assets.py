@@ -123,6 +123,12 @@ sup a { text-decoration: none; }
   .health { padding: 4px 8px 10px; }
   .keys { margin-left: 0; }
   td.wrap { min-width: 12em; }
+  table.collapse thead { display: none; }
+  table.collapse, table.collapse tbody, table.collapse tr, table.collapse td { display: block; }
+  table.collapse tr { padding: 6px 0; border-bottom: 1px solid #d9e2ec; }
+  table.collapse td { position: static; box-shadow: none; border: 0; padding: 2px 10px; white-space: normal;
+    text-align: left; min-width: 0; }
+  table.collapse td[data-label]::before { content: attr(data-label) ": "; color: #52606d; font-size: 12px; }
 }
 """
 ).replace("FONT_STACK", FONT)

@@ -196,6 +196,7 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
                 )
             )
         _axes(fig, ranges[0])
+        fig.update_xaxes(range=[dates[0], dates[-1]] if dates else None)  # every panel the same dates
         fig.update_layout(showlegend=False, hovermode="closest", margin={"t": 8, "l": 52, "r": 12, "b": 28})
         title = f"<h4 class='panel-title'><span class='swatch' style='background:{colours[name]}'></span>{escape(name)}"
         panels.append(f"<div class='panel'>{title}</h4>{chart_div(fig, PANEL_HEIGHT, None, toolbar=False)}</div>")
@@ -231,8 +232,13 @@ def _axes(fig: go.Figure, y_range: list[float]) -> None:
     fig.update_yaxes(tickformat=".1%", range=y_range, fixedrange=False)
 
 
+def carrier_height(carriers: int) -> int:
+    return 130 + 34 * carriers
+
+
 def carrier_scan_figure(carriers: list[dict]) -> go.Figure:
-    """Days from the ship date to the first physical scan, median and 90th percentile, per carrier."""
+    """Days from the ship date to the first physical scan, median and 90th percentile, per carrier: one row of bars
+    per carrier (`carriers` in the table's order, top down), so its name reads across however narrow the chart."""
     fig = go.Figure()
     names = [escape(r["carrier"]) for r in carriers]
     for field, label, colour in (
@@ -241,8 +247,9 @@ def carrier_scan_figure(carriers: list[dict]) -> go.Figure:
     ):
         fig.add_trace(
             go.Bar(
-                x=names,
-                y=[r[field] for r in carriers],
+                y=names,
+                x=[r[field] for r in carriers],
+                orientation="h",
                 name=label,
                 marker_color=colour,
                 text=[
@@ -257,8 +264,9 @@ def carrier_scan_figure(carriers: list[dict]) -> go.Figure:
     for name, r in zip(names, carriers, strict=True):
         if r["median_days_to_first_scan"] is None:
             fig.add_annotation(
-                x=name, y=0, yanchor="bottom", showarrow=False, text="no scan that counts", font={"color": "#8a041a"}
+                y=name, x=0, xanchor="left", showarrow=False, text="no scan that counts", font={"color": "#8a041a"}
             )
-    fig.update_yaxes(title_text="days after the ship date", rangemode="tozero")
-    fig.update_layout(barmode="group", legend=BELOW, margin={"t": 30})
+    fig.update_xaxes(title_text="days after the ship date", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_layout(barmode="group", legend=BELOW, margin={"t": 30, "l": 20})
     return fig

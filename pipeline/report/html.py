@@ -62,13 +62,15 @@ def th(label: str, title: str = "", *, num: bool = False) -> str:
     return f"<th{cls}{tip}>{label}</th>"
 
 
-def td(content: str, *, sort: object = None, title: str = "", num: bool = False, cls: str = "") -> str:
-    """A body cell; content is HTML already; `sort` is the value a click on its header sorts by."""
+def td(content: str, *, sort: object = None, title: str = "", num: bool = False, cls: str = "", label: str = "") -> str:
+    """A body cell; content is HTML already; `sort` is the value a click on its header sorts by; `label` names it
+    where a narrow screen shows the row as a card (table(collapse=True))."""
     classes = " ".join(c for c in ("num" if num else "", cls) if c)
     parts = [
         f" class='{classes}'" if classes else "",
         f" data-sort='{attr(sort)}'" if sort is not None else "",
         f" title='{attr(title)}'" if title else "",
+        f" data-label='{attr(label)}'" if label else "",
     ]
     return f"<td{''.join(parts)}>{content}</td>"
 
@@ -80,13 +82,16 @@ def table(
     table_id: str = "",
     tall: bool = False,
     row_attrs: list[str] | None = None,
+    collapse: bool = False,
 ) -> str:
-    """A sortable table (click a header) in a scrolling box; `tall` caps its height (a long list scrolls)."""
+    """A sortable table (click a header) in a scrolling box; `tall` caps its height (a long list scrolls);
+    `collapse`: on a narrow screen each row is a card, its cells one under the other with their labels."""
     ident = f" id='{attr(table_id)}'" if table_id else ""
     attrs = row_attrs or [""] * len(rows)
     body = "".join(f"<tr{a}>{''.join(r)}</tr>" for a, r in zip(attrs, rows, strict=True))
+    classes = "sortable collapse" if collapse else "sortable"
     return (
-        f"<div class='scroll{' tall' if tall else ''}'><table class='sortable'{ident}><thead><tr>{''.join(head)}"
+        f"<div class='scroll{' tall' if tall else ''}'><table class='{classes}'{ident}><thead><tr>{''.join(head)}"
         f"</tr></thead><tbody>{body}</tbody></table></div>"
     )
 

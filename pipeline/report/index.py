@@ -60,11 +60,11 @@ def _snapshots(settings: Settings, keys: list[tuple[str, dt.date]]) -> dict[tupl
 
 def _verdict_cell(rows: list[dict]) -> str:
     if not rows:
-        return td("–", sort=len(ORDER), title="no published figures for this date")
+        return td("–", sort=len(ORDER), title="no published figures for this date", label="Verdict")
     judged = verdict(rows)
     status = judged["verdict"]
     where = f" <span class='where'>{escape(breaches_text(judged, pct))}</span>" if status == "below_target" else ""
-    return td(badge(status) + where, sort=ORDER.index(status), title=describe(judged), cls="wrap")
+    return td(badge(status) + where, sort=ORDER.index(status), title=describe(judged), cls="wrap", label="Verdict")
 
 
 def write_index(settings: Settings) -> Path:
@@ -79,7 +79,11 @@ def write_index(settings: Settings) -> Path:
     for (seller, day), files in sorted(reports.items(), key=lambda kv: (-kv[0][1].toordinal(), kv[0][0])):
         for name, path in sorted(files.items()):
             marketplace = marketplaces[(seller, day)].get(name, name)
-            cells = [td(str(day)), td(escape(seller)), td(escape(marketplace))]
+            cells = [
+                td(str(day), label="Snapshot date"),
+                td(escape(seller), label="Seller"),
+                td(escape(marketplace), label="Marketplace"),
+            ]
             cells.append(_verdict_cell(snapshots.get((seller, day, marketplace), [])))
             for w in reversed(windows):
                 r = overall.get((seller, day, marketplace, w))
@@ -88,13 +92,14 @@ def write_index(settings: Settings) -> Path:
                         f"{pct(r['vtr'])} {badge(r['status'])}" if r else "–",
                         sort=r and r["vtr"],
                         num=True,
+                        label=f"Overall {w}-day VTR",
                         title=f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid"
                         if r
                         else "no published figures for this date",
                     )
                 )
             href = quote(path.relative_to(reports_dir(settings)).as_posix())
-            cells.append(td(f"<a href='{attr(href)}'>report</a>"))
+            cells.append(td(f"<a href='{attr(href)}'>report</a>", label="Report"))
             body.append(cells)
     head = [
         th("Snapshot date"),
@@ -113,7 +118,7 @@ def write_index(settings: Settings) -> Path:
         f"and category VTRs in any window against the target {pct(settings.target)} (the marketplace restricts "
         f"self-fulfilment per category, so one category below target makes the account below target); the overall "
         f"VTR per window beside it. Click a header to sort.</p>"
-        + (table([*head, th("Report")], body, table_id="reports") if body else "<p>No report yet.</p>")
+        + (table([*head, th("Report")], body, table_id="reports", collapse=True) if body else "<p>No report yet.</p>")
         + f"</main><script>{SORT_JS}</script></body></html>"
     )
     return write_atomic(reports_dir(settings) / "index.html", page)

@@ -85,7 +85,9 @@ def _page(con: duckdb.DuckDBPyConnection, f: data.Figures, path: Path, stale: li
         f"<h2 id='carriers'>Carriers</h2><p class='note'>VTR per carrier of the package{ref('carrier')}, lowest "
         f"first, and how long the first physical scan takes after the ship date ({f.largest}-day window).</p>",
         sections.carrier_table(f),
-        charts.chart_div(charts.carrier_scan_figure(carriers), 330, "chart-carriers") if carriers else "",
+        charts.chart_div(charts.carrier_scan_figure(carriers), charts.carrier_height(len(carriers)), "chart-carriers")
+        if carriers
+        else "",
         lists.section(f, path, invalid, to_fix, fix_file(settings, f.day, f.seller_id, f.marketplace)),
         health.section(con, f, stale),
         footnotes(settings),
