@@ -1,11 +1,12 @@
-// Evaluated in a report or index page once its charts are drawn (tests/test_report.py): the page's own geometry
-// (getBoundingClientRect), and what is wrong with it: {width, problems: [...], counts: {...}}.
+// A function of one argument, called in a report or index page once its charts are drawn (tests/test_report.py):
+// the page's own geometry (getBoundingClientRect), and what is wrong with it: {width, problems: [...], counts}.
 //   - nothing sticks out of the viewport sideways, and the page does not scroll sideways;
-//   - a table wider than its box scrolls inside the box (the box itself stays within the page);
+//   - a table wider than its box scrolls inside the box (the box itself stays within the page), and only where
+//     the argument `tablesMayScroll` allows it (a phone); on a desktop every table fits its box;
 //   - no heading, table cell, card, chart title, legend, tick label or toolbar overlaps another of them;
 //   - no text overflows its own element (a word wider than its cell or card);
 //   - a chart's titles, legend, tick labels and toolbar lie inside the chart's box.
-(function () {
+(function (tablesMayScroll) {
   function box(el) {
     var r = el.getBoundingClientRect();
     return {left: r.left + scrollX, right: r.right + scrollX, top: r.top + scrollY, bottom: r.bottom + scrollY,
@@ -82,7 +83,9 @@
     // a table's box holds it, or scrolls; wider than its box only where the box scrolls
     document.querySelectorAll('.scroll').forEach(function (s) {
       var o = getComputedStyle(s).overflowX;
-      if (s.scrollWidth > s.clientWidth + 1 && o !== 'auto' && o !== 'scroll') problems.push(name(s) + ' is clipped');
+      if (s.scrollWidth > s.clientWidth + 1 && (!tablesMayScroll || (o !== 'auto' && o !== 'scroll'))) {
+        problems.push(name(s) + ' is wider than its box: ' + s.scrollWidth + ' px in ' + s.clientWidth);
+      }
     });
     // the charts: titles, legends, tick labels, buttons and the toolbar, each inside the chart's box
     var marks = [];
@@ -118,4 +121,4 @@
     return {width: width, problems: problems, counts: counts};
   }
   return check();
-})()
+})

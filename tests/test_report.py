@@ -5,17 +5,20 @@ every account and date; checked against the published Parquet datasets, and draw
 from __future__ import annotations
 
 import csv
+import itertools
+import json
 import os
 import re
 import shutil
-import subprocess
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 import pytest
 
+from browser import Browser, chromium
 from conftest import ODD_CATEGORY
 from conftest import REPORT_DAY as D
 from pipeline.fixfile import fix_file
@@ -230,75 +233,140 @@ def test_category_colours_are_distinct_and_never_the_target_or_overall_colour():
         assert min(sum((a - b) ** 2 for a, b in zip(colour, r, strict=True)) ** 0.5 for r in reserved) > 50, name
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+def test_a_copied_reports_folder_works_offline_every_link_inside_it(published, tmp_path):
+    """Every href and src of every page (reports, index) leads to a file inside the reports folder, so a copy of
+    the folder alone (shared, archived) loses nothing: the CSV lists, the fix files, plotly.js, the index."""
+    settings, _ = published
+    copy = shutil.copytree(settings.output / "reports", tmp_path / "shared" / "reports")
+    pages = sorted(copy.rglob("*.html"))
+    assert len(pages) == 4  # three accounts' reports and the index
+    checked = 0
+    for page in pages:
+        parsed = Page(page)
+        for link in parsed.refs + parsed.links:
+            if link.startswith("#"):
+                continue  # within the page
+            assert "://" not in link and not link.startswith("/"), (page.name, link)
+            target = (page.parent / unquote(link.split("#")[0])).resolve()
+            assert target.is_relative_to(copy.resolve()) and target.is_file(), (page.name, link)
+            checked += 1
+    fix_files = [p.name for p in copy.rglob("*_fix_file.*")]
+    assert checked > 20 and len(fix_files) == 6  # .txt and .xlsx per account
+
+
+SCREENS = ((390, 844), (1440, 900))  # a phone, a desktop
+GEOMETRY = (Path(__file__).resolve().parent / "page_geometry.js").read_text()
+needs_chromium = pytest.mark.skipif(
+    chromium() is None and not os.environ.get("CI"),
+    reason="chromium is not installed (make test and .ci/run install Debian's chromium)",
+)
+
+
+def _geometry(page, width: int) -> dict:
+    return page.evaluate(f"({GEOMETRY})({json.dumps(width < 600)})")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    _chromium() is None and not os.environ.get("CI"),
-    reason="chromium is not installed (make test and .ci/run install Debian's chromium)",
-)
+@needs_chromium
+def test_the_report_and_the_index_fit_a_phone_and_a_desktop(published, tmp_path):
+    """Drawn at 390 x 844 and 1440 x 900: nothing overlaps, nothing sticks out of the screen or its box (a table
+    scrolls in its box on a phone, fits it on a desktop), the charts' toolbars never cover a legend; on a phone the
+    verdict is on the first screen. Screenshots (the whole page, and the first screen) in test-artifacts/."""
+    settings, _ = published
+    pages = {
+        "report": report_path(settings, "nordic-home", D, "Amazon.se"),
+        "index": settings.output / "reports" / "index.html",
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    broken = tmp_path / "broken.html"  # the check itself finds what it must find
+    broken.write_text(
+        "<html><body style='margin:0'><h2 style='position:absolute;top:0'>One</h2><h2 style='position:absolute;"
+        "top:4px'>Two</h2><div class='scroll' style='overflow:hidden;width:200px;margin-top:80px'><table><tr>"
+        f"<td style='white-space:nowrap'>{'wide ' * 60}</td></tr></table></div></body></html>"
+    )
+    with Browser() as browser:
+        found = _geometry(browser.open(broken.as_uri(), 390, 844), 1440)["problems"]
+        assert any("overlaps" in p for p in found) and any("wider than its box" in p for p in found), found
+        for (name, path), (width, height) in itertools.product(pages.items(), SCREENS):
+            page = browser.open(path.as_uri(), width, height)
+            page.screenshot(ARTIFACTS / f"{name}_{width}x{height}.png")
+            page.screenshot(ARTIFACTS / f"{name}_{width}x{height}_first_screen.png", full_page=False)
+            found = _geometry(page, width)
+            assert found["width"] == width and found["problems"] == [], (name, width, found)
+            if name == "report":
+                assert found["counts"]["charts"] > 5 and found["counts"]["legends"] == 2  # overall and carriers
+                assert page.evaluate("document.querySelector('.verdict').getBoundingClientRect().bottom") < height
+
+
+@pytest.mark.slow
+@needs_chromium
 def test_a_headless_browser_shows_the_figures_the_lists_and_every_chart_offline(published, tmp_path):
     """Drawn by Chromium with no network: the category table's figures for two categories, both lists with their
-    full counts and working CSV links, and the three charts; the screenshot is kept in test-artifacts/."""
+    full counts and working CSV links, every chart; sorting a VTR column keeps empty values last; the window buttons
+    switch every category panel."""
     settings, _ = published
     path = report_path(settings, "nordic-home", D, "Amazon.se")
-    flags = [
-        _chromium() or "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: the page must work offline
-        "--window-size=1280,4000",
-        "--virtual-time-budget=8000",
-    ]
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "report_nordic-home_Amazon.se.png"
-    dom = subprocess.run(
-        [*flags, f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={screenshot}", "--dump-dom", path.as_uri()],
-        check=True,
-        capture_output=True,
-        timeout=90,
-        text=True,
-    ).stdout
-    assert screenshot.stat().st_size > 100_000  # a drawn page, not a blank one
-    drawn = tmp_path / "drawn.html"
-    drawn.write_text(dom)
-    page = Page(drawn)
+    with Browser() as browser:
+        page = browser.open(path.as_uri(), 1280, 900)
+        dom = page.evaluate("document.documentElement.outerHTML")
+        drawn = tmp_path / "drawn.html"
+        drawn.write_text(dom)
+        parsed = Page(drawn)
 
-    categories = {r[0].split(" low volume")[0].rstrip("0123456789, "): r for r in page.tables["categories"][1:]}
-    for category in ("Garden", "Kitchen"):
-        for window, cells in ((7, categories[category][1:3]), (30, categories[category][4:6])):
-            valid, total, vtr = _datasets(
-                settings,
-                f"select packages_valid, packages_total, vtr from vtr_snapshots "
-                f"where snapshot_date = date '{D}' and scope = 'category' and "
-                f"scope_value = '{category}' and window_days = {window} and "
-                f"marketplace = 'Amazon.se'",
-            )[0]
-            assert cells == [_pct(vtr), f"{valid:,} / {total:,}"]
-    account = "seller_id = 'nordic-home' and marketplace = 'Amazon.se'"
-    for table, dataset, heading in (
-        ("list-to-fix", "at_risk_packages", "To fix before they are measured"),
-        ("list-invalid", "invalid_packages", "Measured invalid now"),
-    ):
-        count = _datasets(settings, f"select count(*) from {dataset} where snapshot_date = date '{D}' and {account}")
-        assert len(page.tables[table]) - 1 == count[0][0] > 20
-        assert f"{heading}: {count[0][0]:,} package(s)" in dom
-    for link in [link for link in page.links if link.endswith(".csv")]:
-        with (path.parent / link).open(newline="") as f:
-            assert len(list(csv.DictReader(f))) > 20
-    assert len([link for link in page.links if link.endswith(".csv")]) == 2
+        categories = {r[0].split(" low volume")[0].rstrip("0123456789, "): r for r in parsed.tables["categories"][1:]}
+        for category in ("Garden", "Kitchen"):
+            for window, cells in ((7, categories[category][1:3]), (30, categories[category][4:6])):
+                valid, total, vtr = _datasets(
+                    settings,
+                    f"select packages_valid, packages_total, vtr from vtr_snapshots "
+                    f"where snapshot_date = date '{D}' and scope = 'category' and "
+                    f"scope_value = '{category}' and window_days = {window} and "
+                    f"marketplace = 'Amazon.se'",
+                )[0]
+                assert cells == [_pct(vtr), f"{valid:,} / {total:,}"]
+        account = "seller_id = 'nordic-home' and marketplace = 'Amazon.se'"
+        for table, dataset, heading in (
+            ("list-to-fix", "at_risk_packages", "To fix before they are measured"),
+            ("list-invalid", "invalid_packages", "Measured invalid now"),
+        ):
+            count = _datasets(
+                settings, f"select count(*) from {dataset} where snapshot_date = date '{D}' and {account}"
+            )
+            assert len(parsed.tables[table]) - 1 == count[0][0] > 20
+            assert f"{heading}: {count[0][0]:,} package(s)" in dom
+        for link in [link for link in parsed.links if link.endswith(".csv")]:
+            with (path.parent / link).open(newline="") as f:
+                assert len(list(csv.DictReader(f))) > 20
+        assert len([link for link in parsed.links if link.endswith(".csv")]) == 2
 
-    charts = {m[1]: m[2] for m in re.finditer(r'<div id="(chart-[a-z]+)"(.*?)(?=<div id="chart-|</main>)', dom, re.S)}
-    assert set(charts) == {"chart-overall", "chart-categories", "chart-carriers"}
-    for name, chart in charts.items():
-        assert 'class="main-svg"' in chart, f"{name} was not drawn"
-    assert len(re.findall(r'<path class="js-line" d="M[\d.]', charts["chart-overall"])) >= 3  # target + windows
-    assert "stroke-dasharray" in charts["chart-overall"]  # the target, dashed
+        charts = {m[1]: m[2] for m in re.finditer(r'<div id="(chart-[a-z]+)"(.*?)(?=<div id="chart-|<h2)', dom, re.S)}
+        assert set(charts) == {"chart-overall", "chart-carriers"}
+        for name, chart in charts.items():
+            assert 'class="main-svg"' in chart, f"{name} was not drawn"
+        assert len(re.findall(r'<path class="js-line" d="M[\d.]', charts["chart-overall"])) >= 3  # target + windows
+        assert "stroke-dasharray" in charts["chart-overall"]  # the target, dashed
+        panels = page.evaluate(
+            "Array.prototype.map.call(document.querySelectorAll('#category-panels .js-plotly-plot'),"
+            " function (p) { return p.querySelectorAll('.main-svg').length > 0; })"
+        )
+        assert len(panels) == len(categories) and all(panels)
+
+        # the 7-day window button: every panel shows its 7-day traces (the target always), its 30-day ones hidden
+        visible = (
+            "Array.prototype.map.call(document.querySelectorAll('#category-panels .js-plotly-plot'),"
+            " function (p) { return p.data.map(function (t) { return t.visible !== false; }); })"
+        )
+        assert {tuple(v) for v in page.evaluate(visible)} == {(True, True, True, True, False, False, False)}
+        page.evaluate("document.querySelectorAll('.window-switch button')[1].click()")
+        assert {tuple(v) for v in page.evaluate(visible)} == {(True, False, False, False, True, True, True)}
+
+        # sorting the 7-day VTR column, either way: by VTR, empty values last
+        sort = (
+            "(function () { var th = document.querySelectorAll('#categories th')[1]; th.click();"
+            " return Array.prototype.map.call(document.querySelectorAll('#categories tbody tr'),"
+            " function (r) { return r.cells[1].getAttribute('data-sort'); }); })()"
+        )
+        for ascending in (True, False):
+            keys = page.evaluate(sort)
+            rates = [float(k) for k in keys if k != ""]
+            assert "" not in keys[: len(rates)] and rates == sorted(rates, reverse=not ascending)

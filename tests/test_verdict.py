@@ -131,7 +131,9 @@ def test_a_category_below_target_on_an_overall_ok_day_is_the_first_thing_every_v
         "conf.txt",
         confirmations_tsv(*[(o, f"{o}-1", SHIPPED, "UPS", "", f"1Z{o}") for o in BOOKS + TOYS]),
     )
-    project.drop("acme", "scans", "scans.csv", scans_csv(*[(f"1Z{o}", SCANNED, "in_transit") for o in BOOKS + TOYS[:8]]))
+    project.drop(
+        "acme", "scans", "scans.csv", scans_csv(*[(f"1Z{o}", SCANNED, "in_transit") for o in BOOKS + TOYS[:8]])
+    )
 
     assert main(["run", "--config", str(project.config), "--date", str(D), "--no-alerts"]) == 0
     out = capsys.readouterr().out.splitlines()
