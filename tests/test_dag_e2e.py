@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 
 from conftest import Project
 from pipeline import checks
+from pipeline.contract import DATASETS
 from pipeline.lake import connect
 from pipeline.run import run
 from pipeline.settings import load_settings
@@ -167,6 +168,16 @@ def three_days(tmp_path_factory):
     servers.close()
 
 
+def asset_events(run_id: str) -> list[dict]:
+    """The `extra` of every asset event the run's tasks emitted (Airflow's metadata database)."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return [e.extra for e in session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == run_id))]
+
+
 def assert_succeeded(result) -> None:
     assert result.state == "success", (result.tasks, result.log_tail)
     assert result.failed_tasks == [], result.tasks
@@ -195,6 +206,29 @@ def test_day1_sends_one_category_breach_alert_per_channel_with_its_figures(three
         "category Toys, 30 days (promised 2026-10-22 to 2026-11-20): projected VTR 80.00% < target 95.00%"
         " (8/10 valid so far)"
     ) in early
+
+
+def test_day1_xcom_and_asset_events_carry_the_verdict_below_target_naming_the_category(three_days):
+    """Overall 96 % is on target, Toys 80 % is not: the account's verdict is below target (spec section 4), in
+    finish_run's return value (XCom) and in every asset event's extra, with its breaches; the overall rows stay."""
+    _, steps = three_days
+    result = steps["day1"]["result"]
+    toys = {"scope": "category", "scope_value": "Toys", "vtr": 0.8, "packages_valid": 8, "packages_total": 10}
+    expected = [
+        {
+            "seller_id": "acme",
+            "marketplace": "Amazon.se",
+            "verdict": "below_target",
+            "breaches": [toys | {"window_days": 7}, toys | {"window_days": 30}],
+            "text": "Below target in 1 category: Toys 7-day 80.00%, Toys 30-day 80.00%",
+        }
+    ]
+    assert result.figures["verdicts"] == expected
+    assert {(a["window_days"], a["status"]) for a in result.figures["accounts"]} == {(7, "ok"), (30, "ok")}
+    events = asset_events(result.run_id)
+    assert len(events) == len(DATASETS) and all(e["verdicts"] == expected for e in events)  # one per dataset
+    # day 3: Toys back on target, the verdict with it
+    assert [v["verdict"] for v in steps["day3"]["result"].figures["verdicts"]] == ["ok"]
 
 
 def test_rerun_of_a_date_sends_nothing_new(three_days):

@@ -124,7 +124,7 @@ def overall_figure(figures: Figures, target: float) -> go.Figure:
                 line={"color": OVERALL_COLOURS[min(i, 1)], "width": 2.5 if i == 0 else 1.5},
             )
         )
-    _axes(fig, y_range)
+    _axes(fig, y_range, len(dates))
     fig.update_layout(legend=BELOW, hovermode="closest", margin={"t": 30})
     return fig
 
@@ -195,7 +195,7 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
                     hovertemplate="%{text}<extra></extra>",
                 )
             )
-        _axes(fig, ranges[0])
+        _axes(fig, ranges[0], len(dates))
         fig.update_xaxes(range=[dates[0], dates[-1]] if dates else None)  # every panel the same dates
         fig.update_layout(showlegend=False, hovermode="closest", margin={"t": 8, "l": 52, "r": 12, "b": 28})
         title = f"<h4 class='panel-title'><span class='swatch' style='background:{colours[name]}'></span>{escape(name)}"
@@ -226,9 +226,10 @@ def _line_key(colour: str, stroke: str) -> str:
     )
 
 
-def _axes(fig: go.Figure, y_range: list[float]) -> None:
-    """Date ticks spaced by plotly for the drawn width (a phone gets fewer), so labels never overlap."""
-    fig.update_xaxes(type="date", tickformat="%b %-d")
+def _axes(fig: go.Figure, y_range: list[float], days: int) -> None:
+    """Date ticks spaced by plotly for the drawn width (a phone gets fewer), so labels never overlap; over a short
+    history at most one tick a day (plotly would tick every 12 hours, each date written twice)."""
+    fig.update_xaxes(type="date", tickformat="%b %-d", nticks=max(1, min(days - 1, 5)) if days < 15 else None)
     fig.update_yaxes(tickformat=".1%", range=y_range, fixedrange=False)
 
 

@@ -139,9 +139,12 @@ def _reason_table(invalid: list[dict], to_fix: list[dict], day: dt.date) -> str:
     overdue = [r for r in to_fix if r["fix_by_date"] < day]
     body = [
         [
-            td(escape(reasons.label(x))),
-            *(td(count(sum(r["reason"] == x for r in group)), num=True) for group in (to_fix, overdue, invalid)),
-            td(escape(reasons.WHAT_TO_DO[x]), cls="wrap"),
+            td(escape(reasons.label(x)), label="Reason"),
+            *(
+                td(count(sum(r["reason"] == x for r in group)), num=True, label=label)
+                for group, label in ((to_fix, "To fix"), (overdue, "Overdue"), (invalid, "Measured invalid"))
+            ),
+            td(escape(reasons.WHAT_TO_DO[x]), cls="wrap", label="What to do"),
         ]
         for x in REASONS
         if any(r["reason"] == x for r in invalid + to_fix)
@@ -158,6 +161,7 @@ def _reason_table(invalid: list[dict], to_fix: list[dict], day: dt.date) -> str:
         ],
         body,
         table_id="reasons",
+        collapse=True,
     )
 
 
