@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from pipeline.formatting import percent
+from pipeline.verdict import describe, verdict
 
 DAYS = 90  # days of generated orders, ending on the latest snapshot date
 HISTORY_FROM = 30  # the backfill starts this many days into the data (the dip shows up after it)
@@ -124,8 +125,8 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     print()
     for report in sorted((reports_dir(settings) / SELLER).glob(f"vtr_report_{latest.isoformat()}_*.html")):
         print(f"report:     {report}")
-    for fixes in sorted(fix_file(settings, latest, SELLER, "x").parent.glob(f"{SELLER}_*.txt")):
-        print(f"fix file:   {fixes}  (README: 'The fix file')")
+    for fixes in sorted(fix_file(settings, latest, SELLER, "x").parent.glob(f"{SELLER}_*.xlsx")):
+        print(f"fix file:   {fixes}  (and .txt beside it; README: 'The fix file')")
     datasets = ", ".join(DATASETS)
     print(f"""all dates:  {reports_dir(settings) / "index.html"}
 outputs:    {settings.output}
@@ -143,14 +144,15 @@ def _summary(settings, day: dt.date) -> str:
 
     con = connect(settings, read_only=True)
     try:
-        rows = con.execute(
-            """select marketplace, window_days, scope, coalesce(scope_value, ''), packages_valid, packages_total,
-                      vtr, status
+        cur = con.execute(
+            """select marketplace, window_days, scope, scope_value, packages_valid, packages_total, vtr, status
             from marts.mart_vtr_snapshots
-            where snapshot_date = ? and (scope = 'overall' or (scope = 'category' and status = 'below_target'))
+            where snapshot_date = ? and scope in ('overall', 'category')
             order by marketplace, scope <> 'overall', window_days, scope_value""",
             [day],
-        ).fetchall()
+        )
+        names = [d[0] for d in cur.description]
+        judged = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         dipped = con.execute(
             """select scope_value, window_days, min(vtr), arg_min(snapshot_date, vtr)
             from marts.mart_vtr_snapshots
@@ -163,11 +165,16 @@ def _summary(settings, day: dt.date) -> str:
     finally:
         con.close()
     lines = [f"VTR on {day} for {SELLER}:"]
-    for marketplace, window, scope, value, valid, total, vtr, status in rows:
-        rate = percent(vtr)
+    for marketplace in sorted({r["marketplace"] for r in judged}):
         lines.append(
-            f"  {marketplace:<10} {window:>2}d {scope:<9} {value:<14} {valid:>6}/{total:<6} {rate:>8}  {status}"
+            f"  {marketplace:<10} verdict: {describe(verdict(r for r in judged if r['marketplace'] == marketplace))}"
         )
+    for r in judged:
+        if r["scope"] == "overall" or r["status"] == "below_target":
+            lines.append(
+                f"  {r['marketplace']:<10} {r['window_days']:>2}d {r['scope']:<9} {r['scope_value'] or '':<14} "
+                f"{r['packages_valid']:>6}/{r['packages_total']:<6} {percent(r['vtr']):>8}  {r['status']}"
+            )
     for category, window, vtr, when in dipped:
         lines.append(f"  among the lowest in the history: {category}, {window} days, {percent(vtr)} on {when}")
     lines.append(f"  packages at risk to fix before the marketplace measures them: {at_risk}")
