@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -128,14 +129,15 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     for fixes in sorted(fix_file(settings, latest, SELLER, "x").parent.glob(f"{SELLER}_*.xlsx")):
         print(f"fix file:   {fixes}  (and .txt beside it; README: 'The fix file')")
     datasets = ", ".join(DATASETS)
+    vtr = Path(sys.executable).parent / "vtr"  # the project environment's command, by its absolute path
     print(f"""all dates:  {reports_dir(settings) / "index.html"}
 outputs:    {settings.output}
             (Parquet, partitioned by snapshot_date=: {datasets})
 warehouse:  {settings.warehouse}
-            (read-only: .venv/bin/vtr sql --config {config} "from marts.mart_vtr_snapshots limit 5")
+            (read-only, from any folder: {vtr} sql --config {config} "from marts.mart_vtr_snapshots limit 5")
 settings:   {config}
 DAG log:    {log_file}
-next:       .venv/bin/vtr run --config {config} --date {latest}""")
+next:       {vtr} run --config {config} --date {latest}""")
     return 0
 
 
