@@ -158,17 +158,21 @@ def write_fix_files(
         text = "".join("\t".join(line) + "\n" for line in table)
         target = fix_file(settings, snapshot_date, seller_id, marketplace)
         written.append(replace_file(target, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8")))
-        written.append(replace_file(target.with_suffix(".xlsx"), lambda tmp, table=table: _write_xlsx(tmp, table)))
+        written.append(
+            replace_file(target.with_suffix(".xlsx"), lambda tmp, t=table: _write_xlsx(tmp, t, snapshot_date))
+        )
     return written
 
 
-def _write_xlsx(path: Path, table: list[tuple[str, ...]]) -> None:
+def _write_xlsx(path: Path, table: list[tuple[str, ...]], snapshot_date: dt.date) -> None:
     """The same rows as a workbook whose every cell, and every column for what the seller types in, is text: a
     spreadsheet opening it keeps leading zeros and never reads a value as a number, a date or a formula. Values are
-    written raw (no escaping: the file is uploaded)."""
+    written raw (no escaping: the file is uploaded). Created "on" the snapshot date, so a re-run writes the same
+    bytes."""
     book = xlsxwriter.Workbook(
         str(path), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
     )
+    book.set_properties({"created": dt.datetime.combine(snapshot_date, dt.time(), dt.UTC)})
     text = book.add_format({"num_format": "@"})
     sheet = book.add_worksheet("fix file")
     sheet.set_column(0, len(HEADER) - 1, 22, text)
