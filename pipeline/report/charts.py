@@ -52,9 +52,10 @@ def category_colours(categories: list[str]) -> dict[str, str]:
     return colours
 
 
-def chart_div(fig: go.Figure, height: int, div_id: str | None, *, toolbar: bool = True) -> str:
-    """The figure drawn by the shared plotly.js, as wide as its box and resized with it; `toolbar`: plotly's
-    modebar (top right, so legends go below the plot); margins the figure set are kept."""
+def chart_div(fig: go.Figure, height: int, div_id: str, *, toolbar: bool = True) -> str:
+    """The figure drawn by the shared plotly.js, as wide as its box and resized with it, in a div of a fixed id (a
+    re-run writes the same page); `toolbar`: plotly's modebar (top right, so legends go below the plot); margins the
+    figure set are kept."""
     margin = fig.layout.margin
     fig.update_layout(
         height=height,
@@ -139,7 +140,7 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
     windows = sorted(figures.windows, reverse=True)
     ranges = [axis_range(figures, target, [w], categories=True) for w in windows]
     panels = []
-    for name in order:
+    for n, name in enumerate(order):
         fig = go.Figure()
         fig.add_trace(
             go.Scatter(
@@ -199,7 +200,9 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
         fig.update_xaxes(range=[dates[0], dates[-1]] if dates else None)  # every panel the same dates
         fig.update_layout(showlegend=False, hovermode="closest", margin={"t": 8, "l": 52, "r": 12, "b": 28})
         title = f"<h4 class='panel-title'><span class='swatch' style='background:{colours[name]}'></span>{escape(name)}"
-        panels.append(f"<div class='panel'>{title}</h4>{chart_div(fig, PANEL_HEIGHT, None, toolbar=False)}</div>")
+        panels.append(
+            f"<div class='panel'>{title}</h4>{chart_div(fig, PANEL_HEIGHT, f'panel-{n}', toolbar=False)}</div>"
+        )
     buttons = "".join(
         f"<button type='button' aria-pressed='{str(i == 0).lower()}'>{w}-day window</button>"
         for i, w in enumerate(windows)
