@@ -24,6 +24,8 @@ from conftest import REPORT_DAY as D
 from pipeline.fixfile import fix_file
 from pipeline.report.assets import report_path
 from pipeline.report.charts import OVERALL_COLOURS, TARGET_COLOUR, category_colours
+from pipeline.report.data import Figures
+from pipeline.report.sections import category_order
 
 NBSP = "\u00a0"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # kept after the run, for a person to look at
@@ -130,6 +132,20 @@ def test_the_category_table_gives_each_category_its_vtr_per_window_lowest_first(
     assert lowest == sorted(lowest)  # lowest VTR of any window first, low-volume categories in their place
     statuses = [r[7] for r in body]  # every category below target first
     assert statuses == sorted(statuses, key=["Below target", "OK", "No packages"].index)
+
+
+def test_lowest_first_by_the_lowest_vtr_of_any_window_low_volume_in_place_empty_last():
+    f = Figures(None, "s", "Amazon.se", D, [7, 30])
+    for name, window, valid, total in [
+        ("Garden", 7, 86, 100),  # below target in one window only: its lowest VTR counts
+        ("Garden", 30, 96, 100),
+        ("Tiny", 7, 1, 2),  # low volume, the lowest of all: first, not moved to the end
+        ("Kitchen", 30, 90, 100),
+        ("Empty", 7, 0, 0),  # no VTR in any window: last
+        ("Books", 30, 100, 100),
+    ]:
+        f.now[("category", name, window)] = {"vtr": valid / total if total else None, "packages_total": total}
+    assert category_order(f) == ["Tiny", "Garden", "Kitchen", "Books", "Empty"]
 
 
 def test_both_lists_are_complete_in_the_page_and_in_their_csv_with_what_to_do(published):

@@ -104,7 +104,7 @@ th.sortable { cursor: pointer; } th.sortable::after { content: " \\2195"; color:
 th[aria-sort=ascending]::after { content: " \\2191"; color: #1f2933; }
 th[aria-sort=descending]::after { content: " \\2193"; color: #1f2933; }
 td.wrap { white-space: normal; min-width: 16em; }
-td.text { white-space: normal; min-width: 7em; overflow-wrap: anywhere; }
+td.text { white-space: normal; min-width: 7em; }  /* wraps between the values of a list, never inside one */
 .scroll { overflow: auto; border: 1px solid #d9e2ec; border-radius: 4px; max-width: 100%; }
 .scroll.tall { max-height: 420px; }
 .scroll.tall th, .scroll.tall td { padding: 4px 6px; font-size: 12px; }
