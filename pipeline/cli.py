@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(analyst.attach_sql(settings), end="")
                 return 0
             return analyst.session(settings, args.query)
+        if args.command in ("run", "backfill"):
+            _dates(args)  # checked before check_paths makes a folder
         check_paths(settings)
         return _COMMANDS[args.command](settings, args)
     except (SettingsError, PlanError) as exc:
@@ -117,13 +119,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def _dates(args) -> tuple[dt.date, dt.date]:
+    """The run's first and last snapshot dates, refused (PlanError) when this business cannot have them."""
+    from pipeline.steps import check_dates
+
+    start, end = (args.date, args.date) if args.command == "run" else (args.start, args.end)
+    check_dates(start, end, ("--date", "--date") if args.command == "run" else ("--start", "--end"))
+    return start, end
+
+
 def _run(settings, args) -> int:
     from pipeline.run import run
 
-    start, end = (args.date, args.date) if args.command == "run" else (args.start, args.end)
-    if end < start:
-        print(f"vtr: --end {end} is before --start {start}", file=sys.stderr)
-        return EXIT_USAGE
+    start, end = _dates(args)
     summary = run(settings, start, end, sellers=args.sellers, full_rebuild=args.full_rebuild, notify=not args.no_alerts)
     print(summary.render())
     print(f"\noutputs: {settings.output}\nwarehouse: {settings.warehouse if not settings.catalog else 'PostgreSQL'}")

@@ -69,6 +69,7 @@ class Settings:
     max_reject_share: float = 0.05
     min_rejected_rows: int = 10
     at_risk_after_days: int = 2
+    settle_seconds: int = 60  # a file younger than this (mtime or ctime) is left for the next run
     memory_limit: str = "1.5GB"
     threads: int = 2
     temp_directory: Path | None = None
@@ -93,7 +94,29 @@ class Settings:
         )
 
 
-# key -> (type, default); a nested dict is a TOML table.
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting may take, both ends included (None: no bound; `above`: low itself excluded)."""
+
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+
+    def holds(self, value: float) -> bool:
+        if self.low is not None and not (value > self.low if self.above else value >= self.low):
+            return False
+        return self.high is None or value <= self.high  # NaN fails every comparison: refused
+
+    def __str__(self) -> str:
+        low = None if self.low is None else f"{'above' if self.above else 'at least'} {self.low:g}"
+        if self.low is not None and self.high is not None and not self.above:
+            return f"between {self.low:g} and {self.high:g}"
+        return " and ".join(t for t in (low, None if self.high is None else f"at most {self.high:g}") if t)
+
+
+DAY_SECONDS = 86_400
+# key -> (type, default) or (type, default, Range); a nested dict is a TOML table. A range is checked before anything
+# runs (for a list, each of its values): adding a bounded key is one line here.
 _SCHEMA: dict = {
     "sellers": (list, []),
     "paths": {
@@ -104,28 +127,32 @@ _SCHEMA: dict = {
     "warehouse": {
         "catalog": (str, ""),
         "data_path": (str, ""),
-        "retention_days": (int, 30),
+        "retention_days": (int, 30, Range(1, 3650)),
     },
     "metric": {
-        "target": (float, 0.95),
-        "lag_days": (int, 14),
-        "windows": (list, [7, 30]),
-        "scan_grace_days": (int, 2),
+        "target": (float, 0.95, Range(0, 1, above=True)),
+        "lag_days": (int, 14, Range(0, 365)),
+        "windows": (list, [7, 30], Range(1, 365)),
+        "scan_grace_days": (int, 2, Range(0, 30)),
         "integrated_carriers": (list, list(DEFAULT_CARRIERS)),
-        "at_risk_after_days": (int, 2),
+        "at_risk_after_days": (int, 2, Range(0, 365)),
     },
+    "ingest": {"settle_seconds": (int, 60, Range(0, DAY_SECONDS))},
     "carrier_aliases": (dict, {}),
     "alerts": (list, []),
-    "alert_policy": {"min_packages": (int, 1)},
+    "alert_policy": {"min_packages": (int, 1, Range(0, 10**9))},
     "schedule": {
-        "wait_for_files_minutes": (int, 360),
-        "task_timeout_minutes": (int, 120),
-        "run_timeout_minutes": (int, 720),
+        "wait_for_files_minutes": (int, 360, Range(0, 7 * 24 * 60)),
+        "task_timeout_minutes": (int, 120, Range(1, 7 * 24 * 60)),
+        "run_timeout_minutes": (int, 720, Range(1, 7 * 24 * 60)),
     },
-    "quality": {"max_reject_share": (float, 0.05), "min_rejected_rows": (int, 10)},
+    "quality": {
+        "max_reject_share": (float, 0.05, Range(0, 1)),
+        "min_rejected_rows": (int, 10, Range(0, 10**12)),
+    },
     "duckdb": {
         "memory_limit": (str, "1.5GB"),
-        "threads": (int, 2),
+        "threads": (int, 2, Range(1, MAX_THREADS)),
         "temp_directory": (str, ""),
     },
 }
@@ -144,15 +171,27 @@ def _check(values: dict, schema: dict, prefix: str, source: str) -> dict:
                 raise SettingsError(f"{source}: '{name}' must be a table")
             out[key] = _check(sub, spec, f"{name}.", source)
             continue
-        kind, default = spec
+        kind, default, *bounds = spec
         value = values.get(key, default)
         ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value, ok = float(value), True
         if not ok:
             raise SettingsError(f"{source}: '{name}' must be {kind.__name__}, got {type(value).__name__}")
+        for bound in bounds:
+            check_range(name, value, bound, source)
         out[key] = value
     return out
+
+
+def check_range(name: str, value: object, bound: Range, source: str) -> None:
+    """A number (or each number of a list) inside its range, else a SettingsError naming key, value and range."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        number = isinstance(item, int | float) and not isinstance(item, bool)
+        if not number or not bound.holds(item):
+            each = "each of " if items is value else ""
+            raise SettingsError(f"{source}: {each}'{name}' must be {bound}, got {item!r}")
 
 
 def memory_bytes(text: str) -> int | None:
@@ -175,13 +214,8 @@ def _alerts(entries: list, source: str) -> tuple[list[str], list[str]]:
 
 def _validate(v: dict, source: str) -> None:
     m = v["metric"]
-    if not 0 < m["target"] <= 1:
-        raise SettingsError(f"{source}: 'metric.target' must be in (0, 1], got {m['target']}")
-    for key in ("lag_days", "scan_grace_days", "at_risk_after_days"):
-        if m[key] < 0:
-            raise SettingsError(f"{source}: 'metric.{key}' must not be negative")
-    if not m["windows"] or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in m["windows"]):
-        raise SettingsError(f"{source}: 'metric.windows' must be a non-empty list of positive integers")
+    if not m["windows"] or not all(isinstance(w, int) and not isinstance(w, bool) for w in m["windows"]):
+        raise SettingsError(f"{source}: 'metric.windows' must be a non-empty list of whole numbers of days")
     if not all(isinstance(c, str) for c in m["integrated_carriers"]):
         raise SettingsError(f"{source}: 'metric.integrated_carriers' must be a list of strings")
     for seller in v["sellers"]:
@@ -192,23 +226,7 @@ def _validate(v: dict, source: str) -> None:
             )
     if not all(isinstance(a, str) for a in v["carrier_aliases"].values()):
         raise SettingsError(f"{source}: 'carrier_aliases' values must be carrier codes (strings)")
-    q = v["quality"]
-    if not 0 <= q["max_reject_share"] <= 1:
-        raise SettingsError(f"{source}: 'quality.max_reject_share' must be in [0, 1]")
-    for name, value in (
-        ("quality.min_rejected_rows", q["min_rejected_rows"]),
-        ("alert_policy.min_packages", v["alert_policy"]["min_packages"]),
-        ("warehouse.retention_days", v["warehouse"]["retention_days"]),
-        ("schedule.wait_for_files_minutes", v["schedule"]["wait_for_files_minutes"]),
-    ):
-        if value < 0:
-            raise SettingsError(f"{source}: '{name}' must not be negative")
-    for name in ("task_timeout_minutes", "run_timeout_minutes"):
-        if v["schedule"][name] < 1:
-            raise SettingsError(f"{source}: 'schedule.{name}' must be at least 1")
     d = v["duckdb"]
-    if not 1 <= d["threads"] <= MAX_THREADS:
-        raise SettingsError(f"{source}: 'duckdb.threads' must be between 1 and {MAX_THREADS}, got {d['threads']}")
     size = memory_bytes(d["memory_limit"])
     if size is None or size < MIN_MEMORY_BYTES:
         raise SettingsError(
@@ -279,6 +297,7 @@ def load_settings(path: str | os.PathLike | None = None, *, require_landing: boo
         max_reject_share=v["quality"]["max_reject_share"],
         min_rejected_rows=v["quality"]["min_rejected_rows"],
         at_risk_after_days=m["at_risk_after_days"],
+        settle_seconds=v["ingest"]["settle_seconds"],
         memory_limit=v["duckdb"]["memory_limit"],
         threads=v["duckdb"]["threads"],
         temp_directory=resolve(temp) if temp else None,

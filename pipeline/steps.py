@@ -46,6 +46,21 @@ def _date(value: str, name: str) -> dt.date:
         raise PlanError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
+EARLIEST_DATE = dt.date(2000, 1, 1)  # the dates a row may carry (sql/macros.sql is_plausible_date): a year ahead at most
+AHEAD_DAYS = 366
+
+
+def check_dates(start: dt.date, end: dt.date, names: tuple[str, str] = ("snapshot_date", "end_date")) -> None:
+    """A snapshot date this business cannot have (before 2000, more than a year ahead) is refused before anything
+    is written; so is a range that ends before it starts."""
+    latest = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=AHEAD_DAYS)
+    for day, name in zip((start, end), names, strict=True):
+        if not EARLIEST_DATE <= day <= latest:
+            raise PlanError(f"{name} {day} is outside {EARLIEST_DATE} .. {latest} (a year ahead of today)")
+    if end < start:
+        raise PlanError(f"{names[1]} {end} is before {names[0]} {start}")
+
+
 def plan(
     config: str,
     params: dict,
@@ -64,8 +79,7 @@ def plan(
     else:
         start = (triggered_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date() - dt.timedelta(1)
     end = _date(params["end_date"], "end_date") if params.get("end_date") else start
-    if end < start:
-        raise PlanError(f"end_date {end} is before snapshot_date {start}")
+    check_dates(start, end)
     return {
         "config": str(config),
         "start": start.isoformat(),

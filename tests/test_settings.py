@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import pytest
@@ -65,6 +66,17 @@ BAD = {
     "no threads": ("[duckdb]\nthreads = 0\n", "duckdb.threads"),
     "memory limit not a size": ('[duckdb]\nmemory_limit = "lots"\n', "duckdb.memory_limit"),
     "memory limit too small": ('[duckdb]\nmemory_limit = "16MB"\n', "duckdb.memory_limit"),
+    # issue 19: numbers a run cannot use, each refused before anything runs, naming key, value and range
+    "lag of a billion days": ("[metric]\nlag_days = 1000000000\n", "'metric.lag_days' must be between 0 and 365"),
+    "window of 1e8 days": ("[metric]\nwindows = [7, 1e8]\n", "'metric.windows' must be between 1 and 365"),
+    "retention of a billion days": (
+        "[warehouse]\nretention_days = 1000000000\n",
+        "'warehouse.retention_days' must be between 1 and 3650, got 1000000000",
+    ),
+    "grace of a billion days": ("[metric]\nscan_grace_days = 1000000000\n", "'metric.scan_grace_days'"),
+    "target not a number": ("[metric]\ntarget = nan\n", "'metric.target' must be above 0 and at most 1, got nan"),
+    "negative settle time": ("[ingest]\nsettle_seconds = -1\n", "'ingest.settle_seconds' must be between 0"),
+    "settle time over a day": ("[ingest]\nsettle_seconds = 86401\n", "'ingest.settle_seconds'"),
 }
 REPLACES_PATHS = ("missing landing folder", "seller without folder", "seller name leading outside")
 
@@ -85,6 +97,37 @@ def test_a_bad_setting_is_one_line_naming_key_and_file_and_exit_2(project, capsy
     assert out.out == ""
     assert out.err.count("\n") == 1 and key in out.err and str(project.config) in out.err
     assert "Traceback" not in out.err
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["run", "--date", "0001-01-01"], "--date 0001-01-01 is outside 2000-01-01"),
+        (["run", "--date", "1999-12-31"], "--date 1999-12-31"),
+        (["backfill", "--start", "2026-11-01", "--end", "9999-12-31"], "--end 9999-12-31"),
+        (["backfill", "--start", "2026-11-02", "--end", "2026-11-01"], "--end 2026-11-01 is before --start"),
+    ],
+)
+def test_a_snapshot_date_this_business_cannot_have_is_refused_before_anything_is_written(project, capsys, args, named):
+    project.drop("acme", "catalog", "catalog.csv", "sku,category\nSKU-A,Toys\n")
+    assert main([*args, "--config", str(project.config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err and "Traceback" not in err
+    assert not (project.root / "data").exists()  # no Parquet partition, no warehouse
+
+
+def test_the_dags_snapshot_and_end_dates_are_bounded_too(project):
+    from pipeline.steps import PlanError, plan
+
+    for params, named in (
+        ({"snapshot_date": "0001-01-01"}, "snapshot_date 0001-01-01"),
+        ({"snapshot_date": "2026-11-20", "end_date": "3026-11-20"}, "end_date 3026-11-20"),
+    ):
+        with pytest.raises(PlanError, match=named):
+            plan(str(project.config), params)
+    with pytest.raises(PlanError, match="snapshot_date 1990-01-01"):
+        plan(str(project.config), {}, logical_date=dt.date(1990, 1, 1))
+    assert plan(str(project.config), {"snapshot_date": "2000-01-01"})["start"] == "2000-01-01"
 
 
 def test_a_missing_or_unreadable_settings_file_is_exit_2(project, capsys):
