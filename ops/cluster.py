@@ -37,6 +37,7 @@ from pipeline import lake
 from pipeline.settings import SettingsError, load_settings
 
 PIDS = "cluster.pids"
+ANALYST_SETTINGS = "vtr-analyst.toml"  # the pipeline's settings with the read-only catalog role, for vtr sql
 DEFAULTS = {
     "home": "../.cluster",
     "port": 8080,
@@ -92,8 +93,8 @@ def _toml(values: dict, prefix: str = "") -> str:
     return "\n".join(lines)
 
 
-def write_vtr_settings(home: Path, vtr: dict, catalog: str) -> Path:
-    """<home>/vtr.toml: the pipeline's settings with the cluster's catalog (a secret: mode 0600)."""
+def write_vtr_settings(home: Path, vtr: dict, catalog: str, name: str = "vtr.toml") -> Path:
+    """<home>/<name>: the pipeline's settings with the cluster's catalog (a secret: mode 0600)."""
     values = json.loads(json.dumps(vtr))
     paths = values.setdefault("paths", {})
     paths.setdefault("landing", str(home / "landing"))
@@ -103,7 +104,7 @@ def write_vtr_settings(home: Path, vtr: dict, catalog: str) -> Path:
     warehouse["catalog"] = catalog
     warehouse.setdefault("data_path", str(home / "lake" / "data") + "/")
     Path(paths["landing"]).mkdir(parents=True, exist_ok=True)
-    target = home / "vtr.toml"
+    target = home / name
     target.touch(mode=0o600)
     target.chmod(0o600)
     target.write_text(
@@ -251,6 +252,9 @@ def up(settings_file: Path) -> int:
             time.sleep(0.2)
 
         config = write_vtr_settings(home, vtr, pg.dsn(services.CATALOG_DB, passwords["vtr"]))
+        # analysts' sessions connect as the role that can only read the catalog
+        reader = pg.dsn(services.CATALOG_DB, passwords[services.READER], services.READER)
+        analyst_config = write_vtr_settings(home, vtr, reader, ANALYST_SETTINGS)
         # a wrong key in [vtr] is refused here, before Airflow starts; the lake's tables are made, so that analysts
         # can open a read-only session before the first run
         lake.connect(load_settings(config)).close()
@@ -321,6 +325,7 @@ def up(settings_file: Path) -> int:
         f"cluster: workers {workers} (concurrency {cluster['worker_concurrency']} each), pool"
         f" {launcher.SELLER_POOL} {cluster['pool_slots']} slots\n"
         f"cluster: logs in {logs}; pipeline settings {config}; landing {load_settings(config).landing}\n"
+        f"cluster: analysts: vtr sql --config {analyst_config}  (catalog role {services.READER}: reads only)\n"
         f"cluster: export AIRFLOW_HOME={airflow_home}  (the airflow command line); `make cluster-down` stops it",
         flush=True,
     )

@@ -1,6 +1,6 @@
 """The cluster's own servers, from Debian's packages, on 127.0.0.1 with their data under the cluster's home folder:
 PostgreSQL (two databases: Airflow's metadata `airflow` and the lake's catalog `vtr_lake`, both owned by the role
-`vtr`) and Redis (the Celery broker). Used by `ops/launcher.py cluster-up` / `cluster-down`.
+`vtr`; the role `vtr_reader` may only read the catalog, for analysts' sessions) and Redis (the Celery broker). Used by `ops/launcher.py cluster-up` / `cluster-down`.
 
 PostgreSQL refuses to run as root: as root its folder belongs to the `postgres` system user and every server command
 runs through `runuser -u postgres` (as tests/servers.py does). It listens on 127.0.0.1 only, with no Unix socket,
@@ -22,6 +22,7 @@ from pathlib import Path
 
 SUPERUSER = "postgres"
 ROLE = "vtr"
+READER = "vtr_reader"  # analysts' sessions (vtr sql): reads the catalog, can change nothing
 METADATA_DB = "airflow"
 CATALOG_DB = "vtr_lake"
 START_SECONDS = 60
@@ -32,10 +33,10 @@ class ServiceError(Exception):
 
 
 def load_secrets(home: Path) -> dict[str, str]:
-    """The cluster's passwords (PostgreSQL superuser, the `vtr` role, Redis), made on first use."""
+    """The cluster's passwords (PostgreSQL superuser, the `vtr` and `vtr_reader` roles, Redis), made on first use."""
     path = home / "secrets.json"
     found = json.loads(path.read_text()) if path.exists() else {}
-    wanted = {k: found.get(k) or secrets.token_hex(16) for k in ("postgres", "vtr", "redis")}
+    wanted = {k: found.get(k) or secrets.token_hex(16) for k in ("postgres", ROLE, READER, "redis")}
     if wanted != found:
         path.touch(mode=0o600)
         path.chmod(0o600)
@@ -183,7 +184,8 @@ class Postgres:
         return int((self.folder / "postmaster.pid").read_text().split()[0])
 
     def ensure_databases(self, passwords: dict[str, str]) -> None:
-        """The role `vtr` and its two databases, made once."""
+        """The role `vtr` and its two databases, made once; the role `vtr_reader`, which may only read the
+        catalog."""
         import psycopg2
 
         pg = psycopg2.connect(
@@ -197,22 +199,46 @@ class Postgres:
         try:
             pg.autocommit = True
             with pg.cursor() as cur:
-                cur.execute("select 1 from pg_roles where rolname = %s", [ROLE])
-                verb = "alter" if cur.fetchone() else "create"
-                cur.execute(f"{verb} role {ROLE} login password %s", [passwords["vtr"]])
+                for role in (ROLE, READER):
+                    cur.execute("select 1 from pg_roles where rolname = %s", [role])
+                    verb = "alter" if cur.fetchone() else "create"
+                    cur.execute(f"{verb} role {role} login password %s", [passwords[role]])
                 for db in (METADATA_DB, CATALOG_DB):
                     cur.execute("select 1 from pg_database where datname = %s", [db])
                     if not cur.fetchone():
                         cur.execute(f"create database {db} owner {ROLE}")
         finally:
             pg.close()
+        pg = psycopg2.connect(self.dsn(CATALOG_DB, passwords["postgres"], SUPERUSER), connect_timeout=10)
+        try:
+            pg.autocommit = True
+            with pg.cursor() as cur:
+                grant_reader(cur, CATALOG_DB, ROLE, READER)
+        finally:
+            pg.close()
 
-    def dsn(self, dbname: str, password: str) -> str:
-        """A libpq connection string (keyword form) for a database of the cluster, as the role `vtr`."""
-        return f"host=127.0.0.1 port={self.port} dbname={dbname} user={ROLE} password={password}"
+    def dsn(self, dbname: str, password: str, role: str = ROLE) -> str:
+        """A libpq connection string (keyword form) for a database of the cluster, as the role `vtr` by default."""
+        return f"host=127.0.0.1 port={self.port} dbname={dbname} user={role} password={password}"
 
     def url(self, dbname: str, password: str, driver: str = "postgresql+psycopg2") -> str:
         return f"{driver}://{ROLE}:{password}@127.0.0.1:{self.port}/{dbname}"
+
+
+# What a read-only role of the lake's catalog may do (docs/operations.md gives the same statements for other hosts):
+# connect and read every table the owner has made or will make (DuckLake's own), nothing else
+READER_GRANTS = (
+    "grant connect on database {database} to {reader}",
+    "grant usage on schema public to {reader}",
+    "grant select on all tables in schema public to {reader}",
+    "alter default privileges for role {owner} in schema public grant select on tables to {reader}",
+)
+
+
+def grant_reader(cur, database: str, owner: str, reader: str) -> None:
+    """Let `reader` read the catalog `database` (run there, as a superuser or the owner), and nothing more."""
+    for statement in READER_GRANTS:
+        cur.execute(statement.format(database=database, owner=owner, reader=reader))
 
 
 def stop_postgres(pid: int) -> None:

@@ -82,9 +82,18 @@ def catalog_label(settings: Settings) -> str:
     return f"postgresql://{pick(host)}/{pick(db)}"
 
 
-def without_password(catalog: str) -> str:
-    """A PostgreSQL connection string with its password left out (key=value or URL form)."""
-    return re.sub(r"(password=)\S+\s*|(://[^:/@]+):[^@]*@", lambda m: "" if m.group(1) else f"{m.group(2)}@", catalog)
+def split_password(catalog: str) -> tuple[str, str | None]:
+    """A PostgreSQL connection string (key=value or URL form) without its password, and the password (None: none
+    given), as libpq itself parses it: whatever the password holds (spaces, quotes), none of it is left."""
+    import psycopg2  # the postgres dependency group: only a PostgreSQL catalog needs it
+    from psycopg2.extensions import make_dsn, parse_dsn
+
+    try:
+        parts = parse_dsn(catalog)
+    except psycopg2.ProgrammingError:
+        raise WarehouseError("[warehouse] catalog is not a PostgreSQL connection string") from None
+    password = parts.pop("password", None)
+    return make_dsn(**parts), password
 
 
 def _check_catalog_file(path: Path, *, create: bool) -> None:
@@ -164,11 +173,11 @@ def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool)
         _check_catalog_file(settings.warehouse, create=not read_only)
         source = f"ducklake:sqlite:{settings.warehouse}"
     options = ", ".join(
-        ([f"data_path '{_quote(data_path)}'"] if data_path else []) + (["read_only"] if read_only else [])
+        ([f"data_path '{quote(data_path)}'"] if data_path else []) + (["read_only"] if read_only else [])
     )
     options = f" ({options})" if options else ""
     try:
-        con.execute(f"attach '{_quote(source)}' as {LAKE}{options}")
+        con.execute(f"attach '{quote(source)}' as {LAKE}{options}")
     except duckdb.Error as exc:  # the message may quote the connection string: name the catalog by its label
         reason = str(exc).splitlines()[0].replace(settings.catalog or "\0", "***")
         raise WarehouseError(f"cannot open the warehouse catalog {catalog_label(settings)}: {reason}") from None
@@ -184,10 +193,10 @@ def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
     parts = ["type s3", "url_style 'path'"]
     for key, option in (("access_key_id", "key_id"), ("secret_access_key", "secret"), ("region", "region")):
         if env[key]:
-            parts.append(f"{option} '{_quote(env[key])}'")
+            parts.append(f"{option} '{quote(env[key])}'")
     if env["endpoint_url"]:
         endpoint = re.sub(r"^https?://", "", env["endpoint_url"])
-        parts += [f"endpoint '{_quote(endpoint)}'", f"use_ssl {str(env['endpoint_url'].startswith('https')).lower()}"]
+        parts += [f"endpoint '{quote(endpoint)}'", f"use_ssl {str(env['endpoint_url'].startswith('https')).lower()}"]
     con.execute(f"create or replace secret vtr_s3 ({', '.join(parts)})")
 
 
@@ -200,7 +209,7 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         write(con, settings, lambda c: c.execute(RAW_DDL.read_text()), what="create the warehouse tables")
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     return text.replace("'", "''")
 
 
