@@ -1,6 +1,7 @@
 """The cluster's own servers, from Debian's packages, on 127.0.0.1 with their data under the cluster's home folder:
 PostgreSQL (two databases: Airflow's metadata `airflow` and the lake's catalog `vtr_lake`, both owned by the role
-`vtr`; the role `vtr_reader` may only read the catalog, for analysts' sessions) and Redis (the Celery broker). Used by `ops/launcher.py cluster-up` / `cluster-down`.
+`vtr`; the role `vtr_reader` may only read the catalog, for analysts' sessions) and Redis (the Celery broker). Used
+by `ops/launcher.py cluster-up` / `cluster-down`.
 
 PostgreSQL refuses to run as root: as root its folder belongs to the `postgres` system user and every server command
 runs through `runuser -u postgres` (as tests/servers.py does). It listens on 127.0.0.1 only, with no Unix socket,

@@ -46,7 +46,8 @@ def _date(value: str, name: str) -> dt.date:
         raise PlanError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
-EARLIEST_DATE = dt.date(2000, 1, 1)  # the dates a row may carry (sql/macros.sql is_plausible_date): a year ahead at most
+# the snapshot dates this business can have, as for a row's dates (sql/macros.sql is_plausible_date)
+EARLIEST_DATE = dt.date(2000, 1, 1)
 AHEAD_DAYS = 366
 
 

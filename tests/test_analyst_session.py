@@ -207,9 +207,10 @@ def test_on_postgresql_the_session_connects_as_a_role_that_can_only_read_the_cat
         reader_dsn = owner_dsn.replace("user=postgres", "user=analyst") + " password='a reader of words'"
         reader = load_settings(config("analyst.toml", reader_dsn))
 
-        with psycopg2.connect(reader_dsn) as by_hand, by_hand.cursor() as cur:
-            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                cur.execute("delete from ducklake_snapshot")
+        by_hand = psycopg2.connect(reader_dsn)  # a client an analyst opens with the role
+        with by_hand, by_hand.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("delete from ducklake_snapshot")
+        by_hand.close()
         monkeypatch.setenv("PGPASSWORD", "")  # the session sets it: restored after the test
         con = analyst.open_session(reader)
         try:
