@@ -150,10 +150,13 @@ def _run(settings, args) -> int:
 
 def _ingest(settings, args) -> int:
     from pipeline.contract import FileStatus
+    from pipeline.ingest.files import landing_not_read
     from pipeline.run import ingest
 
     results = ingest(settings, args.sellers)
     print(render_ingest(results))
+    for entry in landing_not_read(settings):
+        print(f"not read: landing folder {entry}")
     failed = [r for r in results if r.status is FileStatus.FAILED]
     if failed:
         print(f"vtr: {len(failed)} file(s) could not be read", file=sys.stderr)
@@ -177,13 +180,16 @@ _COMMANDS = {"run": _run, "backfill": _run, "ingest": _ingest, "maintain": _main
 
 def render_ingest(results) -> str:
     """Per seller and feed: files loaded, skipped (loaded before) and failed, rows loaded and rejected; then each
-    file that failed, and each new name whose content was loaded before under another name."""
+    file that failed, each new name whose content was loaded before under another name, each file not yet complete
+    and each entry of a seller's folder that is not read."""
     from pipeline.contract import FileStatus
     from pipeline.ingest.files import shown
 
     column = {FileStatus.LOADED: 0, FileStatus.UNCHANGED: 1, FileStatus.DUPLICATE: 1, FileStatus.FAILED: 2}
     totals: dict[tuple[str, str], list[int]] = {}
     for r in results:
+        if r.status not in column or not r.feed:  # not yet complete, not read, a seller folder: listed below
+            continue
         t = totals.setdefault((r.seller_id, r.feed), [0, 0, 0, 0, 0])
         t[column[r.status]] += 1
         t[3] += r.rows_loaded
@@ -192,7 +198,7 @@ def render_ingest(results) -> str:
     for (seller, feed), (loaded, skipped, failed, rows, rejected) in sorted(totals.items()):
         lines.append(f"{seller:<16} {feed:<14} {loaded:>7} {skipped:>8} {failed:>7} {rows:>10} {rejected:>9}")
     for r in results:
-        if r.status in (FileStatus.FAILED, FileStatus.DUPLICATE):
+        if r.status not in (FileStatus.LOADED, FileStatus.UNCHANGED):
             lines.append(f"{r.status.value} {r.seller_id} {shown(r.file)}: {r.message}")
     return "\n".join(lines)
 

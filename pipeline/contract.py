@@ -6,6 +6,7 @@ Kept free of imports beyond the standard library: the DAG file reads it at parse
 from __future__ import annotations
 
 import enum
+import re
 
 # Invalid reasons, in the order the rule checks them (sql/macros.sql `package_invalid_reason` returns these; a test
 # holds the two together, and the models' accepted-values checks read this tuple).
@@ -34,6 +35,19 @@ DATASETS = (
     "reason_summary",
 )
 
+# A seller id or a marketplace as part of a file name: letters (of any alphabet), digits, '.', '-' and '_' as they
+# are, anything else (a space, a slash, '%' itself, a leading dot) as %XX of its UTF-8 bytes, so that two names never
+# collapse into one file ('Amazon se' is Amazon%20se, 'Amazon_se' stays) and none leads out of its folder
+_NOT_IN_FILE_NAMES = re.compile(r"[^\w.-]|^\.")
+
+
+def file_part(text: str, also: str = "") -> str:
+    """`text` encoded for a file name; `also`: characters encoded too (the separator the name puts after it)."""
+    pattern = re.compile(f"[{re.escape(also)}]|{_NOT_IN_FILE_NAMES.pattern}") if also else _NOT_IN_FILE_NAMES
+    encoded = pattern.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8", "surrogatepass")), text)
+    return encoded or "%"  # no name: a file name no other text encodes to
+
+
 # Airflow pool bounding how many sellers' chains run at once (the launcher sizes it; the lake allows many writers)
 SELLER_POOL = "vtr_sellers"
 
@@ -45,6 +59,8 @@ class FileStatus(enum.StrEnum):
     UNCHANGED = "unchanged"  # same path, size and time as a file loaded before: not read again
     DUPLICATE = "duplicate"  # new path, but the content of a file loaded before
     FAILED = "failed"  # cannot be read as what it claims (or refused): nothing of it loaded
+    WAITING = "not yet complete"  # written less than settle_seconds ago (or after such a file): the next run reads it
+    NOT_READ = "not read"  # not in a feed folder (an unknown folder, a file in the seller's folder): named, never read
 
 
 class CheckLevel(enum.StrEnum):

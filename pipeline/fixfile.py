@@ -11,12 +11,12 @@ the seller's scans (which carrier scanned a number). Only whitelisted columns ex
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import duckdb
 import xlsxwriter
 
+from pipeline.contract import file_part
 from pipeline.lake import SCRATCH
 from pipeline.outputs import replace_file
 from pipeline.settings import Settings
@@ -130,8 +130,9 @@ order by
 
 
 def fix_file(settings: Settings, snapshot_date: dt.date, seller_id: str, marketplace: str) -> Path:
-    """The account's fix file of a date; a character a file name cannot hold becomes `_`."""
-    name = re.sub(r"[^\w.-]", "_", f"{seller_id}_{marketplace}")
+    """The account's fix file of a date, `<seller_id>_<marketplace>`, each encoded (contract.file_part; `_` in the
+    seller id too, so that the first `_` separates them): two accounts never share one."""
+    name = f"{file_part(seller_id, also='_')}_{file_part(marketplace)}"
     return settings.output / "fix_files" / f"snapshot_date={snapshot_date.isoformat()}" / f"{name}.txt"
 
 

@@ -25,14 +25,15 @@ def _file_day(path: Path) -> dt.date:
 
 
 def stale_feeds(settings: Settings, seller_id: str, snapshot_date: dt.date) -> list[str]:
-    """The seller's daily feeds with no file for the snapshot date (named for it, or written on or after it)."""
+    """The seller's daily feeds with no file for the snapshot date (named for it, or written on or after it); a file
+    still being written is not delivered yet, and a name never read (junk, a partial copy) never is."""
     return [
         feed
         for feed in DAILY_FEEDS
         if not any(
-            _file_day(path) >= snapshot_date
-            for path, refusal in feed_files(settings, seller_id, feed)
-            if refusal is None
+            _file_day(f.path) >= snapshot_date
+            for f in feed_files(settings, seller_id, feed)
+            if f.refusal is None and not f.settling
         )
     ]
 

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.settings import SELLER_ID, Settings
+from pipeline.contract import file_part
+from pipeline.settings import Settings, seller_id_problem
 
 log = logging.getLogger(__name__)
 
@@ -200,13 +201,35 @@ def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create or replace secret vtr_s3 ({', '.join(parts)})")
 
 
+# columns added to the lake's tables since their first release, each (table, column, type): a lake made before gets
+# them when a writer first opens it (rows loaded before hold NULL)
+ADDED_COLUMNS = (
+    ("raw.files", "changed_ns", "bigint"),
+    ("raw.files", "inode", "bigint"),
+)
+
+
 def _ensure_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Create the raw layer, the rejects and the alert log once (the caller holds the lock making the lake)."""
+    """Create the raw layer, the rejects and the alert log once, or add the columns a lake of an earlier release
+    lacks (the caller holds the lock making the lake)."""
     try:
         con.execute(f"select 1 from {LAKE}.raw.files limit 0")
-        return
     except duckdb.CatalogException:
         write(con, settings, lambda c: c.execute(RAW_DDL.read_text()), what="create the warehouse tables")
+        return
+    present = set(
+        con.execute(
+            "select schema_name || '.' || table_name, column_name from duckdb_columns() where database_name = ?", [LAKE]
+        ).fetchall()
+    )
+    missing = [(table, column, kind) for table, column, kind in ADDED_COLUMNS if (table, column) not in present]
+    if missing:
+
+        def add(c: duckdb.DuckDBPyConnection) -> None:
+            for table, column, kind in missing:
+                c.execute(f"alter table {LAKE}.{table} add column {column} {kind}")
+
+        write(con, settings, add, what="add the columns of this release to the warehouse")
 
 
 def quote(text: str) -> str:
@@ -281,9 +304,9 @@ def write(
 def seller_lock(settings: Settings, seller_id: str):
     """Runs that touch the same seller take turns (ingest order and mart rows are per seller); other sellers and
     analysts go on."""
-    if not SELLER_ID.fullmatch(seller_id):  # it names a lock file: never a path
+    if seller_id_problem(seller_id):  # it names a lock file: never a path
         raise WarehouseError(f"not a seller id: {seller_id!r}")
-    return _named_lock(settings, f"seller-{seller_id}", f"another run of seller {seller_id}")
+    return _named_lock(settings, f"seller-{file_part(seller_id)}", f"another run of seller {seller_id}")
 
 
 @contextlib.contextmanager

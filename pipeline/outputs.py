@@ -13,6 +13,7 @@ import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.contract import file_part
 from pipeline.lake import SCRATCH
 from pipeline.models import date_ranges
 from pipeline.settings import Settings
@@ -71,7 +72,8 @@ DATASETS = {
 
 
 def partition_file(settings: Settings, dataset: str, snapshot_date: dt.date, seller_id: str) -> Path:
-    return settings.output / dataset / f"snapshot_date={snapshot_date.isoformat()}" / f"{seller_id}.parquet"
+    """<output>/<dataset>/snapshot_date=D/<seller_id>.parquet, the seller id encoded as a file name (contract)."""
+    return settings.output / dataset / f"snapshot_date={snapshot_date.isoformat()}" / f"{file_part(seller_id)}.parquet"
 
 
 def publish(

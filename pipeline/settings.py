@@ -36,8 +36,27 @@ _UNITS = {
     "gib": 2**30,
     "tib": 2**40,
 }
-# a seller id is a folder name under the landing folder, never a path
-SELLER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+MAX_SELLER_ID = 128
+# what a seller id cannot hold: control characters (C0, C1, Unicode's line separators), bytes that are not UTF-8 (a
+# file system name decoded with surrogateescape), slashes, and the comma that separates ids in --sellers
+_NOT_IN_SELLER_ID = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff/\\\\,]")
+
+
+def seller_id_problem(name: str) -> str | None:
+    """Why a folder name cannot be a seller id (None: it can). A seller id is the name of its folder under the
+    landing folder, never a path: letters of any alphabet, digits, spaces and punctuation."""
+    if name.startswith("."):
+        return "a name starting with a dot is hidden, not a seller's folder"
+    if bad := _NOT_IN_SELLER_ID.search(name):
+        if "\udc80" <= bad.group() <= "\udcff":
+            return "the name is not UTF-8 text"
+        named = {"/": "a slash", "\\": "a backslash", ",": "a comma"}
+        return f"the name holds {named.get(bad.group(), 'a control character')}"
+    if not name or name != name.strip():
+        return "the name is blank or starts or ends with a space"
+    if len(name) > MAX_SELLER_ID:
+        return f"the name is longer than {MAX_SELLER_ID} characters"
+    return None
 
 
 class SettingsError(Exception):
@@ -90,7 +109,9 @@ class Settings:
         if self.sellers:
             return list(self.sellers)
         return sorted(
-            p.name for p in self.landing.iterdir() if p.is_dir() and not p.is_symlink() and SELLER_ID.fullmatch(p.name)
+            p.name
+            for p in self.landing.iterdir()
+            if p.is_dir() and not p.is_symlink() and not seller_id_problem(p.name)
         )
 
 
@@ -219,10 +240,10 @@ def _validate(v: dict, source: str) -> None:
     if not all(isinstance(c, str) for c in m["integrated_carriers"]):
         raise SettingsError(f"{source}: 'metric.integrated_carriers' must be a list of strings")
     for seller in v["sellers"]:
-        if not isinstance(seller, str) or not SELLER_ID.fullmatch(seller):
+        problem = seller_id_problem(seller) if isinstance(seller, str) else "not a string"
+        if problem:
             raise SettingsError(
-                f"{source}: 'sellers' must name folders under the landing folder (letters, digits,"
-                f" '.', '_', '-'), got {seller!r}"
+                f"{source}: 'sellers' must name folders under the landing folder, got {seller!r}: {problem}"
             )
     if not all(isinstance(a, str) for a in v["carrier_aliases"].values()):
         raise SettingsError(f"{source}: 'carrier_aliases' values must be carrier codes (strings)")

@@ -196,6 +196,7 @@ def finish(plan: dict, results: list[dict]) -> RunSummary:
     when it notifies; data-quality warnings always) and its summary. A channel that is down fails nothing. Each
     result carries its seller's stale feeds (`stale`, from wait_for_files)."""
     from pipeline import alerts, lake
+    from pipeline.ingest.files import landing_not_read
 
     settings = load_settings(plan["config"])
     end = _dates(plan)[1]
@@ -208,6 +209,7 @@ def finish(plan: dict, results: list[dict]) -> RunSummary:
         plan["end"],
         sorted(results, key=lambda r: r["seller_id"]),
         {r["seller_id"]: r["stale"] for r in results if r.get("stale")},
+        not_read=landing_not_read(settings),
     )
     published = [r["seller_id"] for r in summary.sellers if r.get("published")]
     planned = alerts.plan_quality_warnings([f for r in summary.sellers for f in r.get("quality_files", [])])

@@ -22,6 +22,7 @@ class RunSummary:
     alerts_sent: int = 0
     alerts_failed: list[str] = field(default_factory=list)  # "alert -> channel: error", never a URL
     index: str | None = None  # <output>/reports/index.html, when the run wrote a report
+    not_read: list[str] = field(default_factory=list)  # landing folder entries that are not sellers' folders, and why
 
     def files(self, *statuses: FileStatus) -> list[dict]:
         return [f for s in self.sellers for f in s.get("files", []) if f["status"] in statuses]
@@ -71,6 +72,8 @@ class RunSummary:
             "index": self.index,
             "files_loaded": len(loaded),
             "files_failed": len(self.files(FileStatus.FAILED)),
+            "files_not_yet_complete": len(self.files(FileStatus.WAITING)),
+            "not_read": [f"{f['seller_id']} {f['file']}" for f in self.files(FileStatus.NOT_READ)] + self.not_read,
             "rows_loaded": sum(f["rows_loaded"] for f in loaded),
             "rows_rejected": sum(f["rows_rejected"] for f in loaded),
             "held_confirmations": sum(s.get("held_confirmations", 0) for s in self.sellers),
@@ -97,6 +100,13 @@ class RunSummary:
         ]
         for seller, feeds in sorted(self.stale.items()):
             lines.append(f"stale feed(s) of {seller}: no file for {self.end} in {', '.join(feeds)}")
+        for f in self.files(FileStatus.WAITING):
+            lines.append(
+                f"not yet complete, left for the next run: {f['seller_id']} {shown(f['file'])}: {f['message']}"
+            )
+        for f in self.files(FileStatus.NOT_READ):
+            lines.append(f"not read: {f['seller_id']} {shown(f['file'])}: {f['message']}")
+        lines += [f"not read: landing folder {entry}" for entry in self.not_read]
         for s in self.sellers:
             for warning in s.get("warnings", []):
                 lines.append(f"DATA-QUALITY WARNING {s['seller_id']}: {warning}")

@@ -14,9 +14,11 @@ create table raw.files (
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_rejected bigint not null,
-    loaded_at timestamptz not null
+    loaded_at timestamptz not null,
+    changed_ns bigint,
+    inode bigint
 );
-comment on table raw.files is 'Load manifest: one row per file loaded. Key: seller_id, file_id (the seller''s load order: a run''s new files in name order, after every file loaded before). A file is known by the sha256 of its decompressed content; path, size and modification time let a run skip a file it has loaded.';
+comment on table raw.files is 'Load manifest: one row per file loaded. Key: seller_id, file_id (the seller''s load order: a run''s new files in name order, after every file loaded before). A file is known by the sha256 of its decompressed content; path, size, modification and change times and inode let a run skip a file it has loaded (changed_ns and inode are NULL in rows of lakes made before they were recorded).';
 
 create table raw.orders (
     seller_id varchar not null,

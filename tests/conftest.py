@@ -47,8 +47,13 @@ class Project:
         return self.landing / seller_id
 
     def write_config(self, extra: str = "") -> Path:
+        """The settings file: the project's paths, then `extra`; files dropped by a test are read at once (a
+        settle time of 0) unless `extra` sets one."""
+        settle = "" if "[ingest]" in extra else "\n[ingest]\nsettle_seconds = 0\n"
         self.config.write_text(
-            '[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.duckdb"\noutput = "data/output"\n' + extra
+            '[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.duckdb"\noutput = "data/output"\n'
+            + extra
+            + settle
         )
         return self.config
 
@@ -111,7 +116,9 @@ def published_outputs(tmp_path_factory):
         csv.writer(f).writerows([("sku", "category"), ("SPA-1", ODD_CATEGORY)])
 
     config = root / "vtr.toml"
-    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n')
+    config.write_text(
+        '[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n[ingest]\nsettle_seconds = 0\n'
+    )
     settings = load_settings(config)
     summary = run(settings, REPORT_DAY - dt.timedelta(days=2), REPORT_DAY)
     assert not summary.failures(), summary.render()

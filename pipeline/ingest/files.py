@@ -1,24 +1,34 @@
 """A seller's files: found inside its landing folder only, and read as streams, so that memory stays flat whatever a
 file (or a small archive expanding to gigabytes) holds. Inspection hashes the decompressed content, counts its
 lines, tells its encoding and format and reads its header, in one pass; `iter_lines` yields its lines for a load
-line by line, an overlong line as None (one rejected row, not a failed file)."""
+line by line, an overlong line as None (one rejected row, not a failed file), and `records` joins a CSV's lines
+into records where a quoted field holds a line break (RFC 4180).
+
+Nothing in the landing folder is ignored silently (spec section 7): a feed folder that cannot be listed is a failed
+file, a file still being written is left for the next run, and what is neither a seller's folder nor a feed folder
+is named as not read. Only names that mark an unfinished copy or a system's own file are passed over."""
 
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import gzip
 import hashlib
+import os
 import re
+import stat
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pipeline.contract import FEEDS
 from pipeline.ingest.errors import FileError
 from pipeline.ingest.formats import header_of
-from pipeline.settings import Settings
+from pipeline.settings import Settings, seller_id_problem
 
 CHUNK = 1 << 20
 MAX_LINE = 16 * 2**20  # characters; DuckDB's reader is given the same limit in bytes
@@ -29,6 +39,14 @@ BLANK = re.compile(r"[\s,]*")  # whitespace and separators only: a spreadsheet's
 # C0 and C1 controls, Unicode's line and paragraph separators, and the bytes of a name that is not UTF-8
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
 _CONTROL_BYTES = bytes([*range(9), 11, *range(14, 32), 127])  # not tab, line feed, form feed or carriage return
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, decoded with surrogateescape
+_MULTIBYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 writes in several bytes
+# names of a copy still being made, and hidden names; a system's own files (case does not matter on their systems)
+_UNFINISHED = re.compile(r"(?:\.|~\$).*|.*\.(?:part|tmp|crdownload)", re.IGNORECASE | re.DOTALL)
+_JUNK = frozenset({"thumbs.db", "desktop.ini", ".ds_store"})
+# a CSV line that ends inside a quoted field (RFC 4180: quotes in it are doubled): the record goes on on the next line
+_OPEN_QUOTE = re.compile(r'(?:(?:"(?:[^"]|"")*"|[^,"]*),)*"(?:[^"]|"")*', re.DOTALL)
+QUOTED_LINES = 1000  # a quote still open after this many lines is a stray one, not a field
 
 
 def shown(text: str) -> str:
@@ -39,6 +57,22 @@ def shown(text: str) -> str:
     )
 
 
+def never_read(name: str) -> bool:
+    """A name marking an unfinished copy (`*.part`, `*.tmp`, `*.crdownload`, `~$*`, a dot-name) or a system's own
+    file (`Thumbs.db`, `desktop.ini`, `.DS_Store`): never read, never a feed's delivery."""
+    return name.lower() in _JUNK or bool(_UNFINISHED.fullmatch(name))
+
+
+@dataclass
+class Found:
+    """What a feed folder holds, as listed: a file to read, or one refused (a link leading outside, a folder that
+    cannot be listed: a failed file), or one still being written (settling: left for the next run)."""
+
+    path: Path
+    refusal: str | None = None
+    settling: bool = False
+
+
 @dataclass
 class NewFile:
     """A file not loaded before, read once: what the manifest records and how it is loaded."""
@@ -47,34 +81,86 @@ class NewFile:
     rel: str
     size: int
     modified_ns: int
+    changed_ns: int  # the inode's change time: `touch -r` restores a modification time, never this
+    inode: int
     sha256: str
     fmt: str  # tsv | csv | json
     header: list[str] | None
     lines: int  # physical lines, header included
     content_size: int  # bytes after decompression
     encoding: str  # utf-8 | utf-8-sig | utf-16 | cp1252
+    invalid_lines: bool  # UTF-8 with lines that are not: each such line is a rejected row
     direct: bool  # UTF-8 without a BOM or NUL bytes, plain or .gz: DuckDB's reader reads the file itself
 
 
-def feed_files(settings: Settings, seller_id: str, feed: str) -> list[tuple[Path, str | None]]:
-    """Every file in the feed folder in name order, with the reason it is refused (None: it may be read). A file
-    whose real location is outside the seller's landing folder (a symbolic link) is refused; hidden and partial
-    files are not files yet."""
+def feed_files(settings: Settings, seller_id: str, feed: str) -> list[Found]:
+    """Every file in the feed folder (and its sub-folders) in name order. A file whose real location is outside the
+    seller's landing folder (a symbolic link) is refused, and so is a folder that cannot be listed; a file written
+    less than settle_seconds ago (its modification or change time, whichever is later) is settling."""
     root = (settings.landing / seller_id).resolve()
     folder = settings.landing / seller_id / feed
-    if not folder.is_dir():
+    try:
+        if not stat.S_ISDIR(folder.stat().st_mode):
+            return []
+    except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as exc:  # the seller's folder cannot be entered
+        return [Found(folder, f"the feed folder cannot be reached ({exc.strerror})")]
     if refusal := refused(folder, root):
-        return [(folder, refusal.replace("a symbolic link", "the feed folder is a link"))]
-    found = []
-    for path in sorted(folder.rglob("*"), key=str):  # the order of the names as strings, as the manifest sorts them
-        if path.name.startswith(".") or path.name.endswith((".part", ".tmp")):
-            continue
-        if refusal := refused(path, root):
-            found.append((path, refusal))
-        elif path.is_file():
-            found.append((path, None))
-    return found
+        return [Found(folder, refusal.replace("a symbolic link", "the feed folder is a link"))]
+    errors: list[OSError] = []
+    found = [Found(path, refused(path, root)) for path in _walk(folder, errors)]
+    found += [Found(Path(e.filename), f"the folder cannot be listed ({e.strerror})") for e in errors]
+    now = time.time()
+    for f in found if settings.settle_seconds else []:
+        with contextlib.suppress(OSError):  # gone or unreadable since it was listed: inspecting it says so
+            written = f.path.stat()
+            # the change time is the system's own; a modification time set ahead of it (touch -d) tells nothing
+            last = max(written.st_ctime, written.st_mtime if written.st_mtime <= now else 0)
+            f.settling = f.refusal is None and last > now - settings.settle_seconds
+    # the order of the names as strings, as the manifest sorts them; a link to a folder inside is not followed
+    return sorted((f for f in found if f.refusal or f.path.is_file()), key=lambda f: str(f.path))
+
+
+def _walk(folder: Path, errors: list[OSError]) -> Iterator[Path]:
+    """The files under a folder, and its links to folders (never followed: refused() judges them), passing over
+    the names never read; a folder that cannot be listed is added to `errors`."""
+    for top, folders, files in os.walk(folder, onerror=errors.append):
+        folders[:] = [d for d in folders if not never_read(d)]
+        for name in folders:
+            if (Path(top) / name).is_symlink():
+                yield Path(top) / name
+        yield from (Path(top) / name for name in files if not never_read(name))
+
+
+def not_read(settings: Settings, seller_id: str) -> list[tuple[str, str]]:
+    """What a seller's folder holds besides its feed folders, each (name, why it is not read): a folder that is not
+    a feed (one in another case included) or a file directly in the seller's folder. OSError when the folder cannot
+    be listed."""
+    with os.scandir(settings.landing / seller_id) as entries:
+        names = sorted((e.name, e.is_dir()) for e in entries if e.name not in FEEDS and not never_read(e.name))
+    feeds = ", ".join(FEEDS)
+    return [
+        (f"{name}/", f"not a feed folder (the feeds: {feeds}, in lower case)")
+        if folder
+        else (name, "a file directly in the seller's folder: put it in its feed's folder")
+        for name, folder in names
+    ]
+
+
+def landing_not_read(settings: Settings) -> list[str]:
+    """Entries of the landing folder that are not sellers' folders, each with the rule it breaks."""
+    lines = []
+    with os.scandir(settings.landing) as entries:
+        for e in sorted(entries, key=lambda e: e.name):
+            if e.is_symlink() and e.is_dir():
+                lines.append(f"{shown(e.name)}/: a link; a seller's folder must be a folder of the landing folder")
+            elif e.is_dir(follow_symlinks=False):
+                if problem := seller_id_problem(e.name):
+                    lines.append(f"{shown(e.name)}/: not a seller id: {problem}")
+            elif not never_read(e.name):
+                lines.append(f"{shown(e.name)}: a file directly in the landing folder (landing/<seller>/<feed>/)")
+    return lines
 
 
 def refused(path: Path, root: Path) -> str | None:
@@ -119,16 +205,17 @@ def _check_text(head: bytes) -> None:
         raise FileError("binary content, not a text file")
 
 
-def _encoding(head: bytes, valid: bool) -> str:
-    """UTF-8; else UTF-16 with a BOM (a spreadsheet's "Unicode text") or Windows-1252 (some regions' reports).
-    `valid`: the content decoded as UTF-16 (BOM) or UTF-8."""
+def _encoding(head: bytes, undecoded: bool, multibyte: bool) -> tuple[str, bool]:
+    """(encoding, whether some lines are not in it): UTF-8 (its lines that are not UTF-8 rejected, when others hold
+    UTF-8's multi-byte characters); else UTF-16 with a BOM (a spreadsheet's "Unicode text") or Windows-1252 (some
+    regions' reports: bytes above 0x7F, never one UTF-8 character). `undecoded`: bytes the encoding cannot read."""
     if _is_utf16(head):
-        if not valid:
+        if undecoded:
             raise FileError("not readable as the UTF-16 text its byte-order mark announces")
-        return "utf-16"
-    if valid:
-        return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-    return "cp1252"
+        return "utf-16", False
+    if undecoded and not multibyte:
+        return "cp1252", False
+    return ("utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"), undecoded
 
 
 def _format(path: Path, first_line: str) -> str:
@@ -143,55 +230,69 @@ def _format(path: Path, first_line: str) -> str:
 
 def inspect(feed: str, path: Path, rel: str) -> NewFile:
     """Hash, count and classify a file in one streaming pass; a file that is not what it claims is a FileError."""
-    stat = path.stat()
+    written = path.stat()
     stream, compressed = _open(path)
-    digest, lines, size, head, checker, valid, nul = hashlib.sha256(), 0, 0, b"", None, True, False
+    digest, lines, size, head, decoder, nul = hashlib.sha256(), 0, 0, b"", None, False
+    undecoded = multibyte = False
     with stream:
         for chunk in _chunks(stream):
             digest.update(chunk)
             lines += chunk.count(b"\n")
             size += len(chunk)
             nul = nul or b"\x00" in chunk
-            if checker is None:  # the first chunk: a binary file fails before the rest is decompressed
+            if decoder is None:  # the first chunk: a binary file fails before the rest is decompressed
                 head = chunk[:BINARY_PROBE]
                 _check_text(head)
-                checker = codecs.getincrementaldecoder("utf-16" if _is_utf16(head) else "utf-8")()
-            if valid:
-                try:
-                    checker.decode(chunk)
-                except UnicodeDecodeError:
-                    valid = False
+                decoder = codecs.getincrementaldecoder("utf-16" if _is_utf16(head) else "utf-8")("surrogateescape")
+            if not (undecoded and multibyte):  # until the encoding is told: bytes that are not UTF-8, and some that are
+                text = decoder.decode(chunk)
+                if not text.isascii():
+                    undecoded = undecoded or bool(_UNDECODED.search(text))
+                    multibyte = multibyte or bool(_MULTIBYTE.search(text))
         last = chunk[-1:] if size else b""
     if size == 0:
         raise FileError("empty file: nothing to load")
-    encoding = _encoding(head, valid)
-    with contextlib.closing(iter_lines(path, encoding, skip_blank=False)) as first_lines:
+    undecoded = undecoded or bool(decoder.decode(b"", final=True))  # a character cut off at the end
+    encoding, invalid_lines = _encoding(head, undecoded, multibyte)
+    invalid: set[int] = set()
+    lines_read = iter_lines(path, encoding, skip_blank=False, invalid=invalid if invalid_lines else None)
+    with contextlib.closing(lines_read) as first_lines:
         first = next(first_lines, (1, ""))[1]
+    if invalid:
+        raise FileError("the first line is not UTF-8 text (the file's other lines are): not a header")
     if first is None:
         raise FileError("the first line is longer than 1 MiB: not a header or a tracking object")
     fmt = _format(path, first)
     return NewFile(
         path=path,
         rel=rel,
-        size=stat.st_size,
-        modified_ns=stat.st_mtime_ns,
+        size=written.st_size,
+        modified_ns=written.st_mtime_ns,
+        changed_ns=written.st_ctime_ns,
+        inode=written.st_ino,
         sha256=digest.hexdigest(),
         fmt=fmt,
         header=header_of(feed, fmt, first),
         lines=lines + (last != b"\n"),
         content_size=size,
         encoding=encoding,
+        invalid_lines=invalid_lines,
         # DuckDB's readers split JSON lines on NUL bytes: a file holding one is read line by line
-        direct=encoding == "utf-8" and not nul and (not compressed or path.suffix.lower() == ".gz"),
+        direct=encoding == "utf-8"
+        and not invalid_lines
+        and not nul
+        and (not compressed or path.suffix.lower() == ".gz"),
     )
 
 
 def iter_lines(
-    path: Path, encoding: str, *, skip_blank: bool = True, max_line: int = MAX_LINE
+    path: Path, encoding: str, *, skip_blank: bool = True, max_line: int = MAX_LINE, invalid: set[int] | None = None
 ) -> Iterator[tuple[int, str | None]]:
-    """(line number, text) of each line, 1-based, CR LF or LF ends; a line over max_line characters is None."""
+    """(line number, text) of each line, 1-based, CR LF or LF ends; a line over max_line characters is None. With
+    `invalid` given, a line that is not in the encoding is None too, its number added to `invalid`; else its bytes
+    that are not are read as U+FFFD."""
     stream, _ = _open(path)
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace" if invalid is None else "surrogateescape")
     number, pending, overlong = 0, "", False
     limit = min(max_line, MAX_HEADER) if not skip_blank else max_line
 
@@ -200,6 +301,9 @@ def iter_lines(
         number += 1
         if overlong:
             overlong = False
+            yield number, None
+        elif invalid is not None and _UNDECODED.search(text):
+            invalid.add(number)
             yield number, None
         elif not (skip_blank and BLANK.fullmatch(text)):
             yield number, text.removesuffix("\r")
@@ -215,3 +319,32 @@ def iter_lines(
         pending += decoder.decode(b"", final=True)
         if pending or overlong:
             yield from emit(pending)
+
+
+def records(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, str | None]]:
+    """A CSV's records (RFC 4180) from its lines: a quoted field may hold line breaks, so a record may span lines; it
+    keeps the number of its first line, and the lines after it keep theirs. A quote still open after QUOTED_LINES
+    lines (or at the end) is a stray one: its line is a record alone and the lines after it are read again."""
+    source, again = iter(lines), collections.deque()
+
+    def take() -> tuple[int, str | None] | None:
+        return again.popleft() if again else next(source, None)
+
+    while (first := take()) is not None:
+        number, text = first
+        if text is None or '"' not in text or not _OPEN_QUOTE.fullmatch(text):
+            yield first
+            continue
+        taken, last = [], number
+        while (more := take()) is not None and more[1] is not None and len(taken) < QUOTED_LINES:
+            taken.append(more)
+            text += "\n" * (more[0] - last) + more[1]  # blank lines a load skips are line breaks of the field
+            last = more[0]
+            if not _OPEN_QUOTE.fullmatch(text):
+                yield number, text
+                break
+        else:
+            if more is not None:
+                again.appendleft(more)
+            again.extendleft(reversed(taken))
+            yield first

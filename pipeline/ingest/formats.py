@@ -274,5 +274,8 @@ def header_of(feed: str, fmt: str, first_line: str) -> list[str] | None:
     if not first_line.strip():
         raise FileError("no header line (a blank first line)")
     header = [normalise_header(h) for h in first_line.split("\t" if fmt == "tsv" else ",")]
+    named = [h for h in header if h]
+    if twice := next((h for i, h in enumerate(named) if h in named[:i]), None):
+        raise FileError(f"the header names column {twice} twice: which one holds the values is unknown")
     positions(feed, header)
     return header

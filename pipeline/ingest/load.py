@@ -20,10 +20,10 @@ import pyarrow as pa
 from pipeline.contract import FEEDS, FileStatus
 from pipeline.ingest.adapters import JSON_EVENTS, NOT_TRACKING_OBJECT
 from pipeline.ingest.errors import FileError
-from pipeline.ingest.files import NewFile, feed_files, inspect, iter_lines, refused, shown
+from pipeline.ingest.files import NewFile, feed_files, inspect, iter_lines, not_read, records, refused, shown
 from pipeline.ingest.formats import TYPED, canonical_header, checked_sql, delimited_lines_sql, fields_sql
 from pipeline.lake import LAKE, write
-from pipeline.settings import SELLER_ID, Settings, SettingsError
+from pipeline.settings import Settings, SettingsError, seller_id_problem
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ def _parse_alone(con: duckdb.DuckDBPyConnection, feed: str, file_id: int, f: New
     con.execute("delete from parsed where file_id = ?", [file_id])
     con.execute("create or replace temp table lines (file_id bigint, line bigint, text varchar)")
     numbers, texts = [], []
-    for number, text in iter_lines(f.path, f.encoding):
+    invalid: set[int] = set()
+    lines = iter_lines(f.path, f.encoding, invalid=invalid if f.invalid_lines else None)
+    for number, text in records(lines) if f.fmt == "csv" else lines:
         numbers.append(number)
         texts.append(text)
         if len(numbers) == LINES_PER_INSERT:
@@ -113,6 +115,12 @@ def _parse_alone(con: duckdb.DuckDBPyConnection, feed: str, file_id: int, f: New
             raise FileError("no line is a JSON object: not a JSON lines export (one tracking object a line)")
     else:
         con.execute(f"insert into parsed by name {delimited_lines_sql(feed, f.fmt, f.header)}")
+    if invalid:  # read as lines without text, like an overlong one: say why
+        con.execute(
+            "update parsed set reason = 'not valid UTF-8 (the file''s other lines are)' "
+            "where file_id = ? and list_contains(?, line)",
+            [file_id, sorted(invalid)],
+        )
 
 
 def _append_lines(con: duckdb.DuckDBPyConnection, file_id: int, numbers: list[int], texts: list) -> None:
@@ -155,9 +163,10 @@ def _store(c: duckdb.DuckDBPyConnection, seller_id: str, feed: str) -> None:
         [seller_id, feed],
     )
     c.execute(
-        f"""insert into {LAKE}.raw.files
+        f"""insert into {LAKE}.raw.files (seller_id, file_id, feed, path, sha256, size_bytes, modified_ns, rows_read,
+            rows_loaded, rows_rejected, loaded_at, changed_ns, inode)
         select ?, i.file_id, ?, b.rel, b.sha256, b.size_bytes, b.modified_ns, coalesce(n.read, 0),
-            coalesce(n.read - n.rejected, 0), coalesce(n.rejected, 0), now()
+            coalesce(n.read - n.rejected, 0), coalesce(n.rejected, 0), now(), b.changed_ns, b.inode
         from batch_files as b
         join ids as i on i.n = b.file_id
         left join (select file_id, count(*) as read, count(reason) as rejected from parsed group by file_id) as n
@@ -186,6 +195,8 @@ def _load_batch(
                 "sha256": [f.sha256 for f in files],
                 "size_bytes": pa.array([f.size for f in files], pa.int64()),
                 "modified_ns": pa.array([f.modified_ns for f in files], pa.int64()),
+                "changed_ns": pa.array([f.changed_ns for f in files], pa.int64()),
+                "inode": pa.array([f.inode for f in files], pa.int64()),
                 "fmt": [f.fmt for f in files],
                 "lines": pa.array([f.lines for f in files], pa.int64()),
             }
@@ -218,35 +229,53 @@ def _load_batch(
 
 
 def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, feed: str) -> list[FileResult]:
-    """Load every new file of one seller's feed, in name order; a file that cannot be read fails alone."""
+    """Load every new file of one seller's feed, in name order; a file that cannot be read fails alone. A file still
+    being written, and every new file after it in name order, waits for the next run: loaded then together, they
+    keep the order they would have had had it arrived whole."""
     known = con.execute(
-        f"select path, size_bytes, modified_ns, sha256 from {LAKE}.raw.files where seller_id = ? and feed = ?",
+        f"select path, size_bytes, modified_ns, changed_ns, inode, sha256 from {LAKE}.raw.files "
+        "where seller_id = ? and feed = ? order by file_id",
         [seller_id, feed],
     ).fetchall()
-    # a file with the path, size and modification time of one loaded before is that file: not read again, so a
-    # daily run's work grows with the day's new files, not with every file ever dropped
-    unchanged = {(path, size, modified) for path, size, modified, _ in known}
-    seen = {digest: path for path, _, _, digest in known}
+    # a file with the path, size, modification and change time and inode of one loaded before is that file: not read
+    # again, so a daily run's work grows with the day's new files, not with every file ever dropped (a manifest row
+    # of an earlier release has no change time or inode: size and modification time decide)
+    loaded = {(path, size, modified): (changed, inode) for path, size, modified, changed, inode, _ in known}
+    latest = {path: digest for path, *_, digest in known}  # what each path held when it was last loaded
+    seen = {digest: path for path, *_, digest in known}
     results: dict[str, FileResult] = {}
-    todo = []
-    for path, refusal in feed_files(settings, seller_id, feed):
-        rel = path.relative_to(settings.landing / seller_id).as_posix()
+    todo, waiting_for = [], None
+    for found in feed_files(settings, seller_id, feed):
+        rel = found.path.relative_to(settings.landing / seller_id).as_posix()
         try:
-            stat = path.stat()
+            stat = found.path.stat()
         except OSError:  # gone since it was listed: inspecting it says so
             stat = None
-        if refusal:
-            results[rel] = FileResult(seller_id, feed, rel, FileStatus.FAILED, message=refusal)
-        elif stat and (rel, stat.st_size, stat.st_mtime_ns) in unchanged:
+        recorded = loaded.get((rel, stat.st_size, stat.st_mtime_ns)) if stat else None
+        if found.refusal:
+            results[rel] = FileResult(seller_id, feed, rel, FileStatus.FAILED, message=found.refusal)
+        elif recorded and recorded[0] in (None, stat.st_ctime_ns) and recorded[1] in (None, stat.st_ino):
             results[rel] = FileResult(seller_id, feed, rel, FileStatus.UNCHANGED)
+        elif found.settling or waiting_for:
+            waiting_for = waiting_for or rel
+            why = (
+                f"written less than {settings.settle_seconds} s ago (ingest.settle_seconds): read on a later run"
+                if found.settling
+                else f"after {waiting_for} in name order, which is not yet complete: loaded with it"
+            )
+            results[rel] = FileResult(seller_id, feed, rel, FileStatus.WAITING, message=why)
         else:
-            todo.append((path, rel))
+            todo.append((found.path, rel))
     batch: list[NewFile] = []
+    same_again: list[NewFile] = []  # loaded before under its name, its times or inode changed since (a copy, a chmod)
     # reading, decompressing and hashing release the GIL: two files at a time, ahead of DuckDB loading a batch
     with ThreadPoolExecutor(max_workers=2) as pool:
         for (_, rel), f in zip(todo, pool.map(lambda item: _try_inspect(feed, *item), todo), strict=True):
             if isinstance(f, FileError):
                 results[rel] = FileResult(seller_id, feed, rel, FileStatus.FAILED, message=str(f))
+            elif latest.get(rel) == f.sha256:
+                results[rel] = FileResult(seller_id, feed, rel, FileStatus.UNCHANGED)
+                same_again.append(f)
             elif f.sha256 in seen:
                 results[rel] = FileResult(
                     seller_id,
@@ -263,6 +292,8 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
                 batch.append(f)
         if batch:
             _load_batch(con, settings, seller_id, feed, batch, results)
+    if same_again:
+        _remember_stat(con, settings, seller_id, feed, same_again)
     for result in results.values():
         result.message = shown(result.message)  # it may quote a file name: printed, it forges no line
         if result.status is not FileStatus.UNCHANGED:  # the log names what happened today, not every old file
@@ -275,6 +306,40 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
                 result.message or f"{result.rows_loaded} loaded, {result.rows_rejected} rejected",
             )
     return [results[rel] for rel in sorted(results)]
+
+
+def _remember_stat(
+    con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, feed: str, files: list[NewFile]
+) -> None:
+    """Files read again only to find the content they held: their manifest rows take their times and inode now, so
+    that the next run skips them without reading them (the row of the path's latest load)."""
+    con.register(
+        "restat",
+        pa.table(
+            {
+                "path": [f.rel for f in files],
+                "size_bytes": pa.array([f.size for f in files], pa.int64()),
+                "modified_ns": pa.array([f.modified_ns for f in files], pa.int64()),
+                "changed_ns": pa.array([f.changed_ns for f in files], pa.int64()),
+                "inode": pa.array([f.inode for f in files], pa.int64()),
+            }
+        ),
+    )
+    con.execute("create or replace temp table restat_files as from restat")
+    con.unregister("restat")
+
+    def update(c: duckdb.DuckDBPyConnection) -> None:
+        c.execute(
+            f"""update {LAKE}.raw.files as f
+            set size_bytes = r.size_bytes, modified_ns = r.modified_ns, changed_ns = r.changed_ns, inode = r.inode
+            from restat_files as r
+            where f.seller_id = ? and f.feed = ? and f.path = r.path
+                and f.file_id = (select max(file_id) from {LAKE}.raw.files as g
+                                 where g.seller_id = f.seller_id and g.path = f.path)""",
+            [seller_id, feed],
+        )
+
+    write(con, settings, update, what=f"remember {seller_id} {feed} files")
 
 
 def _try_inspect(feed: str, path, rel: str) -> NewFile | FileError:
@@ -294,8 +359,19 @@ def _failure(exc: Exception) -> FileError:
 def ingest_seller(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str) -> list[FileResult]:
     """Load every new file of every feed of one seller (the caller holds the seller's lock). A seller name that
     is not a folder of the landing folder (a path, a link leading outside) is a SettingsError: nothing is read."""
-    if not SELLER_ID.fullmatch(seller_id) or refused(settings.landing / seller_id, settings.landing.resolve()):
+    if seller_id_problem(seller_id) or refused(settings.landing / seller_id, settings.landing.resolve()):
         raise SettingsError(
             f"seller {shown(seller_id)!r} is not a folder inside the landing folder {settings.landing}: refused"
         )
-    return [r for feed in FEEDS for r in ingest_feed(con, settings, seller_id, feed)]
+    try:
+        results = [
+            FileResult(seller_id, "", rel, FileStatus.NOT_READ, message=why)
+            for rel, why in not_read(settings, seller_id)
+        ]
+    except OSError as exc:  # its feed folders may still be reached: each says whether it can be
+        results = [
+            FileResult(
+                seller_id, "", ".", FileStatus.FAILED, message=f"the seller's folder cannot be listed ({exc.strerror})"
+            )
+        ]
+    return results + [r for feed in FEEDS for r in ingest_feed(con, settings, seller_id, feed)]

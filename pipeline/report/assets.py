@@ -4,31 +4,26 @@ page's CSS and its few lines of JavaScript (sortable tables)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import plotly
 
+from pipeline.contract import file_part
 from pipeline.outputs import replace_file
 from pipeline.settings import Settings
 
 PLOTLY_JS = "plotly.min.js"  # <output>/reports/plotly.min.js: one copy for every report, written from the package
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def reports_dir(settings: Settings) -> Path:
     return settings.output / "reports"
 
 
-def safe_name(text: str) -> str:
-    """A marketplace as a file name part: its own letters, digits, dots, hyphens and underscores; others become _
-    (a sales channel comes from the seller's files and must not lead out of the folder)."""
-    return _UNSAFE.sub("_", text).lstrip(".") or "_"
-
-
 def report_path(settings: Settings, seller_id: str, snapshot_date: dt.date, marketplace: str) -> Path:
-    """<output>/reports/<seller_id>/vtr_report_<D>_<marketplace>.html"""
-    return reports_dir(settings) / seller_id / f"vtr_report_{snapshot_date.isoformat()}_{safe_name(marketplace)}.html"
+    """<output>/reports/<seller_id>/vtr_report_<D>_<marketplace>.html, both names encoded (contract.file_part: a
+    sales channel comes from the seller's files and must not lead out of the folder, nor collide with another)."""
+    name = f"vtr_report_{snapshot_date.isoformat()}_{file_part(marketplace)}.html"
+    return reports_dir(settings) / file_part(seller_id) / name
 
 
 def write_atomic(target: Path, content: str | bytes) -> Path:

@@ -8,14 +8,15 @@ import datetime as dt
 import re
 from html import escape
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import duckdb
 
+from pipeline.contract import file_part
 from pipeline.outputs import partition_file
-from pipeline.report.assets import CSS, SORT_JS, reports_dir, safe_name, write_atomic
+from pipeline.report.assets import CSS, SORT_JS, reports_dir, write_atomic
 from pipeline.report.html import attr, badge, pct, table, td, th
-from pipeline.settings import SELLER_ID, Settings
+from pipeline.settings import Settings, seller_id_problem
 from pipeline.verdict import ORDER, breaches_text, describe, verdict
 
 _REPORT = re.compile(r"vtr_report_(\d{4}-\d{2}-\d{2})_(.+)\.html")
@@ -26,8 +27,9 @@ def _reports(settings: Settings) -> dict[tuple[str, dt.date], dict[str, Path]]:
     found: dict[tuple[str, dt.date], dict[str, Path]] = {}
     for path in sorted(reports_dir(settings).glob("*/vtr_report_*.html")):
         match = _REPORT.fullmatch(path.name)
-        if match and SELLER_ID.fullmatch(path.parent.name):
-            key = (path.parent.name, dt.date.fromisoformat(match[1]))
+        seller = unquote(path.parent.name)  # the folder's name is the seller id encoded (contract.file_part)
+        if match and not seller_id_problem(seller):
+            key = (seller, dt.date.fromisoformat(match[1]))
             found.setdefault(key, {})[match[2]] = path
     return found
 
@@ -74,7 +76,7 @@ def write_index(settings: Settings) -> Path:
     snapshots = _snapshots(settings, list(reports))
     overall = {(*key, r["window_days"]): r for key, rows in snapshots.items() for r in rows if r["scope"] == "overall"}
     windows = sorted({k[3] for k in overall}) or list(settings.windows)
-    marketplaces = {(s, d): {safe_name(k[2]): k[2] for k in snapshots if k[:2] == (s, d)} for s, d in reports}
+    marketplaces = {(s, d): {file_part(k[2]): k[2] for k in snapshots if k[:2] == (s, d)} for s, d in reports}
     body = []
     for (seller, day), files in sorted(reports.items(), key=lambda kv: (-kv[0][1].toordinal(), kv[0][0])):
         for name, path in sorted(files.items()):
