@@ -93,7 +93,8 @@ def on_cluster(work: Path, landing_folder: Path, workers: int, aliases: str, log
         f"redis_port = {_free_port()}\nworkers = {workers}\nworker_concurrency = 1\npool_slots = {workers}\n"
         "parallelism = 8\ntask_heartbeat_timeout = 300\nschedule = false\n"
         f'[vtr.paths]\nlanding = "{landing_folder}"\noutput = "output"\n'
-        '[vtr.schedule]\nwait_for_files_minutes = 0\n[vtr.duckdb]\nmemory_limit = "1.5GB"\nthreads = 1\n'
+        "[vtr.schedule]\nwait_for_files_minutes = 0\n[vtr.ingest]\nsettle_seconds = 0\n"
+        '[vtr.duckdb]\nmemory_limit = "1.5GB"\nthreads = 1\n'
         f"[vtr.carrier_aliases]\n{aliases}"
     )
     launcher = [PYTHON, str(ROOT / "ops" / "launcher.py")]
@@ -149,7 +150,8 @@ def serial(work: Path, landing_folder: Path, aliases: str, log) -> float:
     config = folder / "vtr.toml"
     config.write_text(
         f'[paths]\nlanding = "{landing_folder}"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n'
-        '[schedule]\nwait_for_files_minutes = 0\n[duckdb]\nmemory_limit = "1.5GB"\nthreads = 1\n'
+        "[schedule]\nwait_for_files_minutes = 0\n[ingest]\nsettle_seconds = 0\n"
+        '[duckdb]\nmemory_limit = "1.5GB"\nthreads = 1\n'
         f"[carrier_aliases]\n{aliases}"
     )
     started = time.perf_counter()

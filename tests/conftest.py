@@ -117,7 +117,8 @@ def published_outputs(tmp_path_factory):
 
     config = root / "vtr.toml"
     config.write_text(
-        '[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n[ingest]\nsettle_seconds = 0\n'
+        '[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n'
+        "[ingest]\nsettle_seconds = 0\n"
     )
     settings = load_settings(config)
     summary = run(settings, REPORT_DAY - dt.timedelta(days=2), REPORT_DAY)

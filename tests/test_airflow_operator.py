@@ -148,6 +148,7 @@ def airflow(tmp_path_factory):
     config.write_text(
         '[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
         "[schedule]\nwait_for_files_minutes = 0\ntask_timeout_minutes = 30\nrun_timeout_minutes = 90\n"
+        "[ingest]\nsettle_seconds = 0\n"
         f'[[alerts]]\nurl = "{hook.url}"\n[carrier_aliases]\n{aliases}'
     )
     os.environ["VTR_ALERT_BACKOFF_SECONDS"] = "0.01"

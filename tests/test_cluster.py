@@ -187,7 +187,8 @@ def cluster():
     serial.parent.mkdir()
     serial.write_text(
         f'[paths]\nlanding = "{root / "landing"}"\nwarehouse = "data/warehouse.sqlite"\n'
-        f'output = "data/output"\n[schedule]\nwait_for_files_minutes = 0\n[carrier_aliases]\n{aliases}'
+        f'output = "data/output"\n[schedule]\nwait_for_files_minutes = 0\n[ingest]\nsettle_seconds = 0\n'
+        f"[carrier_aliases]\n{aliases}"
     )
     backfill = subprocess.Popen(
         [
@@ -213,6 +214,7 @@ def cluster():
         "task_heartbeat_timeout = 20\nschedule = false\n"
         '[vtr.paths]\nlanding = "landing"\noutput = "output"\n'
         "[vtr.schedule]\nwait_for_files_minutes = 0\ntask_timeout_minutes = 10\nrun_timeout_minutes = 20\n"
+        "[vtr.ingest]\nsettle_seconds = 0\n"
         '[vtr.duckdb]\nmemory_limit = "512MB"\nthreads = 1\n'
         f'[vtr.carrier_aliases]\n{aliases}[[vtr.alerts]]\nurl = "{hook.url}"\n'
     )

@@ -73,6 +73,7 @@ def project(root: Path, landing: Path, catalog: str | None) -> Path:
     """A settings file over the shared landing folder, with a fresh lake and output folder under root."""
     root.mkdir(parents=True, exist_ok=True)
     text = f'[paths]\nlanding = "{landing}"\nwarehouse = "lake/warehouse.sqlite"\noutput = "output"\n'
+    text += "[ingest]\nsettle_seconds = 0\n"
     if catalog:
         text += f'[warehouse]\ncatalog = "{catalog}"\ndata_path = "lake/data"\n'
     config = root / "vtr.toml"

@@ -115,7 +115,10 @@ def pipeline_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("gen")
     stats = generate(root / "landing", start=START, days=DAYS, packages=8000)
     config = root / "vtr.toml"
-    config.write_text('[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n')
+    config.write_text(
+        '[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n'
+        "[ingest]\nsettle_seconds = 0\n"
+    )
     settings = load_settings(config)
     end = START + dt.timedelta(days=DAYS - 1)
     summary = run(settings, end - dt.timedelta(days=39), end)

@@ -63,7 +63,8 @@ def config(folder: Path, landing: Path, hook: Hook) -> Path:
     path = folder / "vtr.toml"
     path.write_text(
         f'[paths]\nlanding = "{landing}"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
-        f'[quality]\nmin_rejected_rows = 5\n[[alerts]]\nurl = "{hook.url}"\n[carrier_aliases]\n{aliases}'
+        "[quality]\nmin_rejected_rows = 5\n[ingest]\nsettle_seconds = 0\n"
+        f'[[alerts]]\nurl = "{hook.url}"\n[carrier_aliases]\n{aliases}'
     )
     return path
 

@@ -52,7 +52,7 @@ def write_config(root: Path, extra: str = "") -> Path:
     config = root / "vtr.toml"
     config.write_text(
         '[paths]\nlanding = "landing"\nwarehouse = "data/warehouse.sqlite"\noutput = "data/output"\n'
-        f"[schedule]\nwait_for_files_minutes = 0\n[carrier_aliases]\n{aliases}{extra}"
+        f"[schedule]\nwait_for_files_minutes = 0\n[ingest]\nsettle_seconds = 0\n[carrier_aliases]\n{aliases}{extra}"
     )
     return config
 

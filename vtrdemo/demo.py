@@ -44,6 +44,8 @@ def _settings_text() -> str:
     aliases = "\n".join(f'"{k}" = "{v}"' for k, v in CARRIER_ALIASES.items())
     return (
         '[paths]\nlanding = "landing"\nwarehouse = "warehouse.sqlite"\noutput = "output"\n\n'
+        "# the demo drops its files and runs at once: no waiting for a copy to complete\n"
+        "[ingest]\nsettle_seconds = 0\n\n"
         f"[carrier_aliases]\n{aliases}\n\n"
         '# add a channel to receive the alerts, e.g.\n# [[alerts]]\n# url = "json://localhost:8099/hook"\n'
     )

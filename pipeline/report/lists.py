@@ -80,6 +80,13 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: a text value starting with =, +, - or @ (a formula to a spreadsheet,
+    which could run it) gets a leading apostrophe; the fix file, uploaded to the marketplace, stays raw."""
+    text = _text(value)
+    return f"'{text}" if isinstance(value, str | list | tuple) and text.startswith(("=", "+", "-", "@")) else text
+
+
 def _deadline(row: dict, day: dt.date) -> tuple[str, str]:
     days = (row["fix_by_date"] - day).days
     if days < 0:
@@ -102,7 +109,7 @@ def write_csv(target: Path, packages: list[dict], cols: list[str], day: dt.date)
     writer.writerow([*cols, *(["deadline"] if deadline else []), "what_to_do"])
     for r in packages:
         writer.writerow(
-            [_text(r[c]) for c in cols]
+            [_cell(r[c]) for c in cols]
             + ([_deadline(r, day)[0]] if deadline else [])
             + [reasons.WHAT_TO_DO.get(r["reason"], "")]
         )
