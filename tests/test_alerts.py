@@ -449,8 +449,9 @@ def test_a_file_with_many_rejects_is_warned_about_once(con, tmp_path, hook):
     settings = make_settings(tmp_path, hook.url)
     sha = "ab" * 32
     con.execute(
-        "insert into raw.files values ('acme', 1, 'orders', 'orders/orders_2026-11-20.txt', ?, 1000, 0,"
-        " 200, 160, 40, now())",
+        "insert into raw.files (seller_id, file_id, feed, path, sha256, size_bytes, modified_ns, rows_read,"
+        " rows_loaded, rows_rejected, loaded_at) values ('acme', 1, 'orders', 'orders/orders_2026-11-20.txt', ?,"
+        " 1000, 0, 200, 160, 40, now())",
         [sha],
     )
     check = (Path(__file__).resolve().parent.parent / "sql" / "checks" / "raw_files_many_rejects.sql").read_text()
