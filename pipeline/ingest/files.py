@@ -40,7 +40,8 @@ BLANK = re.compile(r"[\s,]*")  # whitespace and separators only: a spreadsheet's
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
 _CONTROL_BYTES = bytes([*range(9), 11, *range(14, 32), 127])  # not tab, line feed, form feed or carriage return
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, decoded with surrogateescape
-_MULTIBYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 writes in several bytes
+_MULTIBYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 writes in several bytes (not one read
+# as a byte that is not UTF-8)
 # names of a copy still being made, and hidden names; a system's own files (case does not matter on their systems)
 _UNFINISHED = re.compile(r"(?:\.|~\$).*|.*\.(?:part|tmp|crdownload)", re.IGNORECASE | re.DOTALL)
 _JUNK = frozenset({"thumbs.db", "desktop.ini", ".ds_store"})
@@ -232,7 +233,8 @@ def inspect(feed: str, path: Path, rel: str) -> NewFile:
     """Hash, count and classify a file in one streaming pass; a file that is not what it claims is a FileError."""
     written = path.stat()
     stream, compressed = _open(path)
-    digest, lines, size, head, decoder, nul = hashlib.sha256(), 0, 0, b"", None, False
+    digest, lines, size, head, checker, nul = hashlib.sha256(), 0, 0, b"", None, False
+    lenient = codecs.getincrementaldecoder("utf-8")("surrogateescape")
     undecoded = multibyte = False
     with stream:
         for chunk in _chunks(stream):
@@ -240,19 +242,27 @@ def inspect(feed: str, path: Path, rel: str) -> NewFile:
             lines += chunk.count(b"\n")
             size += len(chunk)
             nul = nul or b"\x00" in chunk
-            if decoder is None:  # the first chunk: a binary file fails before the rest is decompressed
+            if checker is None:  # the first chunk: a binary file fails before the rest is decompressed
                 head = chunk[:BINARY_PROBE]
                 _check_text(head)
-                decoder = codecs.getincrementaldecoder("utf-16" if _is_utf16(head) else "utf-8")("surrogateescape")
-            if not (undecoded and multibyte):  # until the encoding is told: bytes that are not UTF-8, and some that are
-                text = decoder.decode(chunk)
-                if not text.isascii():
-                    undecoded = undecoded or bool(_UNDECODED.search(text))
-                    multibyte = multibyte or bool(_MULTIBYTE.search(text))
+                checker = codecs.getincrementaldecoder("utf-16" if _is_utf16(head) else "utf-8")()
+            if not undecoded:  # C's strict decoder, as long as it reads: a file's usual path
+                try:
+                    checker.decode(chunk)
+                    multibyte = multibyte or not chunk.isascii()  # it decoded: its bytes above 0x7F are UTF-8's
+                    continue
+                except UnicodeDecodeError:
+                    undecoded = True
+            if not multibyte:  # bytes that are not UTF-8: does any other character of the file look like UTF-8?
+                multibyte = bool(_MULTIBYTE.search(lenient.decode(chunk)))
         last = chunk[-1:] if size else b""
     if size == 0:
         raise FileError("empty file: nothing to load")
-    undecoded = undecoded or bool(decoder.decode(b"", final=True))  # a character cut off at the end
+    if not undecoded:
+        try:
+            checker.decode(b"", final=True)
+        except UnicodeDecodeError:  # a character cut off at the end
+            undecoded = True
     encoding, invalid_lines = _encoding(head, undecoded, multibyte)
     invalid: set[int] = set()
     lines_read = iter_lines(path, encoding, skip_blank=False, invalid=invalid if invalid_lines else None)
