@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.analyst import open_session
 from pipeline.lake import connect
 from pipeline.settings import load_settings
 from test_airflow_operator import free_ports
@@ -234,10 +235,29 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def analyst(cluster):
-    """A read-only session on the lake, held open from before the first run to the end of the module."""
-    con = connect(load_settings(cluster.config), read_only=True)
+    """The read-only session `vtr sql` opens, with the settings cluster-up writes for analysts (the catalog role
+    that can only read), held open from before the first run to the end of the module."""
+    password = os.environ.get("PGPASSWORD")
+    con = open_session(load_settings(cluster.home / "vtr-analyst.toml"))
     yield con
     con.close()
+    if password is None:  # the session hands its catalog password to libpq this way
+        os.environ.pop("PGPASSWORD", None)
+    else:
+        os.environ["PGPASSWORD"] = password
+
+
+def test_analysts_connect_with_a_catalog_role_that_cannot_change_it(cluster, analyst):
+    import psycopg2
+
+    reader = load_settings(cluster.home / "vtr-analyst.toml").catalog
+    assert "user=vtr_reader" in reader
+    by_hand = psycopg2.connect(reader)  # a client an analyst opens with the same role
+    with by_hand, by_hand.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        cur.execute("delete from ducklake_snapshot")
+    by_hand.close()
+    with pytest.raises(Exception, match="read-only"):
+        analyst.execute("create table lake.main.t as select 1")
 
 
 def test_four_sellers_on_two_workers_equal_the_serial_run_and_notify_breaches(cluster, analyst):

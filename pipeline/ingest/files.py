@@ -334,7 +334,8 @@ def iter_lines(
 def records(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, str | None]]:
     """A CSV's records (RFC 4180) from its lines: a quoted field may hold line breaks, so a record may span lines; it
     keeps the number of its first line, and the lines after it keep theirs. A quote still open after QUOTED_LINES
-    lines (or at the end) is a stray one: its line is a record alone and the lines after it are read again."""
+    lines or MAX_LINE characters (or at the end) is a stray one: its line is a record alone and the lines after it
+    are read again."""
     source, again = iter(lines), collections.deque()
 
     def take() -> tuple[int, str | None] | None:
@@ -345,16 +346,18 @@ def records(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, str 
         if text is None or '"' not in text or not _OPEN_QUOTE.fullmatch(text):
             yield first
             continue
-        taken, last = [], number
-        while (more := take()) is not None and more[1] is not None and len(taken) < QUOTED_LINES:
+        taken, last, closed = [], number, False
+        while not closed and len(taken) < QUOTED_LINES and (more := take()) is not None:
+            if more[1] is None or len(text) + len(more[1]) > MAX_LINE:  # bounded like a line: memory stays flat
+                again.appendleft(more)
+                break
             taken.append(more)
             text += "\n" * (more[0] - last) + more[1]  # blank lines a load skips are line breaks of the field
             last = more[0]
-            if not _OPEN_QUOTE.fullmatch(text):
-                yield number, text
-                break
+            # inside quotes, an even number of quotes leaves the field open (each "" is one quote): no need to look
+            closed = more[1].count('"') % 2 == 1 and not _OPEN_QUOTE.fullmatch(text)
+        if closed:
+            yield number, text
         else:
-            if more is not None:
-                again.appendleft(more)
             again.extendleft(reversed(taken))
             yield first
