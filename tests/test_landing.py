@@ -343,7 +343,7 @@ def test_marketplaces_differing_only_in_punctuation_get_their_own_report_and_fix
     summary = run(project.settings(), D)
     reports = summary.figures()["reports"]["acme"]
     fixes = summary.figures()["fix_files"]["acme"]
-    assert len(set(reports)) == 2 and len(set(fixes)) == 2
-    assert {Path(p).name for p in fixes} == {"acme_Amazon%20se.txt", "acme_Amazon_se.txt"}
+    assert len(set(reports)) == 2
+    assert {Path(p).name for p in fixes} >= {"acme_Amazon%20se.txt", "acme_Amazon_se.txt"}  # and their .xlsx
     assert Path(fix_file(project.settings(), D, "acme", "Amazon_se")).read_text().count("\n") == 2
     assert Path(fix_file(project.settings(), D, "acme", "Amazon se")).read_text().count("\n") == 1
