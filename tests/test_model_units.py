@@ -537,3 +537,115 @@ def test_fct_fix_items_lists_the_items_of_packages_not_validly_tracked_by_the_en
         ("p1", "acme", "O1", "O1-2", 1, None),
         ("p3", "acme", "O3", "O3-1", 5, "Express"),
     ]
+
+
+LISTED = (
+    "snapshot_date date, seller_id varchar, marketplace varchar, package_id varchar, order_id varchar, "
+    "tracking_number varchar, carrier varchar, ship_date date, promised_delivery_date date, reason varchar"
+)
+
+
+def test_fct_fix_rows_orders_overdue_first_corrects_carriers_and_keeps_only_uncontradicted_numbers():
+    ship = dt.date(2026, 11, 2)
+    rows = run_one(
+        "fct_fix_rows",
+        {
+            "marts.mart_invalid_packages": (
+                LISTED,
+                [
+                    (D, "acme", "Amazon.se", "p1", "O1", None, "UPS", ship, dt.date(2026, 11, 5), "missing_tracking"),
+                    (
+                        D,
+                        "acme",
+                        "Amazon.se",
+                        "p2",
+                        "O2",
+                        "BB2",
+                        "BUDBEE",
+                        ship,
+                        dt.date(2026, 11, 4),
+                        "carrier_not_integrated",
+                    ),
+                    (
+                        D,
+                        "acme",
+                        "Amazon.se",
+                        "p3",
+                        "O3",
+                        "RM3",
+                        "ROYAL MAIL",
+                        ship,
+                        dt.date(2026, 11, 5),
+                        "carrier_not_integrated",
+                    ),
+                    (
+                        D,
+                        "acme",
+                        "Amazon.se",
+                        "p4",
+                        "O4",
+                        "1Z4",
+                        "UPS",
+                        ship,
+                        dt.date(2026, 11, 5),
+                        "scan_before_ship_date",
+                    ),
+                    (
+                        D - dt.timedelta(days=1),
+                        "acme",
+                        "Amazon.se",
+                        "p9",
+                        "O9",
+                        None,
+                        "UPS",
+                        ship,
+                        dt.date(2026, 11, 5),
+                        "missing_tracking",
+                    ),
+                ],
+            ),
+            "marts.mart_at_risk_packages": (
+                LISTED + ", fix_by_date date",
+                [
+                    (
+                        D,
+                        "acme",
+                        "Amazon.se",
+                        "p5",
+                        "O5",
+                        "L5",
+                        "DHL",
+                        ship,
+                        dt.date(2026, 11, 10),
+                        "pre_transit_only",
+                        dt.date(2026, 11, 21),
+                    )
+                ],
+            ),
+            "marts.fct_fix_items": (
+                "package_id varchar, seller_id varchar, order_id varchar, order_item_id varchar, quantity integer, "
+                "ship_method varchar",
+                [
+                    ("p1", "acme", "O1", "O1-2", 1, None),
+                    ("p1", "acme", "O1", "O1-1", 2, "Standard"),
+                    ("p2", "acme", "O2", "O2-1", 1, "Standard"),
+                    ("p3", "acme", "O3", "O3-1", 1, "Standard"),
+                    ("p4", "acme", "O4", "O4-1", 1, "Standard"),
+                    ("p5", "acme", "O5", "O5-1", 1, "Express"),
+                    ("p9", "acme", "O9", "O9-1", 1, "Standard"),
+                ],
+            ),
+            "raw.scans": (
+                "seller_id varchar, tracking_key varchar, carrier varchar, event_at timestamptz",
+                [("acme", "BB2", "dhl", at("2026-11-02")), ("acme", "BB2", "UPS", at("2026-10-01"))],
+            ),
+        },
+    )
+    assert [r[2:] for r in rows] == [
+        (1, "p2", "O2", "O2-1", 1, ship, "DHL", None, "BB2", "Standard"),  # scanned by DHL; promised first
+        (2, "p1", "O1", "O1-1", 2, ship, "UPS", None, None, "Standard"),  # missing: the seller fills it
+        (3, "p1", "O1", "O1-2", 1, ship, "UPS", None, None, None),
+        (4, "p3", "O3", "O3-1", 1, ship, "ROYAL_MAIL", None, "RM3", "Standard"),  # the name is an integrated code
+        (5, "p4", "O4", "O4-1", 1, ship, "UPS", None, None, "Standard"),  # recycled: blank
+        (6, "p5", "O5", "O5-1", 1, ship, "DHL", None, "L5", "Express"),  # at risk, after the overdue ones
+    ]
