@@ -20,6 +20,11 @@ create or replace temp macro parse_calendar_date(x) as
             then try_cast(left(x, 10) as date)
     end;
 
+-- An amount of money as the order report writes it: a point or a comma as decimal separator, no thousands separator
+-- ('12.50', '12,50', '12'); NULL for anything else (spec section 7).
+create or replace temp macro parse_amount(x) as
+    case when regexp_full_match(x, '-?\d+([.,]\d+)?') then try_cast(replace(x, ',', '.') as decimal(18, 2)) end;
+
 -- An instant in ISO 8601; without an offset it is UTC (the connection's time zone is UTC).
 create or replace temp macro parse_instant(x) as
     case when regexp_matches(x, '^\d{4}-\d{2}-\d{2}') then try_cast(x as timestamptz) end;
