@@ -22,8 +22,10 @@ from test_models import (
     SCANNED,
     SHIPPED,
     D,
+    boxes_tsv,
     confirmations_tsv,
     orders_tsv,
+    orders_with_quantities_tsv,
     query,
 )
 
@@ -240,3 +242,24 @@ def test_the_xlsx_holds_the_rows_of_the_txt_as_text_so_a_spreadsheet_keeps_every
     assert all(c.number_format == "@" for row in cells for c in row)  # blanks too: typed-in values stay text
     assert ["000123", "0001", "1", SHIPPED, "Other", "BUDBEE", "0012345678", "=1+2"] in txt
     assert ["0042", "00420", "1", SHIPPED, "UPS", "", "", "00"] in txt
+
+
+def test_a_split_item_gets_one_row_per_box_with_the_boxs_quantity(project):
+    project.drop("acme", "orders", "orders.txt", orders_with_quantities_tsv(("S1", "S1-1", "TOY1", 3)))
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        boxes_tsv(("S1", "S1-1", 1, "UPS", "", "BOX1", "Standard"), ("S1", "S1-1", 2, "UPS", "", "BOX2", "Express")),
+    )
+    project.drop("acme", "scans", "scans.csv", scans_by(("BOX1", "UPS", "2026-11-01T10:00:00Z", "pre_transit")))
+    run(project.settings(), D)
+
+    assert fix_rows(project)[1:] == [
+        ["S1", "S1-1", "1", "2026-11-02", "UPS", "", "BOX1", "Standard"],  # label only: its number kept
+        ["S1", "S1-1", "2", "2026-11-02", "UPS", "", "", "Express"],
+    ]
+    assert query(project, "select tracking_number, reason from marts.mart_invalid_packages order by all") == [
+        ("BOX1", "pre_transit_only"),
+        ("BOX2", "no_carrier_events"),
+    ]

@@ -53,9 +53,10 @@ def windows(day: dt.date = D, sizes: tuple[int, ...] = (7, 30)) -> tuple[str, li
     )
 
 
-ITEMS = (
-    "seller_id varchar, order_id varchar, order_item_id varchar, ship_date date, carrier_code varchar, "
-    "tracking_number varchar, last_load_seq bigint"
+PARTS = (
+    "package_id varchar, seller_id varchar, order_id varchar, order_item_id varchar, part_number integer, "
+    "quantity integer, tracking_number varchar, carrier_code varchar, carrier_code_as_confirmed varchar, "
+    "carrier_name_as_confirmed varchar, ship_method varchar, ship_date date, last_load_seq bigint"
 )
 ORDERS = (
     "seller_id varchar, order_id varchar, order_item_id varchar, marketplace varchar, "
@@ -63,34 +64,29 @@ ORDERS = (
 )
 
 
-def test_int_packages_groups_items_by_order_and_number_or_by_ship_date_and_carrier_when_untracked():
+def test_int_packages_groups_parts_by_order_and_number_or_by_ship_date_and_carrier_when_untracked():
+    nov = lambda day: dt.date(2026, 11, day)  # noqa: E731
     rows = run_one(
         "int_packages",
         {
-            "intermediate.int_order_items_confirmed": (
-                ITEMS,
+            "intermediate.int_order_item_parts": (
+                PARTS,
                 [
-                    ("acme", "O1", "O1-1", dt.date(2026, 11, 3), "UPS", "1Z1", 10),
-                    ("acme", "O1", "O1-2", dt.date(2026, 11, 2), "DHL", "1Z1", 20),  # later line: its carrier wins
-                    ("acme", "O2", "O2-1", dt.date(2026, 11, 2), "UPS", None, 30),
-                    (
-                        "acme",
-                        "O2",
-                        "O2-2",
-                        dt.date(2026, 11, 2),
-                        "GLS",
-                        None,
-                        40,
-                    ),  # untracked, another carrier: own package
+                    ("a", "acme", "O1", "O1-1", 1, 1, "1Z1", "UPS", "ups", None, "Standard", nov(3), 10),
+                    ("b", "acme", "O1", "O1-1", 2, 1, "1Z2", "UPS", "ups", None, "Standard", nov(3), 11),  # split
+                    # the later line of the package's parts: its carrier and ship method win
+                    ("a", "acme", "O1", "O1-2", 1, 1, "1Z1", "BUDBEE", "Other", "Budbee", "Express", nov(2), 20),
+                    ("c", "acme", "O2", "O2-1", 1, 2, None, "UPS", "UPS", None, None, nov(2), 30),
+                    ("d", "acme", "O2", "O2-2", 1, 1, None, "GLS", "GLS", None, None, nov(2), 40),  # another carrier
                 ],
             ),
             "staging.stg_orders": (
                 ORDERS,
                 [
-                    ("acme", "O1", "O1-1", "Amazon.se", dt.date(2026, 11, 5), "TOY"),
-                    ("acme", "O1", "O1-2", "Amazon.se", dt.date(2026, 11, 6), "NOT-IN-CATALOG"),
-                    ("acme", "O2", "O2-1", "Amazon.de", dt.date(2026, 11, 4), "TOY"),
-                    ("acme", "O2", "O2-2", "Amazon.de", dt.date(2026, 11, 4), "BOOK"),
+                    ("acme", "O1", "O1-1", "Amazon.se", nov(5), "TOY"),
+                    ("acme", "O1", "O1-2", "Amazon.se", nov(6), "NOT-IN-CATALOG"),
+                    ("acme", "O2", "O2-1", "Amazon.de", nov(4), "TOY"),
+                    ("acme", "O2", "O2-2", "Amazon.de", nov(4), "BOOK"),
                 ],
             ),
             "staging.stg_catalog": (
@@ -99,51 +95,18 @@ def test_int_packages_groups_items_by_order_and_number_or_by_ship_date_and_carri
             ),
         },
     )
-    assert len({r[0] for r in rows}) == 3
-    assert sorted(r[1:] for r in rows) == [
-        (
-            "acme",
-            "Amazon.de",
-            "O2",
-            None,
-            "GLS",
-            dt.date(2026, 11, 2),
-            dt.date(2026, 11, 4),
-            ["Books"],
-            1,
-            0,
-            ["O2-2"],
-            ["BOOK"],
-        ),
-        (
-            "acme",
-            "Amazon.de",
-            "O2",
-            None,
-            "UPS",
-            dt.date(2026, 11, 2),
-            dt.date(2026, 11, 4),
-            ["Toys"],
-            1,
-            0,
-            ["O2-1"],
-            ["TOY"],
-        ),
-        (
-            "acme",
-            "Amazon.se",
-            "O1",
-            "1Z1",
-            "DHL",
-            dt.date(2026, 11, 2),
-            dt.date(2026, 11, 6),
-            ["Toys", "Uncategorized"],
-            2,
-            1,
-            ["O1-1", "O1-2"],
-            ["NOT-IN-CATALOG", "TOY"],
-        ),
-    ]
+    assert rows == [
+        # package, seller, marketplace, order, number, carrier, ship, promised, categories, items, uncategorized,
+        # item ids, skus, ship method, carrier-code and carrier-name as confirmed, parts
+        ("a", "acme", "Amazon.se", "O1", "1Z1", "BUDBEE", nov(2), nov(6), ["Toys", "Uncategorized"], 2, 1,
+         ["O1-1", "O1-2"], ["NOT-IN-CATALOG", "TOY"], "Express", "Other", "Budbee", 2),
+        ("b", "acme", "Amazon.se", "O1", "1Z2", "UPS", nov(3), nov(5), ["Toys"], 1, 0, ["O1-1"], ["TOY"],
+         "Standard", "ups", None, 1),
+        ("c", "acme", "Amazon.de", "O2", None, "UPS", nov(2), nov(4), ["Toys"], 1, 0, ["O2-1"], ["TOY"], None,
+         "UPS", None, 1),
+        ("d", "acme", "Amazon.de", "O2", None, "GLS", nov(2), nov(4), ["Books"], 1, 0, ["O2-2"], ["BOOK"], None,
+         "GLS", None, 1),
+    ]  # fmt: skip
 
 
 def test_int_package_scans_finds_first_event_first_physical_scan_and_first_scan_within_the_grace_bound():
@@ -451,91 +414,38 @@ def test_mart_reason_summary_counts_each_invalid_package_once_whatever_its_categ
     ]
 
 
-def test_fct_fix_items_lists_the_items_of_packages_not_validly_tracked_by_the_end_of_the_last_date():
+def test_fct_fix_parts_lists_the_parts_of_packages_not_validly_tracked_by_the_end_of_the_last_date():
     ship, promised = dt.date(2026, 11, 2), dt.date(2026, 11, 20)
+    package = lambda pid, order, number, scanned: (  # noqa: E731
+        pid, "acme", "Amazon.se", order, number, "UPS", True, ship, promised, ["Toys"], [f"{order}-1"], ["T1"],
+        scanned, scanned, scanned,
+    )  # fmt: skip
     rows = run_one(
-        "fct_fix_items",
+        "fct_fix_parts",
         {
             "marts.fct_packages": (
                 PACKAGES,
                 [
-                    (
-                        "p1",
-                        "acme",
-                        "Amazon.se",
-                        "O1",
-                        None,
-                        "UPS",
-                        True,
-                        ship,
-                        promised,
-                        ["Toys"],
-                        ["O1-1", "O1-2"],
-                        ["T1", "T2"],
-                        None,
-                        None,
-                        None,
-                    ),  # missing number
-                    (
-                        "p2",
-                        "acme",
-                        "Amazon.se",
-                        "O2",
-                        "1Z2",
-                        "UPS",
-                        True,
-                        ship,
-                        promised,
-                        ["Toys"],
-                        ["O2-1"],
-                        ["T1"],
-                        at("2026-11-02"),
-                        at("2026-11-02"),
-                        at("2026-11-02"),
-                    ),  # valid: no rows
-                    (
-                        "p3",
-                        "acme",
-                        "Amazon.se",
-                        "O3",
-                        "1Z3",
-                        "UPS",
-                        True,
-                        ship,
-                        promised,
-                        ["Toys"],
-                        ["O3-1"],
-                        ["T1"],
-                        at("2026-11-21"),
-                        at("2026-11-21"),
-                        at("2026-11-21"),
-                    ),  # scanned after D
+                    package("p1", "O1", None, None),  # missing number
+                    package("p2", "O2", "1Z2", at("2026-11-02")),  # valid: no rows
+                    package("p3", "O3", "1Z3", at("2026-11-21")),  # scanned after D
                 ],
             ),
-            "intermediate.int_order_items_confirmed": (
-                ITEMS + ", ship_method varchar",
+            "intermediate.int_order_item_parts": (
+                PARTS,
                 [
-                    ("acme", "O1", "O1-1", ship, "UPS", None, 10, "Standard"),
-                    ("acme", "O1", "O1-2", ship, "UPS", None, 11, None),
-                    ("acme", "O2", "O2-1", ship, "UPS", "1Z2", 12, "Standard"),
-                    ("acme", "O3", "O3-1", ship, "UPS", "1Z3", 13, "Express"),
-                ],
-            ),
-            "staging.stg_orders": (
-                ORDERS + ", quantity integer",
-                [
-                    ("acme", "O1", "O1-1", "Amazon.se", promised, "T1", 2),
-                    ("acme", "O1", "O1-2", "Amazon.se", promised, "T2", 1),
-                    ("acme", "O2", "O2-1", "Amazon.se", promised, "T1", 1),
-                    ("acme", "O3", "O3-1", "Amazon.se", promised, "T1", 5),
+                    ("p1", "acme", "O1", "O1-1", 1, 2, None, "UPS", "UPS", None, "Standard", ship, 10),
+                    ("p1", "acme", "O1", "O1-2", 1, 1, None, "UPS", "UPS", None, None, ship, 11),
+                    ("p2", "acme", "O2", "O2-1", 1, 1, "1Z2", "UPS", "UPS", None, "Standard", ship, 12),
+                    ("p3", "acme", "O3", "O3-1", 2, 3, "1Z3", "UPS", "UPS", None, "Express", ship, 13),
                 ],
             ),
         },
     )
     assert rows == [
-        ("p1", "acme", "O1", "O1-1", 2, "Standard"),
-        ("p1", "acme", "O1", "O1-2", 1, None),
-        ("p3", "acme", "O3", "O3-1", 5, "Express"),
+        ("p1", "acme", "O1", "O1-1", 1, 2, "Standard"),
+        ("p1", "acme", "O1", "O1-2", 1, 1, None),
+        ("p3", "acme", "O3", "O3-1", 2, 3, "Express"),  # the item's second box
     ]
 
 
@@ -622,17 +532,17 @@ def test_fct_fix_rows_orders_overdue_first_corrects_carriers_and_keeps_only_unco
                     )
                 ],
             ),
-            "marts.fct_fix_items": (
-                "package_id varchar, seller_id varchar, order_id varchar, order_item_id varchar, quantity integer, "
-                "ship_method varchar",
+            "marts.fct_fix_parts": (
+                "package_id varchar, seller_id varchar, order_id varchar, order_item_id varchar, part_number integer, "
+                "quantity integer, ship_method varchar",
                 [
-                    ("p1", "acme", "O1", "O1-2", 1, None),
-                    ("p1", "acme", "O1", "O1-1", 2, "Standard"),
-                    ("p2", "acme", "O2", "O2-1", 1, "Standard"),
-                    ("p3", "acme", "O3", "O3-1", 1, "Standard"),
-                    ("p4", "acme", "O4", "O4-1", 1, "Standard"),
-                    ("p5", "acme", "O5", "O5-1", 1, "Express"),
-                    ("p9", "acme", "O9", "O9-1", 1, "Standard"),
+                    ("p1", "acme", "O1", "O1-2", 1, 1, None),
+                    ("p1", "acme", "O1", "O1-1", 1, 2, "Standard"),
+                    ("p2", "acme", "O2", "O2-1", 1, 1, "Standard"),
+                    ("p3", "acme", "O3", "O3-1", 1, 1, "Standard"),
+                    ("p4", "acme", "O4", "O4-1", 1, 1, "Standard"),
+                    ("p5", "acme", "O5", "O5-1", 1, 1, "Express"),
+                    ("p9", "acme", "O9", "O9-1", 1, 1, "Standard"),
                 ],
             ),
             "raw.scans": (
@@ -642,10 +552,113 @@ def test_fct_fix_rows_orders_overdue_first_corrects_carriers_and_keeps_only_unco
         },
     )
     assert [r[2:] for r in rows] == [
-        (1, "p2", "O2", "O2-1", 1, ship, "DHL", None, "BB2", "Standard"),  # scanned by DHL; promised first
-        (2, "p1", "O1", "O1-1", 2, ship, "UPS", None, None, "Standard"),  # missing: the seller fills it
-        (3, "p1", "O1", "O1-2", 1, ship, "UPS", None, None, None),
-        (4, "p3", "O3", "O3-1", 1, ship, "ROYAL_MAIL", None, "RM3", "Standard"),  # the name is an integrated code
-        (5, "p4", "O4", "O4-1", 1, ship, "UPS", None, None, "Standard"),  # recycled: blank
-        (6, "p5", "O5", "O5-1", 1, ship, "DHL", None, "L5", "Express"),  # at risk, after the overdue ones
+        (1, "p2", "O2", "O2-1", 1, 1, ship, "DHL", None, "BB2", "Standard"),  # scanned by DHL; promised first
+        (2, "p1", "O1", "O1-1", 1, 2, ship, "UPS", None, None, "Standard"),  # missing: the seller fills it
+        (3, "p1", "O1", "O1-2", 1, 1, ship, "UPS", None, None, None),
+        (4, "p3", "O3", "O3-1", 1, 1, ship, "ROYAL_MAIL", None, "RM3", "Standard"),  # the name is an integrated code
+        (5, "p4", "O4", "O4-1", 1, 1, ship, "UPS", None, None, "Standard"),  # recycled: blank
+        (6, "p5", "O5", "O5-1", 1, 1, ship, "DHL", None, "L5", "Express"),  # at risk, after the overdue ones
     ]
+
+
+# --- split shipments: int_order_item_parts, one rule of spec section 7 a test ------------------------------------
+
+CONFIRMATIONS = (
+    "seller_id varchar, load_seq bigint, order_id varchar, order_item_id varchar, quantity integer, ship_date date, "
+    "carrier_code varchar, tracking_action varchar, tracking_number varchar, ship_method varchar, "
+    "carrier_code_as_confirmed varchar, carrier_name_as_confirmed varchar"
+)
+SHIP = dt.date(2026, 11, 2)
+
+
+def parts(lines: list[tuple], items: dict[str, int | None]) -> list[tuple]:
+    """int_order_item_parts of order O1: lines (order_item_id or None for the whole order, quantity, tracking-number
+    as written: '' blank, 'NULL', or a number[, carrier[, ship date]]) in load order; items: order_item_id ->
+    quantity purchased. Returns (item, part_number, quantity, tracking_number, carrier_code, ship_date) per part."""
+    rows = []
+    for seq, (item, quantity, tracking, *rest) in enumerate(lines, start=1):
+        carrier = rest[0] if rest else "UPS"
+        ship_date = rest[1] if len(rest) > 1 else SHIP
+        action = {"": "keep", "NULL": "remove"}.get(tracking, "set")
+        number = tracking if action == "set" else None
+        rows.append(
+            ("acme", seq, "O1", item, quantity, ship_date, carrier or None, action, number, None, carrier, None)
+        )
+    out = run_one(
+        "int_order_item_parts",
+        {
+            "staging.stg_confirmations": (CONFIRMATIONS, rows),
+            "staging.stg_orders": (
+                "seller_id varchar, order_id varchar, order_item_id varchar, quantity integer",
+                [("acme", "O1", item, quantity) for item, quantity in items.items()],
+            ),
+        },
+    )
+    return sorted((r[3], r[4], r[5], r[6], r[7], r[11]) for r in out)
+
+
+def test_two_boxes_with_quantities_that_fit_are_two_parts():
+    assert parts([("I1", 1, "B1"), ("I1", 1, "B2")], {"I1": 2}) == [
+        ("I1", 1, 1, "B1", "UPS", SHIP),
+        ("I1", 2, 1, "B2", "UPS", SHIP),
+    ]
+
+
+def test_a_third_number_that_does_not_fit_corrects_the_latest_box_only():
+    assert parts([("I1", 1, "B1"), ("I1", 1, "B2"), ("I1", 1, "B3")], {"I1": 2}) == [
+        ("I1", 1, 1, "B1", "UPS", SHIP),
+        ("I1", 2, 1, "B3", "UPS", SHIP),
+    ]
+
+
+def test_a_box_sent_again_with_its_own_number_and_a_new_ship_date_changes_only_that_box():
+    later = dt.date(2026, 11, 4)
+    assert parts([("I1", 1, "B1"), ("I1", 1, "B2"), ("I1", None, "B1", "DHL", later)], {"I1": 2}) == [
+        ("I1", 1, 1, "B1", "DHL", later),
+        ("I1", 2, 1, "B2", "UPS", SHIP),
+    ]
+
+
+def test_a_first_row_without_quantity_holds_the_whole_item_so_a_later_part_of_one_moves_it():
+    assert parts([("I1", None, "A"), ("I1", 1, "B")], {"I1": 2}) == [("I1", 1, 1, "B", "UPS", SHIP)]
+
+
+def test_a_new_number_without_quantity_after_a_box_of_one_corrects_that_box():
+    assert parts([("I1", 1, "A"), ("I1", None, "B")], {"I1": 2}) == [("I1", 1, 1, "B", "UPS", SHIP)]
+
+
+def test_a_first_row_of_three_for_an_item_of_two_makes_one_part_of_three():
+    assert parts([("I1", 3, "A"), ("I1", 1, "B")], {"I1": 2}) == [("I1", 1, 1, "B", "UPS", SHIP)]
+    assert parts([("I1", 3, "A")], {"I1": 2}) == [("I1", 1, 3, "A", "UPS", SHIP)]
+
+
+def test_null_with_a_quantity_removes_the_latest_boxs_number_and_splits_nothing():
+    assert parts([("I1", 1, "A"), ("I1", 1, "B"), ("I1", 1, "NULL")], {"I1": 3}) == [
+        ("I1", 1, 1, "A", "UPS", SHIP),
+        ("I1", 2, 1, None, "UPS", SHIP),
+    ]
+    # a blank number with a quantity neither splits: it keeps the latest box's number
+    assert parts([("I1", 1, "A"), ("I1", 1, "")], {"I1": 3}) == [("I1", 1, 1, "A", "UPS", SHIP)]
+
+
+def test_a_whole_order_row_ignores_its_quantity_and_covers_whole_items():
+    assert parts([(None, 1, "W"), ("I1", 1, "B")], {"I1": 2, "I2": 1}) == [
+        ("I1", 1, 1, "B", "UPS", SHIP),  # part of 2 (the whole item): a box of 1 does not fit, it corrects
+        ("I2", 1, 1, "W", "UPS", SHIP),
+    ]
+    assert parts([(None, 1, "W")], {"I1": 2}) == [("I1", 1, 2, "W", "UPS", SHIP)]
+
+
+def test_a_cancelled_item_is_in_no_part_through_a_whole_order_row_or_its_own_row():
+    assert parts([(None, None, "W"), ("I2", 1, "X")], {"I1": 1, "I2": 0}) == [("I1", 1, 1, "W", "UPS", SHIP)]
+
+
+def test_a_new_box_with_a_blank_carrier_takes_the_latest_boxs_carrier():
+    assert parts([("I1", 1, "A", "DHL"), ("I1", 1, "B", "")], {"I1": 2}) == [
+        ("I1", 1, 1, "A", "DHL", SHIP),
+        ("I1", 2, 1, "B", "DHL", SHIP),
+    ]
+
+
+def test_an_item_whose_quantity_was_never_given_counts_as_one():
+    assert parts([("I1", 1, "A"), ("I1", 1, "B")], {"I1": None}) == [("I1", 1, 1, "B", "UPS", SHIP)]

@@ -853,3 +853,94 @@ def test_a_run_reads_only_the_orders_its_windows_need_and_keeps_every_account(pr
         7: (0, 0, None, "no_packages"),
         30: (0, 0, None, "no_packages"),
     }
+
+
+# --- split shipments (spec section 7) --------------------------------------------------------------------------
+
+
+def orders_with_quantities_tsv(*rows) -> str:
+    """rows: (order_id, order_item_id, sku, quantity_purchased[, sales_channel[, item_price, shipping_price]])."""
+    lines = [ORDER_HEADER + "\tshipping-price"]
+    for order_id, item_id, sku, quantity, *rest in rows:
+        channel = rest[0] if rest else "Amazon.se"
+        price, shipping = rest[1:3] if len(rest) > 1 else ("10.00", "")
+        lines.append(
+            f"{order_id}\t{item_id}\t2026-10-25T10:00:00+00:00\t{sku}\t{quantity}\t{price}\tEUR\t{IN_BOTH}\t{channel}"
+            f"\tA Buyer\t{shipping}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def boxes_tsv(*rows) -> str:
+    """Confirmation rows with a quantity and ship-method: (order_id, order_item_id, quantity, carrier_code,
+    carrier_name, tracking_number[, ship_method]); shipped on SHIPPED."""
+    lines = [CONF_HEADER]
+    for order_id, item_id, quantity, code, name, tracking, *method in rows:
+        lines.append(f"{order_id}\t{item_id}\t{quantity}\t{SHIPPED}\t{code}\t{name}\t{tracking}\t{''.join(method)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_two_boxes_for_one_item_one_scanned_are_two_packages_one_valid(project):
+    project.drop("acme", "orders", "orders.txt", orders_with_quantities_tsv(("S1", "S1-1", "SKU1", 2)))
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        boxes_tsv(("S1", "S1-1", 1, "UPS", "", "BOX1"), ("S1", "S1-1", 1, "", "", "BOX2")),
+    )
+    project.drop("acme", "scans", "scans.csv", scans_csv(("BOX1", SCANNED, "in_transit")))
+
+    run(project.settings(), D)
+
+    assert overall(project)[7] == (2, 1, 0.5, "below_target")
+    assert invalid(project) == {"S1": ("BOX2", "UPS", "no_carrier_events")}
+
+
+def test_a_split_box_shared_with_another_item_is_one_package_in_both_categories(project):
+    project.drop("acme", "catalog", "catalog.csv", "sku,category\nTOY1,Toys\nBOOK1,Books\n")
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        orders_with_quantities_tsv(("S2", "S2-1", "TOY1", 2), ("S2", "S2-2", "BOOK1", 1)),
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        boxes_tsv(
+            ("S2", "S2-1", 1, "UPS", "", "BOXA"),
+            ("S2", "S2-1", 1, "UPS", "", "BOXB"),
+            ("S2", "S2-2", 1, "UPS", "", "BOXB"),
+        ),
+    )
+    project.drop("acme", "scans", "scans.csv", scans_csv(("BOXB", SCANNED, "in_transit")))
+
+    run(project.settings(), D)
+
+    assert scoped(project, "category") == {"Books": (1, 1, "ok"), "Toys": (2, 1, "below_target")}
+    assert overall(project)[7] == (2, 1, 0.5, "below_target")
+    assert built(project, "select tracking_number, categories, part_count from marts.fct_packages order by all") == [
+        ("BOXA", ["Toys"], 1),
+        ("BOXB", ["Books", "Toys"], 2),
+    ]
+
+
+def test_a_cancelled_item_is_in_no_package(project):
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        orders_with_quantities_tsv(("Z1", "Z1-1", "SKU1", 1), ("Z1", "Z1-2", "SKU1", 0), ("Z2", "Z2-1", "SKU1", 0)),
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        boxes_tsv(("Z1", "", "", "UPS", "", "TZ1"), ("Z2", "Z2-1", 1, "UPS", "", "TZ2")),
+    )
+
+    run(project.settings(), D)
+
+    assert built(project, "select order_id, order_item_ids from marts.fct_packages") == [("Z1", ["Z1-1"])]
+    assert overall(project)[7] == (1, 0, 0.0, "below_target")

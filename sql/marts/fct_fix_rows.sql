@@ -3,10 +3,10 @@
 -- already measured invalid come first (overdue), then the at-risk ones by fix-by date; the carrier is corrected to an
 -- integrated code where the name, an alias or the carrier that scanned the number says which; the tracking number is
 -- kept where the data does not contradict it (carrier_not_integrated, pre_transit_only: docs/decisions.md).
--- One row per order item of each package to fix.
+-- One row per part of each package to fix (a split item's boxes stay apart when the file is uploaded).
 -- kind: table
--- grain: package_id, order_item_id
--- upstream: marts.mart_invalid_packages, marts.mart_at_risk_packages, marts.fct_fix_items, raw.scans, config.integrated_carriers, config.carrier_aliases, config.metric, config.run
+-- grain: package_id, order_item_id, part_number
+-- upstream: marts.mart_invalid_packages, marts.mart_at_risk_packages, marts.fct_fix_parts, raw.scans, config.integrated_carriers, config.carrier_aliases, config.metric, config.run
 -- not null: seller_id, marketplace, row_in_file, package_id, order_id, order_item_id, ship_date
 -- columns:
 --   seller_id: the seller's landing folder name
@@ -15,7 +15,8 @@
 --   package_id: the package to fix
 --   order_id: order-id
 --   order_item_id: order-item-id
---   quantity: quantity (the order report's quantity purchased)
+--   part_number: the part of the item (1 unless the item was split)
+--   quantity: quantity: the part's units
 --   ship_date: ship-date (yyyy-mm-dd)
 --   carrier_code: carrier-code: an integrated code, or Other
 --   carrier_name: carrier-name: the carrier when carrier-code is Other
@@ -95,11 +96,12 @@ select
         partition by c.seller_id, c.marketplace
         order by
             c.is_measured desc, c.sort_date asc, c.order_id asc, c.tracking_number asc nulls first,
-            c.package_id asc, i.order_item_id asc
+            c.package_id asc, i.order_item_id asc, i.part_number asc
     ) as row_in_file,
     c.package_id,
     c.order_id,
     i.order_item_id,
+    i.part_number,
     i.quantity,
     c.ship_date,
     case
@@ -114,5 +116,5 @@ select
     case when c.reason in ('carrier_not_integrated', 'pre_transit_only') then c.tracking_number end as tracking_number,
     i.ship_method,
 from corrected as c
-inner join marts.fct_fix_items as i
+inner join marts.fct_fix_parts as i
     on i.package_id = c.package_id

@@ -10,9 +10,9 @@
 --   marketplace: the order's sales channel
 --   order_id: the marketplace's order id
 --   tracking_number: normalised tracking number; NULL when the package has none
---   carrier_code: carrier of the last confirmation line applied to any of its items
+--   carrier_code: carrier of the last confirmation line applied to any of its parts
 --   is_carrier_integrated: the carrier is on the marketplace's integrated list (settings)
---   ship_date: earliest ship date of its items
+--   ship_date: earliest ship date of its parts
 --   promised_delivery_date: latest promised delivery date of its items
 --   categories: its items' categories, sorted
 --   item_count: number of order items in it
@@ -22,6 +22,10 @@
 --   first_event_at: earliest carrier event of any status
 --   first_physical_scan_at: earliest physical scan
 --   first_valid_scan_at: earliest physical scan within the grace bound of the ship date
+--   ship_method: ship-method of the last confirmation line applied to any of its parts
+--   carrier_code_as_confirmed: carrier-code as the seller last wrote it for the package
+--   carrier_name_as_confirmed: carrier-name as the seller last wrote it for the package
+--   part_count: number of parts (of one or more order items) in it
 select
     p.package_id,
     p.seller_id,
@@ -40,6 +44,10 @@ select
     s.first_event_at,
     s.first_physical_scan_at,
     s.first_valid_scan_at,
+    p.ship_method,
+    p.carrier_code_as_confirmed,
+    p.carrier_name_as_confirmed,
+    p.part_count,
 from intermediate.int_packages as p
 left join intermediate.int_package_scans as s
     on s.package_id = p.package_id
