@@ -139,15 +139,16 @@ def test_the_fix_file_prefills_what_the_data_knows_per_reason_overdue_rows_first
         ["M3", "M3-1", "1", "2026-11-02", "UPS", "", "1ZM3", "Standard"],  # alias -> code
         ["M4", "M4-1", "1", "2026-11-02", "DHL", "", "BBM4", "Standard"],  # scanned by DHL
         ["M5", "M5-1", "1", "2026-11-02", "UPS", "", "", "Standard"],  # recycled: blank
-        ["M6", "M6-1", "1", "2026-11-02", "DHL", "", "", "Express"],  # unknown to DHL: blank
+        ["M6", "M6-1", "1", "2026-11-02", "DHL", "", "NOEVENTS6", "Express"],  # unknown to DHL: to check, kept
         ["M7", "M7-1", "1", "2026-11-02", "DHL", "", "LABEL7", ""],  # label only: number kept
-        ["M8", "M8-1", "1", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],  # one row per item
-        ["M8", "M8-2", "3", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],
-        ["M8", "M8-3", "1", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],
-        ["M9", "M9-1", "1", "2026-11-02", "Other", "BUDBEE", "BBM9", "Standard"],
+        # one row per item; a carrier no name corrects stays as the seller wrote it
+        ["M8", "M8-1", "1", "2026-11-02", "Other", "Budbee", "BBM8", "Standard"],
+        ["M8", "M8-2", "3", "2026-11-02", "Other", "Budbee", "BBM8", "Standard"],
+        ["M8", "M8-3", "1", "2026-11-02", "Other", "Budbee", "BBM8", "Standard"],
+        ["M9", "M9-1", "1", "2026-11-02", "Other", "Budbee", "BBM9", "Standard"],
         # at risk, by fix-by date then order: R2 and R3 by 2026-11-21, R1 by 2026-11-26
-        ["R2", "R2-1", "1", "2026-11-10", "UPS", "", "", "Standard"],
-        ["R3", "R3-1", "1", "2026-11-10", "Other", "BUDBEE", "BBR3", "Standard"],
+        ["R2", "R2-1", "1", "2026-11-10", "UPS", "", "1ZR2", "Standard"],
+        ["R3", "R3-1", "1", "2026-11-10", "Other", "Budbee", "BBR3", "Standard"],
         ["R1", "R1-1", "1", "2026-11-18", "UPS", "", "", "Standard"],
     ]
     # the marts agree on which packages these are: every invalid and at-risk package of D, nothing else
@@ -257,7 +258,7 @@ def test_a_split_item_gets_one_row_per_box_with_the_boxs_quantity(project):
 
     assert fix_rows(project)[1:] == [
         ["S1", "S1-1", "1", "2026-11-02", "UPS", "", "BOX1", "Standard"],  # label only: its number kept
-        ["S1", "S1-1", "2", "2026-11-02", "UPS", "", "", "Express"],
+        ["S1", "S1-1", "2", "2026-11-02", "UPS", "", "BOX2", "Express"],  # unknown to the carrier yet: kept
     ]
     assert query(project, "select tracking_number, reason from marts.mart_invalid_packages order by all") == [
         ("BOX1", "pre_transit_only"),

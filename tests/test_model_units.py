@@ -4,6 +4,7 @@ upstream table, the one model run by the runner, and its exact output. A failure
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -34,8 +35,11 @@ def run_one(
         write_config(con, Settings(None, Path(), Path(), Path(), **settings), start, end)
         for table, (columns, rows) in inputs.items():
             con.execute(f"create table {table} ({columns})")
-            if rows:
-                con.executemany(f"insert into {table} values ({', '.join('?' * len(rows[0]))})", rows)
+            if rows:  # the first columns; the others take their defaults
+                names = [r[0] for r in con.execute(f"describe {table}").fetchall()][: len(rows[0])]
+                con.executemany(
+                    f"insert into {table} ({', '.join(names)}) values ({', '.join('?' * len(rows[0]))})", rows
+                )
         model = {m.name: m for m in load_models()}[name]
         run_model(con, model, start, end)
         return con.execute(f"select * from {model.table} order by all").fetchall()
@@ -43,13 +47,31 @@ def run_one(
         con.close()
 
 
-def windows(day: dt.date = D, sizes: tuple[int, ...] = (7, 30)) -> tuple[str, list[tuple]]:
-    """marts.fct_snapshot_windows of one date, as the runner builds it (lag 14)."""
+def windows(
+    day: dt.date = D, sizes: tuple[int, ...] = (7, 30), marketplaces: tuple[str, ...] = ("Amazon.se",)
+) -> tuple[str, list[tuple]]:
+    """marts.fct_snapshot_windows of one date, as the runner builds it (lag 14), for each marketplace."""
     until = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), UTC)
     end = day - dt.timedelta(days=14)
     return (
-        "snapshot_date date, window_days integer, window_start date, window_end date, scans_until timestamptz",
-        [(day, w, end - dt.timedelta(days=w - 1), end, until) for w in sizes],
+        "snapshot_date date, marketplace varchar, window_days integer, window_start date, window_end date, "
+        "scans_until timestamptz, is_largest boolean, lag_days integer",
+        [
+            (day, m, w, end - dt.timedelta(days=w - 1), end, until, w == max(sizes), 14)
+            for m in marketplaces
+            for w in sizes
+        ],
+    )
+
+
+def profiles(*rows: tuple) -> tuple[str, list[tuple]]:
+    """staging.stg_marketplace_profiles: rows of (marketplace[, target[, integrated carriers]]); lag 14, grace 2,
+    at risk after 2 days, windows 7 and 30."""
+    return (
+        "marketplace varchar, target double, integrated_carriers varchar[], lag_days integer default 14, "
+        "scan_grace_days integer default 2, at_risk_after_days integer default 2, windows integer[] default [7, 30], "
+        "largest_window integer default 30",
+        [(m, *rest) if len(rest) == 2 else (m, rest[0] if rest else 0.95, ["UPS", "DHL"]) for m, *rest in rows],
     )
 
 
@@ -60,7 +82,7 @@ PARTS = (
 )
 ORDERS = (
     "seller_id varchar, order_id varchar, order_item_id varchar, marketplace varchar, "
-    "latest_delivery_date date, sku varchar"
+    "latest_delivery_date date, sku varchar, item_price decimal(18, 2), shipping_price decimal(18, 2)"
 )
 
 
@@ -83,10 +105,11 @@ def test_int_packages_groups_parts_by_order_and_number_or_by_ship_date_and_carri
             "staging.stg_orders": (
                 ORDERS,
                 [
-                    ("acme", "O1", "O1-1", "Amazon.se", nov(5), "TOY"),
-                    ("acme", "O1", "O1-2", "Amazon.se", nov(6), "NOT-IN-CATALOG"),
-                    ("acme", "O2", "O2-1", "Amazon.de", nov(4), "TOY"),
-                    ("acme", "O2", "O2-2", "Amazon.de", nov(4), "BOOK"),
+                    ("acme", "O1", "O1-1", "Amazon.se", nov(5), "TOY", None, None),
+                    ("acme", "O1", "O1-2", "Amazon.se", nov(6), "NOT-IN-CATALOG", None, None),
+                    ("acme", "O2", "O2-1", "Amazon.de", nov(4), "TOY", "12.50", "4.90"),
+                    ("acme", "O2", "O2-2", "Amazon.de", nov(4), "BOOK", "2.00", None),
+                    ("acme", "O2", "O2-3", "Amazon.de", nov(4), "BOOK", "1.00", "0.50"),  # cancelled: no part
                 ],
             ),
             "staging.stg_catalog": (
@@ -97,15 +120,16 @@ def test_int_packages_groups_parts_by_order_and_number_or_by_ship_date_and_carri
     )
     assert rows == [
         # package, seller, marketplace, order, number, carrier, ship, promised, categories, items, uncategorized,
-        # item ids, skus, ship method, carrier-code and carrier-name as confirmed, parts
+        # item ids, skus, ship method, carrier-code and carrier-name as confirmed, parts, order value
         ("a", "acme", "Amazon.se", "O1", "1Z1", "BUDBEE", nov(2), nov(6), ["Toys", "Uncategorized"], 2, 1,
-         ["O1-1", "O1-2"], ["NOT-IN-CATALOG", "TOY"], "Express", "Other", "Budbee", 2),
+         ["O1-1", "O1-2"], ["NOT-IN-CATALOG", "TOY"], "Express", "Other", "Budbee", 2, Decimal("0.00")),
         ("b", "acme", "Amazon.se", "O1", "1Z2", "UPS", nov(3), nov(5), ["Toys"], 1, 0, ["O1-1"], ["TOY"],
-         "Standard", "ups", None, 1),
+         "Standard", "ups", None, 1, Decimal("0.00")),
+        # the order's value: every item's price and shipping, the cancelled one's too
         ("c", "acme", "Amazon.de", "O2", None, "UPS", nov(2), nov(4), ["Toys"], 1, 0, ["O2-1"], ["TOY"], None,
-         "UPS", None, 1),
+         "UPS", None, 1, Decimal("20.90")),
         ("d", "acme", "Amazon.de", "O2", None, "GLS", nov(2), nov(4), ["Books"], 1, 0, ["O2-2"], ["BOOK"], None,
-         "GLS", None, 1),
+         "GLS", None, 1, Decimal("20.90")),
     ]  # fmt: skip
 
 
@@ -114,13 +138,14 @@ def test_int_package_scans_finds_first_event_first_physical_scan_and_first_scan_
         "int_package_scans",
         {
             "intermediate.int_packages": (
-                "package_id varchar, seller_id varchar, tracking_number varchar, ship_date date",
+                "package_id varchar, seller_id varchar, tracking_number varchar, ship_date date, marketplace varchar",
                 [
-                    ("p1", "acme", "1Z1", dt.date(2026, 11, 10)),
-                    ("p2", "acme", "1Z2", dt.date(2026, 11, 10)),
-                    ("p3", "acme", None, dt.date(2026, 11, 10)),
+                    ("p1", "acme", "1Z1", dt.date(2026, 11, 10), "Amazon.se"),
+                    ("p2", "acme", "1Z2", dt.date(2026, 11, 10), "Amazon.se"),
+                    ("p3", "acme", None, dt.date(2026, 11, 10), "Amazon.se"),
                 ],
             ),
+            "staging.stg_marketplace_profiles": profiles(("Amazon.se",)),
             "raw.scans": (
                 "seller_id varchar, tracking_key varchar, event_at timestamptz, status varchar",
                 [
@@ -140,7 +165,7 @@ GROUPS = (
     "seller_id varchar, marketplace varchar, carrier_code varchar, is_carrier_integrated boolean, "
     "categories varchar[], ship_date date, promised_delivery_date date, has_tracking_number boolean, "
     "first_event_day timestamptz, first_physical_scan_day timestamptz, first_valid_scan_day timestamptz, "
-    "packages bigint"
+    "packages bigint, is_exempt boolean default false"
 )
 
 
@@ -214,30 +239,33 @@ def test_fct_window_counts_judges_each_group_per_window_and_counts_its_packages(
         },
     )
     assert rows == [
-        (D, 7, "acme", "Amazon.se", "BUDBEE", ["Books"], "carrier_not_integrated", 1),
-        (D, 7, "acme", "Amazon.se", "UPS", ["Toys"], None, 3),
-        (D, 30, "acme", "Amazon.se", "BUDBEE", ["Books"], "carrier_not_integrated", 1),
-        (D, 30, "acme", "Amazon.se", "UPS", ["Toys"], "no_carrier_events", 2),
-        (D, 30, "acme", "Amazon.se", "UPS", ["Toys"], None, 3),
+        (D, 7, "acme", "Amazon.se", "BUDBEE", ["Books"], False, "carrier_not_integrated", 1),
+        (D, 7, "acme", "Amazon.se", "UPS", ["Toys"], False, None, 3),
+        (D, 30, "acme", "Amazon.se", "BUDBEE", ["Books"], False, "carrier_not_integrated", 1),
+        (D, 30, "acme", "Amazon.se", "UPS", ["Toys"], False, "no_carrier_events", 2),
+        (D, 30, "acme", "Amazon.se", "UPS", ["Toys"], False, None, 3),
     ]
 
 
+COUNTS = (
+    "snapshot_date date, window_days integer, seller_id varchar, marketplace varchar, carrier_code varchar, "
+    "categories varchar[], invalid_reason varchar, packages bigint, is_exempt boolean default false"
+)
+
+
 def test_mart_vtr_snapshots_scopes_rates_statuses_and_the_overall_row_of_an_empty_account():
-    counts = (
-        "snapshot_date date, window_days integer, seller_id varchar, marketplace varchar, carrier_code varchar, "
-        "categories varchar[], invalid_reason varchar, packages bigint"
-    )
     rows = run_one(
         "mart_vtr_snapshots",
         {
             "marts.fct_window_counts": (
-                counts,
+                COUNTS,
                 [
                     (D, 7, "acme", "Amazon.se", "UPS", ["Toys", "Books"], None, 19),
                     (D, 7, "acme", "Amazon.se", None, ["Toys"], "missing_tracking", 1),
                 ],
             ),
-            "marts.fct_snapshot_windows": windows(),
+            "marts.fct_snapshot_windows": windows(marketplaces=("Amazon.se", "Amazon.de")),
+            "staging.stg_marketplace_profiles": profiles(("Amazon.se",), ("Amazon.de",)),
             "staging.stg_accounts": (
                 "seller_id varchar, marketplace varchar",
                 [("acme", "Amazon.se"), ("acme", "Amazon.de")],
@@ -245,7 +273,7 @@ def test_mart_vtr_snapshots_scopes_rates_statuses_and_the_overall_row_of_an_empt
         },
     )
     start7, start30, end = dt.date(2026, 10, 31), dt.date(2026, 10, 8), dt.date(2026, 11, 6)
-    assert rows == [
+    assert [r[:-1] for r in rows] == [
         (D, "acme", "Amazon.de", 7, "overall", None, start7, end, 0, 0, None, 0.95, "no_packages"),
         (D, "acme", "Amazon.de", 30, "overall", None, start30, end, 0, 0, None, 0.95, "no_packages"),
         (D, "acme", "Amazon.se", 7, "carrier", "UNKNOWN", start7, end, 1, 0, 0.0, 0.95, "below_target"),
@@ -255,124 +283,88 @@ def test_mart_vtr_snapshots_scopes_rates_statuses_and_the_overall_row_of_an_empt
         (D, "acme", "Amazon.se", 7, "overall", None, start7, end, 20, 19, 0.95, 0.95, "ok"),
         (D, "acme", "Amazon.se", 30, "overall", None, start30, end, 0, 0, None, 0.95, "no_packages"),
     ]
+    assert {r[-1] for r in rows} == {0}  # packages_exempt, the last column: none without exemptions
+
+
+def test_mart_vtr_snapshots_leaves_exempt_packages_out_counts_them_apart_and_uses_the_profiles_target():
+    rows = run_one(
+        "mart_vtr_snapshots",
+        {
+            "marts.fct_window_counts": (
+                COUNTS,
+                [
+                    (D, 7, "acme", "Amazon.de", "UPS", ["Toys"], None, 19, False),
+                    (D, 7, "acme", "Amazon.de", "UPS", ["Toys"], "missing_tracking", 1, False),
+                    (D, 7, "acme", "Amazon.de", "DEUTSCHE POST", ["Toys"], None, 3, True),
+                    (D, 7, "acme", "Amazon.de", "DEUTSCHE POST", ["Books"], None, 2, True),  # all exempt
+                ],
+            ),
+            "marts.fct_snapshot_windows": windows(sizes=(7,), marketplaces=("Amazon.de",)),
+            "staging.stg_marketplace_profiles": profiles(("Amazon.de", 0.97)),
+            "staging.stg_accounts": ("seller_id varchar, marketplace varchar", [("acme", "Amazon.de")]),
+        },
+    )
+    assert [(r[4], r[5], r[8], r[9], r[11], r[12], r[13]) for r in rows] == [
+        ("carrier", "DEUTSCHE POST", 0, 0, 0.97, "no_packages", 5),
+        ("carrier", "UPS", 20, 19, 0.97, "below_target", 0),  # 95 % is below Amazon.de's 97 %
+        ("category", "Books", 0, 0, 0.97, "no_packages", 2),
+        ("category", "Toys", 20, 19, 0.97, "below_target", 3),
+        ("overall", None, 20, 19, 0.97, "below_target", 5),
+    ]
 
 
 PACKAGES = (
     "package_id varchar, seller_id varchar, marketplace varchar, order_id varchar, tracking_number varchar, "
     "carrier_code varchar, is_carrier_integrated boolean, ship_date date, promised_delivery_date date, "
     "categories varchar[], order_item_ids varchar[], skus varchar[], first_event_at timestamptz, "
-    "first_physical_scan_at timestamptz, first_valid_scan_at timestamptz"
+    "first_physical_scan_at timestamptz, first_valid_scan_at timestamptz, is_exempt boolean default false, "
+    "ship_method varchar default 'Standard', carrier_code_as_confirmed varchar, carrier_name_as_confirmed varchar"
 )
 
 
 @pytest.mark.parametrize("windows_setting", [(7, 30), (7, 14)], ids=["30-day list", "largest window 14 days"])
-def test_mart_invalid_packages_lists_each_invalid_package_of_the_largest_window_with_its_reason(windows_setting):
+def test_mart_packages_lists_every_package_of_the_largest_window_valid_invalid_or_exempt(windows_setting):
     ship = dt.date(2026, 10, 20)
     early, late = dt.date(2026, 10, 10), dt.date(2026, 11, 6)  # early: only in a 30-day window
+    package = lambda pid, number, promised, event, physical, valid, exempt=False: (  # noqa: E731
+        pid, "acme", "Amazon.se", f"O{pid}", number, "UPS", True, ship, promised, ["Toys"], [f"O{pid}-1"], ["T1"],
+        event, physical, valid, exempt,
+    )  # fmt: skip
     rows = run_one(
-        "mart_invalid_packages",
+        "mart_packages",
         {
             "marts.fct_packages": (
                 PACKAGES,
                 [
-                    (
-                        "p1",
-                        "acme",
-                        "Amazon.se",
-                        "O1",
-                        None,
-                        "UPS",
-                        True,
-                        ship,
-                        late,
-                        ["Toys"],
-                        ["O1-1", "O1-2"],
-                        ["T1"],
-                        None,
-                        None,
-                        None,
-                    ),
-                    (
-                        "p2",
-                        "acme",
-                        "Amazon.se",
-                        "O2",
-                        "1Z2",
-                        "UPS",
-                        True,
-                        ship,
-                        early,
-                        ["Toys"],
-                        ["O2-1"],
-                        ["T1"],
-                        at("2026-10-19"),
-                        None,
-                        None,
-                    ),
-                    (
-                        "p3",
-                        "acme",
-                        "Amazon.se",
-                        "O3",
-                        "1Z3",
-                        "UPS",
-                        True,
-                        ship,
-                        late,
-                        ["Toys"],
-                        ["O3-1"],
-                        ["T1"],
-                        at("2026-10-01"),
-                        at("2026-10-01"),
-                        None,
-                    ),
-                    (
-                        "p4",
-                        "acme",
-                        "Amazon.se",
-                        "O4",
-                        "1Z4",
-                        "UPS",
-                        True,
-                        ship,
-                        late,
-                        ["Toys"],
-                        ["O4-1"],
-                        ["T1"],
-                        at("2026-10-21"),
-                        at("2026-10-21"),
-                        at("2026-10-21"),
-                    ),  # valid: not listed
-                    (
-                        "p5",
-                        "acme",
-                        "Amazon.se",
-                        "O5",
-                        "1Z5",
-                        "UPS",
-                        True,
-                        ship,
-                        late,
-                        ["Toys"],
-                        ["O5-1"],
-                        ["T1"],
-                        at("2026-11-21"),
-                        at("2026-11-21"),
-                        at("2026-11-21"),
-                    ),  # first event after D
+                    package("p1", None, late, None, None, None),
+                    package("p2", "1Z2", early, at("2026-10-19"), None, None),
+                    package("p3", "1Z3", late, at("2026-10-01"), at("2026-10-01"), None),
+                    package("p4", "1Z4", late, at("2026-10-21"), at("2026-10-21"), at("2026-10-21")),  # valid
+                    package("p5", "1Z5", late, at("2026-11-21"), at("2026-11-21"), at("2026-11-21")),  # after D
+                    package("p6", None, late, None, None, None, True),  # exempt: no reason
+                    package("p7", "1Z7", dt.date(2026, 11, 7), None, None, None),  # promised after the window
                 ],
             ),
             "marts.fct_snapshot_windows": windows(sizes=windows_setting),
         },
         windows=windows_setting,
     )
-    listed = [(r[3], r[10]) for r in rows]  # package_id, reason
-    expected = [("p1", "missing_tracking"), ("p3", "scan_before_ship_date"), ("p5", "no_carrier_events")]
+    listed = sorted((r[12], r[10], r[11]) for r in rows)  # package_id, status, reason
+    expected = [
+        ("p1", "invalid", "missing_tracking"),
+        ("p3", "invalid", "scan_before_ship_date"),
+        ("p4", "valid", None),
+        ("p5", "invalid", "no_carrier_events"),
+        ("p6", "exempt", None),
+    ]
     if windows_setting[-1] == 30:
-        expected.insert(1, ("p2", "pre_transit_only"))
-    assert sorted(listed) == expected
-    assert rows[0][:3] == (D, "acme", "Amazon.se")
-    assert rows[0][11:] == (["O1-1", "O1-2"], ["T1"])  # the package's items and skus, after the reason
+        expected.insert(1, ("p2", "invalid", "pre_transit_only"))
+    assert listed == expected
+    # the spec's columns in its order, then the package's id, items and skus
+    assert rows[0] == (
+        D, "acme", "Amazon.se", "Op1", None, "UPS", "Standard", ship, late, ["Toys"], "invalid", "missing_tracking",
+        "p1", ["Op1-1"], ["T1"],
+    )  # fmt: skip
 
 
 def test_mart_reason_summary_counts_each_invalid_package_once_whatever_its_categories():
@@ -549,15 +541,27 @@ def test_fct_fix_rows_orders_overdue_first_corrects_carriers_and_keeps_only_unco
                 "seller_id varchar, tracking_key varchar, carrier varchar, event_at timestamptz",
                 [("acme", "BB2", "dhl", at("2026-11-02")), ("acme", "BB2", "UPS", at("2026-10-01"))],
             ),
+            "marts.fct_packages": (
+                "package_id varchar, carrier_code_as_confirmed varchar, carrier_name_as_confirmed varchar",
+                [
+                    ("p1", "ups", None),
+                    ("p2", "Other", "Budbee"),
+                    ("p3", "Other", "Royal Mail"),
+                    ("p4", "UPS", None),
+                    ("p5", "dhl", "DHL Freight"),
+                ],
+            ),
+            "staging.stg_marketplace_profiles": profiles(("Amazon.se", 0.95, ["UPS", "DHL", "ROYAL_MAIL"])),
         },
     )
     assert [r[2:] for r in rows] == [
         (1, "p2", "O2", "O2-1", 1, 1, ship, "DHL", None, "BB2", "Standard"),  # scanned by DHL; promised first
-        (2, "p1", "O1", "O1-1", 1, 2, ship, "UPS", None, None, "Standard"),  # missing: the seller fills it
-        (3, "p1", "O1", "O1-2", 1, 1, ship, "UPS", None, None, None),
+        # missing: the seller fills it; the carrier as the seller wrote it
+        (2, "p1", "O1", "O1-1", 1, 2, ship, "ups", None, None, "Standard"),
+        (3, "p1", "O1", "O1-2", 1, 1, ship, "ups", None, None, None),
         (4, "p3", "O3", "O3-1", 1, 1, ship, "ROYAL_MAIL", None, "RM3", "Standard"),  # the name is an integrated code
         (5, "p4", "O4", "O4-1", 1, 1, ship, "UPS", None, None, "Standard"),  # recycled: blank
-        (6, "p5", "O5", "O5-1", 1, 1, ship, "DHL", None, "L5", "Express"),  # at risk, after the overdue ones
+        (6, "p5", "O5", "O5-1", 1, 1, ship, "dhl", "DHL Freight", "L5", "Express"),  # at risk, after the overdue
     ]
 
 

@@ -23,7 +23,14 @@
 --   carrier_code_as_confirmed: carrier-code as the seller last wrote it for any of its parts
 --   carrier_name_as_confirmed: carrier-name as the seller last wrote it for any of its parts
 --   part_count: number of parts in it (more than item_count when untracked parts of one item share it)
-with parts as (
+--   order_value: the order's value: item-price plus shipping-price over all its items, cancelled ones included (blank is 0)
+with order_values as (
+    select seller_id, order_id, sum(coalesce(item_price, 0) + coalesce(shipping_price, 0)) as order_value,
+    from staging.stg_orders
+    group by seller_id, order_id
+),
+
+parts as (
     select
         p.*,
         o.marketplace,
@@ -43,22 +50,25 @@ with parts as (
 )
 
 select
-    package_id,
-    seller_id,
-    min(marketplace) as marketplace,
-    order_id,
-    tracking_number,
-    arg_max(carrier_code, last_load_seq) as carrier_code,
-    min(ship_date) as ship_date,
-    max(latest_delivery_date) as promised_delivery_date,
-    list_sort(list_distinct(list(coalesce(category, 'Uncategorized')))) as categories,
-    count(distinct order_item_id) as item_count,
-    count(distinct order_item_id) filter (where category is null) as uncategorized_item_count,
-    list_sort(list_distinct(list(order_item_id))) as order_item_ids,
-    list_sort(list_distinct(list(sku))) as skus,
-    arg_max(ship_method, last_load_seq) as ship_method,
-    arg_max(carrier_as_confirmed, last_load_seq).code as carrier_code_as_confirmed,
-    arg_max(carrier_as_confirmed, last_load_seq).name as carrier_name_as_confirmed,
+    p.package_id,
+    p.seller_id,
+    min(p.marketplace) as marketplace,
+    p.order_id,
+    p.tracking_number,
+    arg_max(p.carrier_code, p.last_load_seq) as carrier_code,
+    min(p.ship_date) as ship_date,
+    max(p.latest_delivery_date) as promised_delivery_date,
+    list_sort(list_distinct(list(coalesce(p.category, 'Uncategorized')))) as categories,
+    count(distinct p.order_item_id) as item_count,
+    count(distinct p.order_item_id) filter (where p.category is null) as uncategorized_item_count,
+    list_sort(list_distinct(list(p.order_item_id))) as order_item_ids,
+    list_sort(list_distinct(list(p.sku))) as skus,
+    arg_max(p.ship_method, p.last_load_seq) as ship_method,
+    arg_max(p.carrier_as_confirmed, p.last_load_seq).code as carrier_code_as_confirmed,
+    arg_max(p.carrier_as_confirmed, p.last_load_seq).name as carrier_name_as_confirmed,
     count(*) as part_count,
-from parts
-group by package_id, seller_id, order_id, tracking_number
+    any_value(v.order_value) as order_value,
+from parts as p
+inner join order_values as v
+    on v.seller_id = p.seller_id and v.order_id = p.order_id
+group by p.package_id, p.seller_id, p.order_id, p.tracking_number

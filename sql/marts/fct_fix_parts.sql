@@ -19,7 +19,8 @@ with unresolved_packages as (
     select p.package_id,
     from marts.fct_packages as p
     cross join config.run as r
-    where package_invalid_reason(
+    where not p.is_exempt
+        and package_invalid_reason(
             p.tracking_number, p.is_carrier_integrated, p.carrier_code,
             p.first_event_at, p.first_physical_scan_at, p.first_valid_scan_at, to_timestamp(epoch(r.end_date + 1))
         ) is not null
