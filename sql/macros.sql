@@ -125,15 +125,16 @@ create or replace temp macro apply_confirmation(parts, r, item_quantity) as
         )
     end;
 
--- An order item's parts: its confirmation lines (structs as stg_confirmations' columns, in load order) folded by
--- apply_confirmation from no part. list_reduce folds elements of one type: each element carries a line, the
--- accumulator the parts so far.
+-- An order item's parts: its confirmation lines (structs as stg_confirmations' columns, in load order, each with the
+-- item's quantity) folded by apply_confirmation from no part. list_reduce folds elements of one type: each element
+-- carries a line, the accumulator the parts so far. The item's quantity travels in the line: a lambda here that
+-- read it as a column of the row (a capture) got another row's value in DuckDB 1.5.5 once many rows were folded.
 -- the duckdb dialect of sqlfluff cannot parse a lambda of two parameters
 -- noqa: disable=PRS
-create or replace temp macro confirmed_parts(confirmation_lines, item_quantity) as
+create or replace temp macro confirmed_parts(confirmation_lines) as
     list_reduce(
         list_transform(confirmation_lines, lambda line: {'parts': null, 'line': line}),
-        lambda acc, x: {'parts': apply_confirmation(acc.parts, x.line, item_quantity), 'line': null},
+        lambda acc, x: {'parts': apply_confirmation(acc.parts, x.line, x.line.item_quantity), 'line': null},
         {
             'parts': []::struct(
                 tracking_number varchar,

@@ -4,6 +4,7 @@ upstream table, the one model run by the runner, and its exact output. A failure
 from __future__ import annotations
 
 import datetime as dt
+import random
 from decimal import Decimal
 from pathlib import Path
 
@@ -666,3 +667,49 @@ def test_a_new_box_with_a_blank_carrier_takes_the_latest_boxs_carrier():
 
 def test_an_item_whose_quantity_was_never_given_counts_as_one():
     assert parts([("I1", 1, "A"), ("I1", 1, "B")], {"I1": None}) == [("I1", 1, 1, "B", "UPS", SHIP)]
+
+
+def reference_parts(lines: list[tuple], quantity: int) -> list[tuple]:
+    """Spec section 7's rules written plainly, one item at a time: the reference the SQL fold must agree with."""
+    parts: list[dict] = []
+    for line_quantity, tracking, carrier in lines:
+        action = {"": "keep", "NULL": "remove"}.get(tracking, "set")
+        numbers = [p["number"] for p in parts]
+        if action == "set" and tracking in numbers:
+            target = numbers.index(tracking)
+        elif not parts or (
+            action == "set"
+            and line_quantity is not None
+            and sum(p["quantity"] for p in parts) + line_quantity <= quantity
+        ):
+            parts.append({"number": None, "quantity": None, "carrier": parts[-1]["carrier"] if parts else None})
+            target = len(parts) - 1
+        else:
+            target = len(parts) - 1
+        part = parts[target]
+        part["number"] = tracking if action == "set" else None if action == "remove" else part["number"]
+        part["carrier"] = carrier or part["carrier"]
+        part["quantity"] = line_quantity or part["quantity"] or quantity
+    return [(n + 1, p["quantity"], p["number"], p["carrier"]) for n, p in enumerate(parts)]
+
+
+def test_the_fold_agrees_with_the_rules_written_plainly_on_thousands_of_random_items():
+    """Many items folded in one statement (several vectors): each item's parts are what the rules give it alone."""
+    rng = random.Random(17)
+    lines, items, expected = [], {}, []
+    for n in range(3000):
+        item, quantity = f"I{n:04d}", rng.choice([0, 1, 1, 2, 3, 4])
+        items[item] = quantity
+        own = [
+            (
+                rng.choice([None, 1, 1, 2, 3]),
+                rng.choice(["", "NULL", "A", "B", "C", "D"]),
+                rng.choice(["", "UPS", "DHL"]),
+            )
+            for _ in range(rng.choice([1, 1, 2, 3, 5]))
+        ]
+        lines += [(item, q, t, c) for q, t, c in own]
+        if quantity:
+            expected += [(item, *p) for p in reference_parts(own, quantity)]
+    folded = parts(lines, items)
+    assert [(i, n, q, t, c) for i, n, q, t, c, _ in folded] == sorted(expected, key=lambda r: (r[0], r[1]))

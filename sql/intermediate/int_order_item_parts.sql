@@ -44,7 +44,6 @@ item_lines_in_order as (
         l.seller_id,
         l.order_id,
         l.order_item_id,
-        coalesce(o.quantity, 1) as item_quantity,
         -- sorted by load_seq, the first field: the order the lines apply in
         list_sort(list({
             'load_seq': l.load_seq,
@@ -55,13 +54,14 @@ item_lines_in_order as (
             'tracking_number': l.tracking_number,
             'ship_method': l.ship_method,
             'carrier_code_as_confirmed': l.carrier_code_as_confirmed,
-            'carrier_name_as_confirmed': l.carrier_name_as_confirmed
+            'carrier_name_as_confirmed': l.carrier_name_as_confirmed,
+            'item_quantity': coalesce(o.quantity, 1)
         })) as confirmation_lines,
     from item_lines as l
     inner join staging.stg_orders as o
         on o.seller_id = l.seller_id and o.order_id = l.order_id and o.order_item_id = l.order_item_id
     where coalesce(o.quantity, 1) > 0
-    group by l.seller_id, l.order_id, l.order_item_id, coalesce(o.quantity, 1)
+    group by l.seller_id, l.order_id, l.order_item_id
 ),
 
 folded as (
@@ -69,7 +69,7 @@ folded as (
         seller_id,
         order_id,
         order_item_id,
-        confirmed_parts(confirmation_lines, item_quantity) as parts,
+        confirmed_parts(confirmation_lines) as parts,
     from item_lines_in_order
 ),
 
