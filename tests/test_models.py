@@ -9,6 +9,7 @@ Scans count up to 2026-11-20T24:00Z.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -989,7 +990,7 @@ def test_exempt_packages_leave_the_vtr_and_are_counted_apart(project):
     )
     project.drop("acme", "scans", "scans.csv", scans_csv(("RR123", SCANNED, "in_transit")))
 
-    run(project.settings(), D)
+    summary = run(project.settings(), D)
 
     rows = query(
         project,
@@ -1010,6 +1011,9 @@ def test_exempt_packages_leave_the_vtr_and_are_counted_apart(project):
     ]
     assert sorted(invalid(project)) == ["E2", "E3", "E4", "E5", "E7"]
     assert query(project, "select count(*) from marts.mart_at_risk_packages where order_id in ('E1', 'E6')") == [(0,)]
+    # the report shows the exempt count beside the VTR
+    (report,) = [p for p in summary.sellers[0]["reports"] if "Amazon.de" in p]
+    assert "0 of 4 packages valid (+2 exempt)" in Path(report).read_text()
 
 
 def test_a_carrier_integrated_on_one_marketplaces_profile_and_not_on_anothers(project):
