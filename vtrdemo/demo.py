@@ -36,8 +36,10 @@ def _cancel_one_item(orders: Path) -> None:
     for line in lines[1:]:
         fields = line.split("\t")
         if fields[order] in seen and fields[item] and fields[item] != seen[fields[order]]:
-            (orders / "orders_zz_cancellation.txt").write_text(
-                f"order-id\torder-item-id\tquantity-purchased\n{fields[order]}\t{fields[item]}\t0\n", encoding="utf-8"
+            (orders / "orders_zz_cancellation.txt").write_text(  # blanks keep the item's other values
+                "order-id\torder-item-id\tquantity-purchased\tlatest-delivery-date\n"
+                f"{fields[order]}\t{fields[item]}\t0\t\n",
+                encoding="utf-8",
             )
             return
         seen.setdefault(fields[order], fields[item])
