@@ -68,11 +68,11 @@ def _settings_text() -> str:
         "# the demo drops its files and runs at once: no waiting for a copy to complete\n"
         "[ingest]\nsettle_seconds = 0\n\n"
         f"[carrier_aliases]\n{aliases}\n\n"
-        "# Amazon.de's own rule: GO! counts as integrated there, and cheap DHL Paket parcels (below 15 EUR) are\n"
-        "# exempt from VTR, as the marketplace leaves its listed low-value ship methods out\n"
+        "# Amazon.de's own rule: GO! counts as integrated there, and cheap DHL Paket parcels (orders below 20 EUR)\n"
+        "# are exempt from VTR, as the marketplace leaves its listed low-value ship methods out\n"
         '[marketplaces."Amazon.de"]\n'
         'integrated_carriers = ["DHL", "DPD", "GLS", "HERMES", "UPS", "GO!", "DEUTSCHE POST", "AMZL"]\n'
-        '[[marketplaces."Amazon.de".exemptions]]\nship_methods = ["DHL Paket"]\nmax_order_value = 15\n'
+        '[[marketplaces."Amazon.de".exemptions]]\nship_methods = ["DHL Paket"]\nmax_order_value = 20\n'
         'carriers = ["DHL"]\n\n'
         '# add a channel to receive the alerts, e.g.\n# [[alerts]]\n# url = "json://localhost:8099/hook"\n'
     )
