@@ -241,7 +241,7 @@ def test_the_xlsx_holds_the_rows_of_the_txt_as_text_so_a_spreadsheet_keeps_every
     filled = [c for row in cells for c in row if c.value is not None]
     assert len(filled) > 100 and all(c.data_type == "s" and isinstance(c.value, str) for c in filled)
     assert all(c.number_format == "@" for row in cells for c in row)  # blanks too: typed-in values stay text
-    assert ["000123", "0001", "1", SHIPPED, "Other", "BUDBEE", "0012345678", "=1+2"] in txt
+    assert ["000123", "0001", "1", SHIPPED, "Other", "Budbee", "0012345678", "=1+2"] in txt  # as confirmed
     assert ["0042", "00420", "1", SHIPPED, "UPS", "", "", "00"] in txt
 
 
