@@ -4,9 +4,9 @@ page's CSS and its few lines of JavaScript (sortable tables)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.util
 from pathlib import Path
-
-import plotly
 
 from pipeline.contract import file_part
 from pipeline.outputs import replace_file
@@ -31,9 +31,18 @@ def write_atomic(target: Path, content: str | bytes) -> Path:
     return replace_file(target, lambda tmp: tmp.write_bytes(data))
 
 
+@functools.cache
+def plotly_data() -> Path:
+    """The installed plotly package's data folder (plotly.min.js, templates), found without importing plotly."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the plotly package (its plotly.min.js and templates) is not installed: run make setup")
+    return Path(spec.origin).parent / "package_data"
+
+
 def ensure_plotly_js(settings: Settings) -> Path:
     """The shared plotly.min.js, copied from the installed plotly package when missing or from another version."""
-    source = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
+    source = plotly_data() / PLOTLY_JS
     target = reports_dir(settings) / PLOTLY_JS
     content = source.read_bytes()
     if not target.exists() or target.stat().st_size != len(content) or target.read_bytes() != content:

@@ -1,17 +1,23 @@
-"""The page's charts (plotly, drawn by the shared plotly.min.js): the overall trend, one small panel per category,
-and the carriers' days to first scan. One colour per category, the same everywhere on the page, none of them the
-target line's red or the overall line's near-black."""
+"""The page's charts, drawn by the shared plotly.min.js: the overall trend, one small panel per category, and the
+carriers' days to first scan. One colour per category, the same everywhere on the page, none of them the target
+line's red or the overall line's near-black.
+
+Each figure is written as plotly.js JSON from plain dicts, as plotly's Python figure objects wrote it (their
+validation and copies cost a second a seller): traces with their keys in plotly's order (alphabetical, `type`
+last), the layout's in the order they were set, the `plotly_white` template first.
+"""
 
 from __future__ import annotations
 
 import colorsys
+import datetime as dt
+import decimal
+import functools
 import json
 import math
 from html import escape
 
-import plotly.graph_objects as go
-
-from pipeline.report.assets import FONT
+from pipeline.report.assets import FONT, plotly_data
 from pipeline.report.data import Figures
 from pipeline.report.html import LOW_VOLUME, pct
 
@@ -52,19 +58,55 @@ def category_colours(categories: list[str]) -> dict[str, str]:
     return colours
 
 
-def chart_div(fig: go.Figure, height: int, div_id: str, *, toolbar: bool = True) -> str:
+Figure = dict  # {"data": [trace, ...], "layout": {...}}: what plotly.js's newPlot takes
+
+
+@functools.cache
+def _template() -> dict:
+    """plotly's `plotly_white` template, as the installed package holds it."""
+    template = json.loads((plotly_data() / "templates" / "plotly_white.json").read_text())
+    return {"data": template["data"], "layout": template["layout"]}
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, dt.date):  # snapshot dates: plotly writes a date as its ISO text
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} in a chart's JSON")
+
+
+def to_json(value: object) -> str:
+    """JSON as plotly writes it into a page: compact, NaN and infinities as null, and <, > and / escaped so that no
+    text closes the page's script element."""
+    text = json.dumps(value, separators=(",", ":"), default=_json_value)
+    if "NaN" in text or "Infinity" in text:
+        text = json.dumps(json.loads(text, parse_constant=lambda _: None), separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("/", "\\u002f")
+
+
+def chart_div(fig: Figure, height: int, div_id: str, *, toolbar: bool = True) -> str:
     """The figure drawn by the shared plotly.js, as wide as its box and resized with it, in a div of a fixed id (a
     re-run writes the same page); `toolbar`: plotly's modebar (top right, so legends go below the plot); margins the
     figure set are kept."""
-    margin = fig.layout.margin
-    fig.update_layout(
-        height=height,
-        font={"family": FONT, "size": 12},
-        margin={"l": margin.l or 60, "r": margin.r or 20, "t": margin.t or 40, "b": margin.b or 40},
-    )
+    margin = fig["layout"].get("margin", {})
+    layout = {"template": _template(), **fig["layout"], "font": {"family": FONT, "size": 12}}
+    layout["margin"] = margin | {
+        side: margin.get(side) or n for side, n in (("l", 60), ("r", 20), ("t", 40), ("b", 40))
+    }
+    layout["height"] = height
     config = {"displaylogo": False, "responsive": True, "displayModeBar": "hover" if toolbar else False}
-    div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=config)
-    return f"<div class='chart'>{div}</div>"
+    script = (
+        f'if (document.getElementById("{div_id}")) {{                    Plotly.newPlot(                        '
+        f'"{div_id}",                        {to_json(fig["data"])},                        {to_json(layout)},'
+        f"                        {json.dumps(config)}                    )                }}"
+    )
+    return (
+        f"<div class='chart'><div style=\"height:{height}px; width:100%;\">                            "
+        f'<div id="{div_id}" class="plotly-graph-div" style="height:100%; width:100%;"></div>            <script>'
+        f"                window.PLOTLYENV=window.PLOTLYENV || {{}};                                {script};"
+        "            </script>        </div></div>"
+    )
 
 
 def _hover(name: str, window: int, r: dict) -> str:
@@ -97,12 +139,31 @@ def _series(figures: Figures, scope: str, value: str | None, window: int) -> lis
     ]
 
 
-def overall_figure(figures: Figures, target: float) -> go.Figure:
-    fig = go.Figure()
+def _ordered(props: dict) -> dict:
+    """Properties as plotly's figure objects wrote them: in name order (theirs too), None left out."""
+    return {k: _ordered(v) if isinstance(v, dict) else v for k, v in sorted(props.items()) if v is not None}
+
+
+def _trace(kind: str, **props: object) -> dict:
+    return _ordered(props) | {"type": kind}
+
+
+def _axes(y_range: list[float], days: int, **x: object) -> dict:
+    """Date ticks spaced by plotly for the drawn width (a phone gets fewer), so labels never overlap; over a short
+    history at most one tick a day (plotly would tick every 12 hours, each date written twice)."""
+    xaxis = {"type": "date", "tickformat": "%b %-d"} | ({"nticks": max(1, min(days - 1, 5))} if days < 15 else {})
+    return {
+        "xaxis": xaxis | {k: v for k, v in x.items() if v is not None},
+        "yaxis": {"tickformat": ".1%", "range": y_range, "fixedrange": False},
+    }
+
+
+def overall_figure(figures: Figures, target: float) -> Figure:
     y_range = axis_range(figures, target, figures.windows, categories=False)
     dates = sorted({r["snapshot_date"] for r in figures.trend})
-    fig.add_trace(
-        go.Scatter(
+    data = [
+        _trace(
+            "scatter",
             x=dates,
             y=[target] * len(dates),
             name=f"Target {pct(target)}",
@@ -110,11 +171,12 @@ def overall_figure(figures: Figures, target: float) -> go.Figure:
             line={"color": TARGET_COLOUR, "dash": "dash", "width": 2},
             hoverinfo="skip",
         )
-    )
+    ]
     for i, window in enumerate(sorted(figures.windows, reverse=True)):
         series = _series(figures, "overall", None, window)
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _trace(
+                "scatter",
                 x=[r["snapshot_date"] for r in series],
                 y=[r["vtr"] for r in series],
                 name=f"Overall, {window}-day",
@@ -125,9 +187,8 @@ def overall_figure(figures: Figures, target: float) -> go.Figure:
                 line={"color": OVERALL_COLOURS[min(i, 1)], "width": 2.5 if i == 0 else 1.5},
             )
         )
-    _axes(fig, y_range, len(dates))
-    fig.update_layout(legend=BELOW, hovermode="closest", margin={"t": 30})
-    return fig
+    layout = _axes(y_range, len(dates)) | {"legend": BELOW, "margin": {"t": 30}, "hovermode": "closest"}
+    return {"data": data, "layout": layout}
 
 
 def category_panels(figures: Figures, target: float, colours: dict[str, str], order: list[str]) -> str:
@@ -141,23 +202,24 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
     ranges = [axis_range(figures, target, [w], categories=True) for w in windows]
     panels = []
     for n, name in enumerate(order):
-        fig = go.Figure()
-        fig.add_trace(
-            go.Scatter(
+        data = [
+            _trace(
+                "scatter",
                 x=dates,
                 y=[target] * len(dates),
                 mode="lines",
                 hoverinfo="skip",
                 line={"color": TARGET_COLOUR, "dash": "dash", "width": 1.5},
             )
-        )
+        ]
         for w, y_range in zip(windows, ranges, strict=True):
             overall = _series(figures, "overall", None, w)
             series = _series(figures, "category", name, w)
             few = [r for r in series if r["packages_total"] < LOW_VOLUME]
             visible = w == windows[0]
-            fig.add_trace(
-                go.Scatter(
+            data.append(
+                _trace(
+                    "scatter",
                     x=[r["snapshot_date"] for r in overall],
                     y=[r["vtr"] for r in overall],
                     mode="lines",
@@ -167,8 +229,9 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
                     hovertemplate="%{text}<extra></extra>",
                 )
             )
-            fig.add_trace(
-                go.Scatter(
+            data.append(
+                _trace(
+                    "scatter",
                     x=[r["snapshot_date"] for r in series],
                     y=[None if r["packages_total"] < LOW_VOLUME else r["vtr"] for r in series],
                     mode="lines",
@@ -179,8 +242,9 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
                     connectgaps=False,
                 )
             )
-            fig.add_trace(
-                go.Scatter(
+            data.append(
+                _trace(
+                    "scatter",
                     x=[r["snapshot_date"] for r in few],
                     y=[max(r["vtr"], y_range[0]) for r in few],
                     mode="markers",
@@ -196,9 +260,13 @@ def category_panels(figures: Figures, target: float, colours: dict[str, str], or
                     hovertemplate="%{text}<extra></extra>",
                 )
             )
-        _axes(fig, ranges[0], len(dates))
-        fig.update_xaxes(range=[dates[0], dates[-1]] if dates else None)  # every panel the same dates
-        fig.update_layout(showlegend=False, hovermode="closest", margin={"t": 8, "l": 52, "r": 12, "b": 28})
+        # every panel the same dates
+        layout = _axes(ranges[0], len(dates), range=[dates[0], dates[-1]] if dates else None) | {
+            "margin": {"t": 8, "l": 52, "r": 12, "b": 28},
+            "showlegend": False,
+            "hovermode": "closest",
+        }
+        fig = {"data": data, "layout": layout}
         title = f"<h4 class='panel-title'><span class='swatch' style='background:{colours[name]}'></span>{escape(name)}"
         panels.append(
             f"<div class='panel'>{title}</h4>{chart_div(fig, PANEL_HEIGHT, f'panel-{n}', toolbar=False)}</div>"
@@ -229,48 +297,47 @@ def _line_key(colour: str, stroke: str) -> str:
     )
 
 
-def _axes(fig: go.Figure, y_range: list[float], days: int) -> None:
-    """Date ticks spaced by plotly for the drawn width (a phone gets fewer), so labels never overlap; over a short
-    history at most one tick a day (plotly would tick every 12 hours, each date written twice)."""
-    fig.update_xaxes(type="date", tickformat="%b %-d", nticks=max(1, min(days - 1, 5)) if days < 15 else None)
-    fig.update_yaxes(tickformat=".1%", range=y_range, fixedrange=False)
-
-
 def carrier_height(carriers: int) -> int:
     return 130 + 34 * carriers
 
 
-def carrier_scan_figure(carriers: list[dict]) -> go.Figure:
+def carrier_scan_figure(carriers: list[dict]) -> Figure:
     """Days from the ship date to the first physical scan, median and 90th percentile, per carrier: one row of bars
     per carrier (`carriers` in the table's order, top down), so its name reads across however narrow the chart."""
-    fig = go.Figure()
     names = [escape(r["carrier"]) for r in carriers]
-    for field, label, colour in (
-        ("median_days_to_first_scan", "median", "#3e4c59"),
-        ("p90_days_to_first_scan", "90th percentile", "#9aa5b1"),
-    ):
-        fig.add_trace(
-            go.Bar(
-                y=names,
-                x=[r[field] for r in carriers],
-                orientation="h",
-                name=label,
-                marker_color=colour,
-                text=[
-                    f"<b>{n}</b>: {label} {r[field] if r[field] is not None else '–'} days<br>"
-                    f"{r['packages_scanned']:,} of {r['packages_total']:,} packages scanned"
-                    for n, r in zip(names, carriers, strict=True)
-                ],
-                textposition="none",
-                hovertemplate="%{text}<extra></extra>",
-            )
+    data = [
+        _trace(
+            "bar",
+            y=names,
+            x=[r[field] for r in carriers],
+            orientation="h",
+            name=label,
+            marker={"color": colour},
+            text=[
+                f"<b>{n}</b>: {label} {r[field] if r[field] is not None else '–'} days<br>"
+                f"{r['packages_scanned']:,} of {r['packages_total']:,} packages scanned"
+                for n, r in zip(names, carriers, strict=True)
+            ],
+            textposition="none",
+            hovertemplate="%{text}<extra></extra>",
         )
-    for name, r in zip(names, carriers, strict=True):
-        if r["median_days_to_first_scan"] is None:
-            fig.add_annotation(
-                y=name, x=0, xanchor="left", showarrow=False, text="no scan that counts", font={"color": "#8a041a"}
-            )
-    fig.update_xaxes(title_text="days after the ship date", rangemode="tozero")
-    fig.update_yaxes(autorange="reversed", automargin=True)
-    fig.update_layout(barmode="group", legend=BELOW, margin={"t": 30, "l": 20})
-    return fig
+        for field, label, colour in (
+            ("median_days_to_first_scan", "median", "#3e4c59"),
+            ("p90_days_to_first_scan", "90th percentile", "#9aa5b1"),
+        )
+    ]
+    unscanned = [
+        _ordered({"y": name, "x": 0, "xanchor": "left", "showarrow": False, "text": "no scan that counts",
+                  "font": {"color": "#8a041a"}})
+        for name, r in zip(names, carriers, strict=True)
+        if r["median_days_to_first_scan"] is None
+    ]  # fmt: skip
+    layout = {
+        **({"annotations": unscanned} if unscanned else {}),
+        "xaxis": {"title": {"text": "days after the ship date"}, "rangemode": "tozero"},
+        "yaxis": {"autorange": "reversed", "automargin": True},
+        "legend": BELOW,
+        "margin": {"t": 30, "l": 20},
+        "barmode": "group",
+    }
+    return {"data": data, "layout": layout}

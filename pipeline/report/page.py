@@ -8,7 +8,6 @@ from html import escape
 from pathlib import Path
 
 import duckdb
-import plotly.io as pio
 
 from pipeline.fixfile import fix_file
 from pipeline.lake import LAKE
@@ -42,7 +41,6 @@ def write_reports(
     """The seller's report per account (marketplace) for `snapshot_date`, read from the lake's marts and raw layer
     through `con` (the seller's open lake connection); `stale`: its daily feeds with no file for the date."""
     con.execute(f"use {LAKE}")  # the published marts with their history, not the run's scratch copies
-    pio.templates.default = "plotly_white"  # set once: a template set on each figure is copied into it
     ensure_plotly_js(settings)
     written = []
     for marketplace in data.accounts(con, seller_id, snapshot_date):
