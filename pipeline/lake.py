@@ -161,6 +161,33 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     return con
 
 
+# each process's writer connection between sellers: pid -> (what it was opened with, the connection). A fork's
+# child never touches (not even closes) the connection it inherited: DuckDB's threads did not come with it
+_workers: dict[int, tuple[tuple, duckdb.DuckDBPyConnection]] = {}
+
+
+@contextlib.contextmanager
+def worker_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """This process's writer connection (`connect`), opened once and lent to one seller's work at a time: loading
+    the extensions and attaching the lake cost a small seller as much as its models (the next seller's build
+    replaces its scratch schemas first); work that raised closes it (its state unknown), as do other settings."""
+    key = (settings.catalog, settings.warehouse, settings.data_path, settings.lake_data_path,
+           settings.memory_limit, settings.threads, settings.temp_directory)  # fmt: skip
+    held = _workers.pop(os.getpid(), None)
+    if held and held[0] == key:
+        con = held[1]
+    else:
+        if held:
+            held[1].close()
+        con = connect(settings)
+    try:
+        yield con
+    except BaseException:
+        con.close()
+        raise
+    _workers[os.getpid()] = (key, con)
+
+
 def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool) -> None:
     # a lake records its data folder when it is made; a data_path given for an existing lake must match it
     data_path = settings.data_path

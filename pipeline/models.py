@@ -159,15 +159,16 @@ def _literal(text: str) -> str:
 def prepare_scratch(
     con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, start: dt.date, end: dt.date
 ) -> None:
-    """The scratch database of one seller's build: its raw rows (views on the lake), the settings and the run."""
-    con.execute(f"use {SCRATCH}")
-    for schema in ("raw", "config", *LAYERS):
-        con.execute(f"create schema if not exists {schema}")
-    for table in RAW_TABLES:  # one seller's files: the lake prunes the others' by partition
-        con.execute(
-            f"create or replace view raw.{table} as select * from {LAKE}.raw.{table} "
-            f"where seller_id = {_literal(seller_id)}"
-        )
+    """The scratch database of one seller's build: its raw rows (views on the lake), the settings and the run.
+    Whatever an earlier seller's build left in it (a worker's connection is reused) goes first."""
+    schemas = [
+        f"drop schema if exists {SCRATCH}.{s} cascade; create schema {SCRATCH}.{s}" for s in ("raw", "config", *LAYERS)
+    ]
+    views = [  # one seller's files: the lake prunes the others' by partition
+        f"create view raw.{table} as select * from {LAKE}.raw.{table} where seller_id = {_literal(seller_id)}"
+        for table in RAW_TABLES
+    ]
+    con.execute(";".join([f"use {SCRATCH}", *schemas, *views]))
     write_config(con, settings, start, end)
 
 

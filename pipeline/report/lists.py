@@ -15,6 +15,7 @@ from urllib.parse import quote
 import duckdb
 
 from pipeline.contract import REASONS
+from pipeline.lake import SCRATCH
 from pipeline.report import reasons
 from pipeline.report.assets import write_atomic
 from pipeline.report.data import Figures, rows
@@ -54,18 +55,19 @@ UPLOAD_HELP = (
 
 
 def load(con: duckdb.DuckDBPyConnection, figures: Figures) -> tuple[list[dict], list[dict]]:
-    """(measured invalid, to fix) of the account on D, in the published datasets' order."""
+    """(measured invalid, to fix) of the account on D, in the published datasets' order, from the run's scratch
+    copies of the marts (the rows it just published)."""
     where = "snapshot_date = ? and seller_id = ? and marketplace = ?"
     params = [figures.day, *figures.key]
     invalid = rows(
         con,
-        f"select * from marts.mart_invalid_packages where {where} order by promised_delivery_date,"
+        f"select * from {SCRATCH}.marts.mart_invalid_packages where {where} order by promised_delivery_date,"
         " order_id, tracking_number nulls first, package_id",
         params,
     )
     to_fix = rows(
         con,
-        f"select * from marts.mart_at_risk_packages where {where} order by fix_by_date, order_id,"
+        f"select * from {SCRATCH}.marts.mart_at_risk_packages where {where} order by fix_by_date, order_id,"
         " tracking_number nulls first, package_id",
         params,
     )
