@@ -39,7 +39,8 @@ SIZES = {
     "M": (1_000_000, 120, (45, 365)),
     "L": (5_000_000, 120, (45, 365)),
 }
-GROUPS = ("cold", "baseline", "warm", "history", "backfill", "dag", "demo", "scale")
+GROUPS = ("cold", "baseline", "warm", "history", "backfill", "dag", "demo", "scale", "small")
+OWN_DATA = ("scale", "small")  # scenarios with their own data sets, run only when named
 DEFAULT_GROUPS = {"L": ("cold", "baseline")}  # at L the target is the cold run's memory; --only all for the rest
 BACKFILL_DATES = 60
 
@@ -90,12 +91,14 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - started
 with open(result, "w") as f:
-    json.dump({"wall_s": wall, "maxrss_kib": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}, f)
+    json.dump({"wall_s": wall, "maxrss_kib": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status),
+               "cpu_s": usage.ru_utime + usage.ru_stime}, f)
 """
 
 
-def measure(cmd: list, log_file: Path) -> tuple[float, float, int]:
-    """Run cmd as a child process; its wall time (s), its own peak RSS (MiB) and exit code. Output goes to log_file."""
+def measure(cmd: list, log_file: Path) -> tuple[float, float, int, float]:
+    """Run cmd as a child process; its wall time (s), its own peak RSS (MiB), exit code and CPU time (user + system,
+    its children's included, s). Output goes to log_file."""
     result = log_file.with_suffix(".measure.json")
     with open(log_file, "ab") as out:
         out.write(("$ " + " ".join(map(str, cmd)) + "\n").encode())
@@ -108,15 +111,20 @@ def measure(cmd: list, log_file: Path) -> tuple[float, float, int]:
         )
     m = json.loads(result.read_text())
     result.unlink()
-    return m["wall_s"], m["maxrss_kib"] / 1024, m["code"]  # ru_maxrss is in KiB on Linux
+    return m["wall_s"], m["maxrss_kib"] / 1024, m["code"], m["cpu_s"]  # ru_maxrss is in KiB on Linux
 
 
-def run_checked(cmd: list[str], log_file: Path, what: str) -> tuple[float, float]:
-    wall, rss, code = measure(cmd, log_file)
+def run_timed(cmd: list, log_file: Path, what: str) -> tuple[float, float, float]:
+    """measure, and a BenchError when the command failed; (wall s, peak RSS MiB, CPU s)."""
+    wall, rss, code, cpu = measure(cmd, log_file)
     if code != 0:
         tail = log_file.read_text(errors="replace").splitlines()[-15:]
         raise BenchError(f"{what} failed (exit {code}); last lines of {log_file}:\n" + "\n".join(tail))
-    return wall, rss
+    return wall, rss, cpu
+
+
+def run_checked(cmd: list, log_file: Path, what: str) -> tuple[float, float]:
+    return run_timed(cmd, log_file, what)[:2]
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -315,6 +323,7 @@ class Bench:
         self.cold_output = None
         self.warm_snapshot = None  # D's vtr_snapshots of the last warm run
         self.scale = None  # the scale scenario's result (benchmarks/scale.py)
+        self.small = None  # the small scenario's result (benchmarks/small.py)
 
     def scenario(self, name: str, what: str) -> Scenario:
         return self.scenarios.setdefault(name, Scenario(name, what))
@@ -545,8 +554,12 @@ class Bench:
                 self.args.seed,
                 log,
             )
-            if groups == ["scale"]:
-                return
+        if "small" in groups:  # its own data (many small sellers): benchmarks/small.py
+            import small
+
+            self.small = small.run(self, self.args.small_sellers, run_timed, write_settings, log)
+        if not set(groups) - set(OWN_DATA):
+            return
         self.landing = dataset(
             self.args.data_dir, self.size, self.packages, self.days, self.args.seed, self.args.split_share
         )
@@ -703,6 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         "its rows differ from the product's then",
     )
     parser.add_argument("--scale-sellers", type=int, default=8, help="scale: sellers (packages: --packages, 125000)")
+    parser.add_argument("--small-sellers", type=int, default=100, help="small: sellers of 200 packages")
     parser.add_argument("--packages", type=int, help="override the size's package count")
     parser.add_argument("--days", type=int, help="override the size's number of days")
     parser.add_argument("--data-dir", type=Path, default=HERE / "data", help="cache of generated data")
@@ -713,9 +727,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.only in (None, ""):
-        groups = list(DEFAULT_GROUPS.get(args.size, [g for g in GROUPS if g not in ("demo", "scale")]))
+        groups = list(DEFAULT_GROUPS.get(args.size, [g for g in GROUPS if g not in ("demo", *OWN_DATA)]))
     elif args.only == "all":
-        groups = [g for g in GROUPS if g not in ("demo", "scale")]
+        groups = [g for g in GROUPS if g not in ("demo", *OWN_DATA)]
     else:
         groups = [g.strip() for g in args.only.split(",") if g.strip()]
         unknown = set(groups) - set(GROUPS)
@@ -765,6 +779,7 @@ def main(argv: list[str] | None = None) -> int:
         "error": error,
         "problems": bench.problems,
         "scale": bench.scale,
+        "small": bench.small,
     }
     result_file.write_text(json.dumps(result, indent=2, default=str))
 
@@ -775,6 +790,10 @@ def main(argv: list[str] | None = None) -> int:
         import scale
 
         print("\n" + "\n".join(scale.render(bench.scale)))
+    if bench.small:
+        import small
+
+        print("\n" + "\n".join(small.render(bench.small)))
     print()
     mismatches = [c for c in bench.checks if not c["match"]]
     for c in bench.checks:

@@ -161,31 +161,53 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     return con
 
 
-# each process's writer connection between sellers: pid -> (what it was opened with, the connection). A fork's
-# child never touches (not even closes) the connection it inherited: DuckDB's threads did not come with it
-_workers: dict[int, tuple[tuple, duckdb.DuckDBPyConnection]] = {}
+# each process's writer connection between sellers: pid -> (the settings it was opened with, a read-only descriptor
+# of its SQLite catalog file, the connection). A fork's child never touches (not even closes) what it inherited:
+# DuckDB's threads did not come with it
+_workers: dict[int, tuple[tuple, int | None, duckdb.DuckDBPyConnection]] = {}
+
+
+def _opened_with(settings: Settings) -> tuple:
+    return (settings.catalog, settings.warehouse, settings.data_path, settings.lake_data_path, settings.memory_limit,
+            settings.threads, settings.temp_directory)  # fmt: skip
+
+
+def _same_file(fd: int | None, path: Path) -> bool:
+    """The open descriptor is still the file at path (it pins its inode: a new file never gets the same number)."""
+    try:
+        held, now = os.fstat(fd), os.stat(path)
+    except (OSError, TypeError):
+        return False
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
 
 
 @contextlib.contextmanager
 def worker_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """This process's writer connection (`connect`), opened once and lent to one seller's work at a time: loading
     the extensions and attaching the lake cost a small seller as much as its models (the next seller's build
-    replaces its scratch schemas first); work that raised closes it (its state unknown), as do other settings."""
-    key = (settings.catalog, settings.warehouse, settings.data_path, settings.lake_data_path,
-           settings.memory_limit, settings.threads, settings.temp_directory)  # fmt: skip
+    replaces its scratch schemas first). Work that raised closes it (its state unknown), as do other settings or a
+    SQLite catalog file replaced since (a warehouse moved aside and made anew)."""
     held = _workers.pop(os.getpid(), None)
-    if held and held[0] == key:
-        con = held[1]
+    if held and held[0] == _opened_with(settings) and (settings.catalog or _same_file(held[1], settings.warehouse)):
+        fd, con = held[1:]
     else:
         if held:
-            held[1].close()
+            _close_worker(*held[1:])
         con = connect(settings)
+        fd = None if settings.catalog else os.open(settings.warehouse, os.O_RDONLY)
     try:
         yield con
     except BaseException:
-        con.close()
+        _close_worker(fd, con)
         raise
-    _workers[os.getpid()] = (key, con)
+    if _workers.setdefault(os.getpid(), (_opened_with(settings), fd, con))[2] is not con:
+        _close_worker(fd, con)  # another thread's seller put its connection back first: one is kept
+
+
+def _close_worker(fd: int | None, con: duckdb.DuckDBPyConnection) -> None:
+    con.close()
+    if fd is not None:  # after the connection: closing a descriptor drops the process's POSIX locks on that file
+        os.close(fd)
 
 
 def _attach(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool) -> None:
