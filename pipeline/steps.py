@@ -153,36 +153,37 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
 
     settings = load_settings(plan["config"])
     start, end = _dates(plan)
-    with lake.seller_lock(settings, seller_id), lake.worker_connection(settings) as con:
-        files = ingest_seller(con, settings, seller_id)
-        found: list = []
-        build_models(
-            con,
-            settings,
-            seller_id,
-            start,
-            end,
-            keep=SUMMARY_TABLES,
-            on_built=lambda model: found.extend(check_model(con, model)),
-        )
-        checks = [c for c in found + run_assertions(con, settings, start, end) if not c.passed]
-        result = {
-            "seller_id": seller_id,
-            **_figures(con, seller_id, end),
-            "stale": stale or [],
-            "files": [vars(f) | {"status": f.status.value} for f in files if f.status is not FileStatus.UNCHANGED],
-            "failed_checks": [c.describe() for c in checks if c.level is CheckLevel.FAIL],
-            "warnings": [c.describe() for c in checks if c.level is CheckLevel.WARN],
-            "quality_files": [list(row) for c in checks if c.name == "raw_files_many_rejects" for row in c.sample],
-            "incomplete": [f.file for f in files if f.status is FileStatus.FAILED],
-            "published": False,
-        }
-        if not result["failed_checks"]:
-            publish_marts(con, settings, seller_id, start, end, full_rebuild=plan["full_rebuild"])
-            result["files_written"] = len(outputs.publish(con, settings, seller_id, start, end))
-            result["fix_files"] = [str(p) for p in write_fix_files(con, settings, seller_id, end)]
-            result["reports"] = [str(p) for p in write_reports(con, settings, seller_id, end, stale or [])]
-            result["published"] = True
+    with lake.seller_lock(settings, seller_id):  # noqa: SIM117 - nested, the body keeps its lines (fewer conflicts)
+        with lake.worker_connection(settings) as con:
+            files = ingest_seller(con, settings, seller_id)
+            found: list = []
+            build_models(
+                con,
+                settings,
+                seller_id,
+                start,
+                end,
+                keep=SUMMARY_TABLES,
+                on_built=lambda model: found.extend(check_model(con, model)),
+            )
+            checks = [c for c in found + run_assertions(con, settings, start, end) if not c.passed]
+            result = {
+                "seller_id": seller_id,
+                **_figures(con, seller_id, end),
+                "stale": stale or [],
+                "files": [vars(f) | {"status": f.status.value} for f in files if f.status is not FileStatus.UNCHANGED],
+                "failed_checks": [c.describe() for c in checks if c.level is CheckLevel.FAIL],
+                "warnings": [c.describe() for c in checks if c.level is CheckLevel.WARN],
+                "quality_files": [list(row) for c in checks if c.name == "raw_files_many_rejects" for row in c.sample],
+                "incomplete": [f.file for f in files if f.status is FileStatus.FAILED],
+                "published": False,
+            }
+            if not result["failed_checks"]:
+                publish_marts(con, settings, seller_id, start, end, full_rebuild=plan["full_rebuild"])
+                result["files_written"] = len(outputs.publish(con, settings, seller_id, start, end))
+                result["fix_files"] = [str(p) for p in write_fix_files(con, settings, seller_id, end)]
+                result["reports"] = [str(p) for p in write_reports(con, settings, seller_id, end, stale or [])]
+                result["published"] = True
     log.info("%s: %s", seller_id, "published" if result["published"] else "NOT published (a check failed)")
     return result
 
