@@ -10,7 +10,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import models
+from pipeline import lake, models
 from pipeline.lake import connect
 from pipeline.models import build_models, load_models
 from pipeline.outputs import DATASETS, partition_file
@@ -348,3 +348,25 @@ def test_a_failed_write_keeps_the_old_partition_and_leaves_no_temporary_file(pro
     assert summary.failures() == ["acme: OSError: disk full"]  # the run ends failed, saying why
     assert output_files(project) == before
     assert not [p for p in settings.output.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_seller_after_another_in_one_process_publishes_what_it_publishes_alone(project, monkeypatch):
+    """A worker process lends its lake connection to one seller after another: nothing of the first seller's build
+    reaches the second's files or report, whichever comes first."""
+    drop_sample(project)
+    project.add_seller("zeta")
+    project.drop("zeta", "orders", "orders.txt", orders_tsv(("Z1", "Z1-1", "TOY1", IN_BOTH)))
+    project.drop("zeta", "confirmations", "conf.txt", confirmations_tsv(("Z1", "Z1-1", SHIPPED, "UPS", "", "TZ1")))
+    settings = project.settings()
+    run(settings, D)  # acme, then zeta on the connection acme's chain used
+
+    def published() -> dict[str, bytes]:
+        files = [p for p in settings.output.rglob("*") if p.is_file() and "index.html" not in p.name]
+        return {p.relative_to(settings.output).as_posix(): p.read_bytes() for p in files}
+
+    together = published()
+    assert any("zeta" in name for name in together) and any("acme" in name for name in together)
+    for seller in ("zeta", "acme"):
+        monkeypatch.setattr(lake, "_workers", {})  # as a fresh process: a connection of its own
+        run(settings, D, sellers=[seller])
+        assert published() == together
