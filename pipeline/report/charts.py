@@ -3,8 +3,9 @@ carriers' days to first scan. One colour per category, the same everywhere on th
 line's red or the overall line's near-black.
 
 Each figure is written as plotly.js JSON from plain dicts, as plotly's Python figure objects wrote it (their
-validation and copies cost a second a seller): traces with their keys in plotly's order (alphabetical, `type`
-last), the layout's in the order they were set, the `plotly_white` template first.
+validation and copies cost a second a seller), byte for byte: traces with their keys in plotly's order (by name,
+`type` last), the layout's as plotly's updates left them (within one update, nested settings before plain values),
+the `plotly_white` template first.
 """
 
 from __future__ import annotations
