@@ -82,6 +82,8 @@ class Settings:
     alert_urls: tuple[str, ...] = ()
     alert_connection_ids: tuple[str, ...] = ()
     min_alert_packages: int = 1
+    alert_timeout_seconds: int = 30
+    alert_max_attempts: int = 3
     wait_for_files_minutes: int = 360
     task_timeout_minutes: int = 120
     run_timeout_minutes: int = 720
@@ -161,7 +163,11 @@ _SCHEMA: dict = {
     "ingest": {"settle_seconds": (int, 60, Range(0, DAY_SECONDS))},
     "carrier_aliases": (dict, {}),
     "alerts": (list, []),
-    "alert_policy": {"min_packages": (int, 1, Range(0, 10**9))},
+    "alert_policy": {
+        "min_packages": (int, 1, Range(0, 10**9)),
+        "timeout_seconds": (int, 30, Range(1, 600)),
+        "max_attempts": (int, 3, Range(1, 20)),
+    },
     "schedule": {
         "wait_for_files_minutes": (int, 360, Range(0, 7 * 24 * 60)),
         "task_timeout_minutes": (int, 120, Range(1, 7 * 24 * 60)),
@@ -312,6 +318,8 @@ def load_settings(path: str | os.PathLike | None = None, *, require_landing: boo
         alert_urls=tuple(urls),
         alert_connection_ids=tuple(conn_ids),
         min_alert_packages=v["alert_policy"]["min_packages"],
+        alert_timeout_seconds=v["alert_policy"]["timeout_seconds"],
+        alert_max_attempts=v["alert_policy"]["max_attempts"],
         wait_for_files_minutes=v["schedule"]["wait_for_files_minutes"],
         task_timeout_minutes=v["schedule"]["task_timeout_minutes"],
         run_timeout_minutes=v["schedule"]["run_timeout_minutes"],

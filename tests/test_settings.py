@@ -17,6 +17,7 @@ def test_a_file_holding_only_paths_gets_every_default(project):
     assert (s.target, s.lag_days, s.windows, s.scan_grace_days) == (0.95, 14, (7, 30), 2)
     assert s.integrated_carriers == DEFAULT_CARRIERS
     assert (s.carrier_aliases, s.alert_urls, s.wait_for_files_minutes) == ({}, (), 360)
+    assert (s.alert_timeout_seconds, s.alert_max_attempts) == (30, 3)
     assert s.seller_ids() == ["acme"]
 
 
@@ -77,6 +78,10 @@ BAD = {
     "target not a number": ("[metric]\ntarget = nan\n", "'metric.target' must be above 0 and at most 1, got nan"),
     "negative settle time": ("[ingest]\nsettle_seconds = -1\n", "'ingest.settle_seconds' must be between 0"),
     "settle time over a day": ("[ingest]\nsettle_seconds = 86401\n", "'ingest.settle_seconds'"),
+    "no alert deadline": ("[alert_policy]\ntimeout_seconds = 0\n", "alert_policy.timeout_seconds"),
+    "an hour's alert deadline": ("[alert_policy]\ntimeout_seconds = 3600\n", "alert_policy.timeout_seconds"),
+    "no alert attempt": ("[alert_policy]\nmax_attempts = 0\n", "alert_policy.max_attempts"),
+    "a hundred alert attempts": ("[alert_policy]\nmax_attempts = 100\n", "alert_policy.max_attempts"),
 }
 REPLACES_PATHS = ("missing landing folder", "seller without folder", "seller name leading outside")
 
