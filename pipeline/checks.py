@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.alerts.planning import QUALITY_KEY_TEMPLATE
 from pipeline.contract import CheckLevel
 from pipeline.lake import SCRATCH
 from pipeline.models import Model, sql_params
@@ -80,6 +81,7 @@ def run_assertions(
         "end_date": end,
         "max_reject_share": settings.max_reject_share,
         "min_rejected_rows": settings.min_rejected_rows,
+        "quality_alert_key": QUALITY_KEY_TEMPLATE,
     }
     results = []
     for path in sorted(CHECKS_DIR.glob("*.sql")):

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import steps
+from pipeline.lake import WarehouseError
 from pipeline.settings import Settings, load_settings
 from pipeline.summary import RunSummary
 
@@ -42,6 +43,8 @@ def run(
         "full_rebuild": full_rebuild,
     }
     plan = steps.plan(config, params, notify=notify)
+    dates = plan["start"] if plan["start"] == plan["end"] else f"{plan['start']} .. {plan['end']}"
+    run_id = f"vtr run {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}"  # one run-failed notification per run
     results = []
     for seller in plan["sellers"]:
         stale = steps.wait_for_files(plan, seller)[1]["stale"]
@@ -49,13 +52,15 @@ def run(
             result = steps.run_seller(plan, seller, stale)
         except (duckdb.Error, OSError) as exc:  # this seller's chain broke: the others still publish
             log.error("%s: %s", seller, str(exc).splitlines()[0])
-            result = {"seller_id": seller, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
+            result = {"seller_id": seller, "error": steps.one_line(exc)}
+        except WarehouseError as exc:  # no seller can run: tell the channels (once per date), then say it in one line
+            steps.notify_run_failed(config, "run_seller", exc, run_id, dates)
+            raise
         results.append({"stale": stale} | result)
     summary = steps.finish(plan, results)
     failures = summary.failures()
     if failures:
-        dates = plan["start"] if plan["start"] == plan["end"] else f"{plan['start']} .. {plan['end']}"
-        steps.notify_run_failed(config, "run_seller", "; ".join(failures), "vtr run", dates)
+        steps.notify_run_failed(config, "run_seller", "; ".join(failures), run_id, dates)
     return summary
 
 

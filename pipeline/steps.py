@@ -193,8 +193,11 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
 
 def finish(plan: dict, results: list[dict]) -> RunSummary:
     """After every seller's chain: the run's notifications (VTR, early warning and stale feeds for its last date
-    when it notifies; data-quality warnings always) and its summary. A channel that is down fails nothing. Each
-    result carries its seller's stale feeds (`stale`, from wait_for_files)."""
+    when it notifies; data-quality warnings always) and its summary. A channel that is down fails nothing; a
+    warehouse that cannot be opened costs the notifications that read it, and the summary says so. Each result
+    carries its seller's stale feeds (`stale`, from wait_for_files)."""
+    import duckdb
+
     from pipeline import alerts, lake
     from pipeline.ingest.files import landing_not_read
 
@@ -213,45 +216,71 @@ def finish(plan: dict, results: list[dict]) -> RunSummary:
     )
     published = [r["seller_id"] for r in summary.sellers if r.get("published")]
     planned = alerts.plan_quality_warnings([f for r in summary.sellers for f in r.get("quality_files", [])])
-    con = lake.connect(settings)
+    con, unavailable = None, None
     try:
+        con = lake.connect(settings)
         if plan["notify"] and published:  # figures only of sellers that published them
             incomplete = {r["seller_id"]: r["incomplete"] for r in summary.sellers if r.get("incomplete")}
             planned += alerts.plan_vtr_alerts(
                 con, settings, end, published, summary.stale, incomplete
             ) + alerts.plan_early_warnings(con, settings, end, published)
+    except (lake.WarehouseError, duckdb.Error) as exc:  # told without the warehouse: what needs no mart still goes
+        unavailable = one_line(exc)
+        log.warning("the warehouse is unavailable: no VTR alert or early warning (%s)", unavailable)
+        if con is not None:
+            con.close()
+            con = None
+    try:
         if plan["notify"]:
             planned += alerts.plan_stale_feed_alerts(settings, end, summary.stale)
-        deliveries = alerts.send(con, settings, planned)
+        deliveries = alerts.send(con, settings, planned, log_unavailable=unavailable)
     finally:
-        con.close()
+        if con is not None:
+            con.close()
     if any(r.get("reports") for r in summary.sellers):
         from pipeline.report import write_index
 
         summary.index = str(write_index(settings))
     summary.alerts_sent = sum(d.status == "sent" for d in deliveries)
-    summary.alerts_failed = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status == "failed"]
+    summary.alerts_failed = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status in RETRIED]
+    summary.alerts_undelivered = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status == GAVE_UP]
+    summary.alert_log_unavailable = deliveries.log_unavailable or unavailable
     if planned and not deliveries:
         log.info("nothing new to notify: %d notification(s) planned, none configured or all sent before", len(planned))
     return summary
 
 
+RETRIED = ("failed", "unknown")  # delivery statuses a re-run of the date tries again
+GAVE_UP = "undelivered"
+
+
+def one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}"
+
+
 def notify_run_failed(config: str, step: str, error: object, run: str, dates: str) -> None:
-    """Tell the channels which run and step failed and why; never raises (it runs while something else failed)."""
+    """Tell the channels which run and step failed and why, once per run; while the warehouse cannot be opened,
+    once per date(s), remembered in a file under paths.output. Never raises (it runs while something else failed)."""
+    import duckdb
+
     from pipeline import alerts, lake
 
     try:
         settings = load_settings(config)
-        failure = alerts.run_failed_alert(run, step, error, dates)
-        con = lake.connect(settings, read_only=False)
-    except Exception as exc:  # noqa: BLE001 - the warehouse is unreachable: still tell people, without a log row
-        log.warning("run-failed notification without the alert log (%s)", type(exc).__name__)
-        try:
-            alerts.send(None, load_settings(config), [failure])
-        except Exception:  # noqa: BLE001
-            log.exception("could not send the run-failed notification")
+    except Exception:  # noqa: BLE001 - no settings, no channels to tell
+        log.exception("could not send the run-failed notification: the settings cannot be read")
         return
+    con, unavailable = None, None
     try:
-        alerts.send(con, settings, [failure])
+        con = lake.connect(settings)
+    except (lake.WarehouseError, duckdb.Error) as exc:
+        unavailable = one_line(exc)
+        log.info("run-failed notification without the warehouse (%s)", unavailable)
+    try:
+        failure = alerts.run_failed_alert(run, step, error, dates, warehouse_down=con is None)
+        alerts.send(con, settings, [failure], log_unavailable=unavailable)
+    except Exception:  # noqa: BLE001
+        log.exception("could not send the run-failed notification")
     finally:
-        con.close()
+        if con is not None:
+            con.close()

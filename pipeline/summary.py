@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipeline.alerts.ledger import FALLBACK_FILE
 from pipeline.contract import FileStatus
 from pipeline.formatting import percent
 from pipeline.ingest.files import shown
@@ -20,7 +21,9 @@ class RunSummary:
     sellers: list[dict] = field(default_factory=list)  # each seller's result (steps.run_seller)
     stale: dict[str, list[str]] = field(default_factory=dict)  # seller -> daily feeds with no file for the day
     alerts_sent: int = 0
-    alerts_failed: list[str] = field(default_factory=list)  # "alert -> channel: error", never a URL
+    alerts_failed: list[str] = field(default_factory=list)  # "alert -> channel: error", never a URL: a re-run retries
+    alerts_undelivered: list[str] = field(default_factory=list)  # sent max_attempts times unconfirmed: given up
+    alert_log_unavailable: str | None = None  # why the lake's alert log could not be used (a file under output was)
     index: str | None = None  # <output>/reports/index.html, when the run wrote a report
     not_read: list[str] = field(default_factory=list)  # landing folder entries that are not sellers' folders, and why
 
@@ -81,6 +84,8 @@ class RunSummary:
             "stale_feeds": self.stale,
             "alerts_sent": self.alerts_sent,
             "alerts_not_delivered": len(self.alerts_failed),
+            "alerts_undelivered": len(self.alerts_undelivered),
+            "alert_log_unavailable": self.alert_log_unavailable,
             "warnings": [f"{s['seller_id']}: {w.split(':')[0]}" for s in self.sellers for w in s.get("warnings", [])],
             "failures": self.failures(),
         }
@@ -119,9 +124,20 @@ class RunSummary:
                 lines.append(f"outputs of {s['seller_id']} published from the files that loaded: INCOMPLETE")
         lines.append(
             f"alerts: {self.alerts_sent} sent"
-            + (f", {len(self.alerts_failed)} not delivered (retried on the next run)" if self.alerts_failed else "")
+            + (f", {len(self.alerts_failed)} not delivered (tried again on a re-run)" if self.alerts_failed else "")
+            + (
+                f", {len(self.alerts_undelivered)} UNDELIVERED (sent the most times allowed without a confirmation)"
+                if self.alerts_undelivered
+                else ""
+            )
         )
         lines += [f"  not delivered: {d}" for d in self.alerts_failed]
+        lines += [f"  undelivered: {d}" for d in self.alerts_undelivered]
+        if self.alert_log_unavailable:
+            lines.append(
+                f"alert log UNAVAILABLE ({self.alert_log_unavailable}): what was sent is remembered in"
+                f" {FALLBACK_FILE} under the outputs instead"
+            )
         lines += ["", "verdict per account (the worst of its overall and category VTRs, every window):"]
         for v in self.verdicts():
             lines.append(f"{v['seller_id']:<14} {v['marketplace']:<14} {v['text']}")

@@ -18,6 +18,17 @@ from pipeline.settings import Settings
 MAX_ERROR_CHARS = 2000
 
 
+def alert_key(kind: str, seller_id: str | None, marketplace: str | None, snapshot_date, detail: str = "") -> str:
+    """A notification's stable id, the one place its layout is written: `kind|seller|marketplace|date[|detail]`,
+    "-" for a part that does not apply. The alert log is keyed by it; receivers see it (delivery.py)."""
+    parts = [kind, seller_id or "-", marketplace or "-", str(snapshot_date or "-")]
+    return "|".join(parts + ([detail] if detail else []))
+
+
+# the data-quality warnings' keys as a DuckDB format() template, for the check that reads them back from the alert log
+QUALITY_KEY_TEMPLATE = alert_key("data_quality", "{}", None, None, "{}")
+
+
 @dataclass(frozen=True)
 class Alert:
     kind: str  # vtr, early_warning, stale_feed, data_quality, run_failed
@@ -27,14 +38,12 @@ class Alert:
     title: str
     body: str
     notify_type: str = "warning"  # Apprise's info, success, warning or failure
-    detail: str = ""  # extra key part (run_failed: run/step; data_quality: the file's sha256)
-    once: bool = True  # False: send every time (a failure callback is a new event each time)
+    detail: str = ""  # extra key part (run_failed: the run; data_quality: the file's sha256)
 
     @property
     def key(self) -> str:
-        """Stable identity: kind, seller, marketplace, snapshot date (what "already sent" is checked against)."""
-        parts = [self.kind, self.seller_id or "-", self.marketplace or "-", str(self.snapshot_date or "-")]
-        return "|".join(parts + ([self.detail] if self.detail else []))
+        """Kind, seller, marketplace, snapshot date (what "already sent" is checked against)."""
+        return alert_key(self.kind, self.seller_id, self.marketplace, self.snapshot_date, self.detail)
 
 
 def _as_date(value: dt.date | str) -> dt.date:
@@ -206,12 +215,15 @@ def plan_quality_warnings(rows: list[list]) -> list[Alert]:
     return alerts
 
 
-def run_failed_alert(run: str, step: str, error: object, dates: str) -> Alert:
+def run_failed_alert(run: str, step: str, error: object, dates: str, *, warehouse_down: bool = False) -> Alert:
     """A failed run: its step, the snapshot date(s) asked for ("2026-11-20" or "2026-11-01 .. 2026-11-20") and the
-    error (secrets are scrubbed when sent). Sent every time: each failure is a new event."""
+    error (secrets are scrubbed when sent). One per run; while the warehouse cannot be opened or written
+    (`warehouse_down`), one per date(s) whatever the run, so retries of a run that cannot reach it send it once."""
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
     text = text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " ..."
     body = f"Run {run}: step {step} failed for {dates}.\nError: {text}"
+    if warehouse_down:
+        body += "\nThe warehouse could not be opened or written: this notice is sent once for these dates."
     return Alert(
         "run_failed",
         None,
@@ -220,6 +232,5 @@ def run_failed_alert(run: str, step: str, error: object, dates: str) -> Alert:
         f"VTR run failed: {run} / {step} for {dates}",
         body,
         notify_type="failure",
-        detail=f"{run}/{step}",
-        once=False,
+        detail=f"{dates} warehouse unavailable" if warehouse_down else run,
     )
