@@ -97,7 +97,7 @@ def resolve_sellers(settings, requested: list[str] | None) -> list[str]:
     sellers = sorted(requested or known)
     unknown = sorted(set(sellers) - set(known))
     if unknown:
-        raise PlanError(f"unknown seller(s) {unknown}; landing folders: {known}")
+        raise PlanError(f"sellers: unknown seller(s) {unknown}; landing folders: {known}")
     return sellers
 
 

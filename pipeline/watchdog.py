@@ -32,6 +32,9 @@ _pipe: int | None = None  # in a child: the write end of its pipe to the parent
 class DeadlineExceeded(Exception):
     """The work did not finish in time and was killed; the message is one line naming it and the deadline."""
 
+    def __init__(self, what: str, seconds: float):
+        super().__init__(f"{what}: not finished within {_duration(seconds)}; stopped")
+
 
 class ChildDied(Exception):
     """The child ended without an answer (killed from outside, out of memory)."""
@@ -120,7 +123,7 @@ def call(
         while answer is None:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise DeadlineExceeded(f"{what or name}: not finished within {_duration(seconds)}; stopped")
+                raise DeadlineExceeded(what or name, seconds)
             ready, _, _ = select.select([read], [], [], left)
             if not ready:
                 continue
