@@ -68,7 +68,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the statements that open the warehouse in another DuckDB client, and exit",
     )
-    command("maintain", "merge small files, expire snapshots past the retention, delete unused files")
+    command(
+        "maintain",
+        "merge small files, expire snapshots past the retention, delete unused files and killed writers' leftovers",
+    )
     p = sub.add_parser("demo", help="make a sample data set, run the pipeline over weeks of it, show the outputs")
     p.add_argument("--dir", default="demo", help="folder for the demo's data and outputs (default: ./demo)")
     p.add_argument("--packages", type=int, default=20_000, help="about how many packages to generate")
@@ -170,7 +173,8 @@ def _maintain(settings, args) -> int:
     done = maintain(settings)
     print(
         f"data files: {done['before']['data_files']} -> {done['after']['data_files']}; snapshots:"
-        f" {done['before']['snapshots']} -> {done['after']['snapshots']} (expired before {done['expired_before']})"
+        f" {done['before']['snapshots']} -> {done['after']['snapshots']} (expired before {done['expired_before']});"
+        f" temporary files left by killed writers removed: {done['temporary_files_removed']}"
     )
     return 0
 

@@ -1,13 +1,15 @@
 """Lake maintenance (`vtr maintain`, and the DAG `vtr_maintenance`): merge the small files every run adds, expire
 snapshots older than `[warehouse] retention_days`, and delete the files no kept snapshot reads. Readers go on: a
-session reads the snapshot it started on, and only files of snapshots past the retention are deleted."""
+session reads the snapshot it started on, and only files of snapshots past the retention are deleted. Under the
+outputs, the temporary files a killed writer left (pipeline/outputs.py's own names) go after a day; the lake's data
+path is DuckLake's to clean (its orphaned files, below)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 
-from pipeline import lake
+from pipeline import lake, outputs
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,6 +20,9 @@ def maintain(settings: Settings, now: dt.datetime | None = None) -> dict:
     returns the live data files and snapshots before and after."""
     now = now or dt.datetime.now(dt.UTC)
     horizon = now - dt.timedelta(days=settings.retention_days)
+    leftovers = outputs.remove_temporary_files(settings.output, now - dt.timedelta(days=1))
+    for path in leftovers:
+        log.info("maintenance: removed %s, a killed writer's temporary file", path)
     steps = [
         ("merge small files", "call ducklake_merge_adjacent_files('lake')", []),
         ("expire old snapshots", "call ducklake_expire_snapshots('lake', older_than => ?)", [horizon]),
@@ -39,7 +44,12 @@ def maintain(settings: Settings, now: dt.datetime | None = None) -> dict:
         after = _counts(con)
     finally:
         con.close()
-    return {"before": before, "after": after, "expired_before": horizon.isoformat(timespec="seconds")}
+    return {
+        "before": before,
+        "after": after,
+        "expired_before": horizon.isoformat(timespec="seconds"),
+        "temporary_files_removed": len(leftovers),
+    }
 
 
 def _counts(con) -> dict:

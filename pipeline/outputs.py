@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +97,10 @@ def _replace(target: Path, table) -> Path:
     return replace_file(target, lambda tmp: pq.write_table(table, tmp))
 
 
+# replace_file's temporary names: ".<target name>." + mkstemp's 8 random characters + ".tmp" (a reader skips them)
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
 def replace_file(target: Path, write: Callable[[Path], object]) -> Path:
     """Write `target` through `write(temporary path)` beside it, then move it into place: a reader sees the old file
     or the new, never half; writers of one file at once (the reports' index) each use their own temporary file."""
@@ -110,3 +115,17 @@ def replace_file(target: Path, write: Callable[[Path], object]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)  # a failed write leaves the old file and no half file behind
     return target
+
+
+def remove_temporary_files(folder: Path, older_than: dt.datetime) -> list[Path]:
+    """Delete the temporary files of `replace_file` under `folder` last written before `older_than` (a killed
+    writer's; a running writer's are younger); returns them. Nothing else is touched."""
+    removed = []
+    for path in folder.rglob("*.tmp") if folder.is_dir() else ():
+        try:
+            if _TEMPORARY.fullmatch(path.name) and path.is_file() and path.stat().st_mtime < older_than.timestamp():
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # another maintenance got it first
+            continue
+    return removed

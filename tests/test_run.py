@@ -330,3 +330,34 @@ def test_a_failed_write_keeps_the_old_partition_and_leaves_no_temporary_file(pro
     assert summary.failures() == ["acme: OSError: disk full"]  # the run ends failed, saying why
     assert output_files(project) == before
     assert not [p for p in settings.output.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_vtr_maintain_removes_a_killed_writers_temporary_files_after_a_day(project, capsys):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from pipeline.cli import main
+
+    drop_sample(project)
+    settings = project.settings()
+    run(settings, D)
+    target = partition_file(settings, "vtr_snapshots", D, "acme")
+    killed = (  # a writer killed in the middle of the file: its temporary file stays behind
+        "import os, sys; from pathlib import Path; from pipeline.outputs import replace_file;"
+        " replace_file(Path(sys.argv[1]), lambda tmp: (tmp.write_bytes(b'PAR1 half'), os.kill(os.getpid(), 9)))"
+    )
+    for _ in range(2):
+        assert subprocess.run([sys.executable, "-c", killed, str(target)]).returncode == -9
+    old, new = sorted(target.parent.glob(".acme.parquet.*.tmp"))
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    foreign = target.parent / "notes.tmp"  # not the product's own name: never touched
+    foreign.write_text("an analyst's")
+    os.utime(foreign, (two_days_ago, two_days_ago))
+
+    assert main(["maintain", "--config", str(project.config)]) == 0
+    assert "temporary files left by killed writers removed: 1" in capsys.readouterr().out
+    assert not old.exists() and new.exists() and foreign.exists()  # a younger one may be a writer at work
+    assert pq.read_table(target).num_rows > 0  # the published file is untouched
