@@ -15,13 +15,11 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ops"))
-import services  # noqa: E402 - ops/services.py, found through the path above
+from ops import services
 
 SECURED_DB = "vtr_secured"
 SUPERUSER = "postgres"

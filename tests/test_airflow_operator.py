@@ -1,6 +1,6 @@
 """The operator's path on a real Airflow 3.3 (api-server, scheduler, dag-processor, triggerer started by the
-project's launcher, ops/launcher.py, on 127.0.0.1 with SQLite metadata): triggers from the REST API (with a token)
-and the command line, with and without a logical date, a range, a re-run of a date, a backfill, a sensor that
+project's launcher, `python -m ops.launcher`, on 127.0.0.1 with SQLite metadata): triggers from the REST API (with a
+token) and the command line, with and without a logical date, a range, a re-run of a date, a backfill, a sensor that
 waits, an error no retry can fix; what Airflow shows of the VTR, and what the notification channel receives."""
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from vtrdemo.generator import CARRIER_ALIASES, generate
 
 pytestmark = pytest.mark.slow  # a real Airflow started by the launcher
 
-ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 TODAY = dt.datetime.now(dt.UTC).date()
 YESTERDAY = TODAY - dt.timedelta(days=1)  # the last complete UTC day: what a run without a date computes
@@ -38,7 +37,8 @@ class Airflow:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                str(ROOT / "ops" / "launcher.py"),
+                "-m",
+                "ops.launcher",
                 "start",
                 "--port",
                 str(self.port),

@@ -1,7 +1,8 @@
 """The cluster of `make cluster-up` (ops/cluster.py): PostgreSQL, Redis, Airflow's api-server, scheduler and
 dag-processor and two Celery workers on 127.0.0.1, brought up once for the module. Four sellers, one DAG run per
 snapshot date; outputs equal one embedded serial `vtr backfill`; notifications at a local webhook; an analyst
-session open on the lake throughout; a worker SIGKILLed in the middle of a seller's task; down and up again.
+session open on the lake throughout; a worker SIGKILLed in the middle of a seller's task, named by `cluster-status`
+and restarted alone by `cluster-up`; its secrets readable by their owner only; down and up again.
 
 Mark `cluster` (`pytest -m cluster`); `make test` runs it. Without redis-server or PostgreSQL it skips, except in CI.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from ops import services
 from pipeline.analyst import open_session
 from pipeline.lake import connect
 from pipeline.settings import load_settings
@@ -34,15 +36,12 @@ from vtrdemo.generator import CARRIER_ALIASES, generate
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
 SELLERS = ("s1", "s2", "s3", "s4")
 # 300 packages a seller over 45 days: on D1 accounts are below target, on D2 some are back (Garden's dip, seeds 0-3)
 D1, D2 = dt.date(2026, 9, 27), dt.date(2026, 9, 28)
 
 
 def _available() -> str | None:
-    import services  # ops/ is on sys.path below
-
     try:
         services.postgres_bin()
         services.redis_server()
@@ -51,30 +50,31 @@ def _available() -> str | None:
     return None
 
 
-sys.path.insert(0, str(ROOT / "ops"))
-
-
 class Cluster:
-    """`ops/launcher.py cluster-up` / `cluster-down` on a settings file, and the REST API of its Airflow."""
+    """`python -m ops.cluster up|status|down` on a settings file, and the REST API of its Airflow."""
 
     def __init__(self, settings: Path, home: Path):
         self.settings, self.home, self.token = settings, home, None
 
-    def launcher(self, command: str) -> str:
+    def command(self, command: str) -> subprocess.CompletedProcess:
         # the DAG's own retries (conftest's in-process Airflow sets VTR_TASK_RETRIES=0 for this test session)
         env = {k: v for k, v in os.environ.items() if k != "VTR_TASK_RETRIES"}
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "ops" / "launcher.py"), command, "--settings", str(self.settings)],
+        return subprocess.run(
+            [sys.executable, "-m", "ops.cluster", command, "--settings", str(self.settings)],
             capture_output=True,
             text=True,
             timeout=300,
             env=env,
+            cwd=self.settings.parent,  # anywhere: the settings' paths are the repository's or absolute
         )
+
+    def succeed(self, command: str) -> str:
+        done = self.command(command)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
     def up(self) -> str:
-        out = self.launcher("cluster-up")
+        out = self.succeed("up")
         self.port = int(re.search(r"ready at http://127\.0\.0\.1:(\d+)", out).group(1))
         password = re.search(r"login admin / (\S+)", out).group(1)
         self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password}, auth=False)[
@@ -210,10 +210,10 @@ def cluster():
     hook = Hook()
     settings = root / "cluster.toml"
     settings.write_text(
-        f'[cluster]\nhome = "home"\nport = {free_ports(3)}\npostgres_port = {free_port()}\n'
+        f'[cluster]\nhome = "{root / "home"}"\nport = {free_ports(3)}\npostgres_port = {free_port()}\n'
         f"redis_port = {free_port()}\nworkers = 2\nworker_concurrency = 2\npool_slots = 4\nparallelism = 8\n"
         "task_heartbeat_timeout = 20\nschedule = false\n"
-        '[vtr.paths]\nlanding = "landing"\noutput = "output"\n'
+        f'[vtr.paths]\nlanding = "{root / "landing"}"\noutput = "{root / "output"}"\n'
         "[vtr.schedule]\nwait_for_files_minutes = 0\ntask_timeout_minutes = 10\nrun_timeout_minutes = 20\n"
         "[vtr.ingest]\nsettle_seconds = 0\n"
         '[vtr.duckdb]\nmemory_limit = "512MB"\nthreads = 1\n'
@@ -227,7 +227,7 @@ def cluster():
         c.config, c.serial, c.hook, c.root = root / "home" / "vtr.toml", serial, hook, root
         yield c
     finally:
-        c.launcher("cluster-down")
+        c.succeed("down")
         hook.server.shutdown()
         hook.server.server_close()
         shutil.rmtree(root, ignore_errors=True)
@@ -295,8 +295,6 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
             time.sleep(0.5)
     assert victim, "no seller's task ran"
     worker = victim["hostname"].split("@")[0]
-    import services  # ops/services.py
-
     session = cluster.pids()[f"worker-{worker}"]
     for pid in services.session_members(session):  # the worker, its pool and its task processes
         os.kill(pid, signal.SIGKILL)
@@ -320,10 +318,53 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
     assert any(f"snapshot {D2}" in b and re.search(r"[1-9]\d* back on target", b) for b in bodies), bodies
 
 
+def test_cluster_status_names_a_dead_worker_and_cluster_up_restarts_only_it(cluster):
+    before = cluster.pids()
+    w2 = before["worker-w2"]
+    for pid in services.session_members(w2):  # w2's whole session (the test above may have killed w1 already)
+        os.kill(pid, signal.SIGKILL)
+    dead = sorted(n for n, pid in before.items() if n.startswith("worker-") and not services.session_members(pid))
+    assert "worker-w2" in dead
+
+    status = cluster.command("status")
+    assert status.returncode == 1
+    assert f"cluster: down: {', '.join(dead)}" in status.stderr
+    lines = {line.split()[0]: line for line in status.stdout.splitlines()}
+    assert set(lines) == set(before)  # every component, with its process id
+    for name, pid in before.items():
+        assert f"pid {pid}" in lines[name]
+        assert (" DOWN " in lines[name]) == (name in dead), lines[name]
+    assert "up" in lines["postgres"] and "accepts connections" in lines["postgres"]
+
+    out = cluster.succeed("up")
+    assert f"cluster: started {', '.join(dead)}\n" in out
+    after = cluster.pids()
+    assert {n: p for n, p in after.items() if n not in dead} == {n: p for n, p in before.items() if n not in dead}
+    assert all(after[n] != before[n] and services.session_members(after[n]) for n in dead)
+    deadline = time.monotonic() + 120
+    while (status := cluster.command("status")).returncode != 0 and time.monotonic() < deadline:
+        time.sleep(3)  # a new worker answers Celery's ping once it has joined the broker
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "cluster: up, 7 components" in status.stdout
+
+
+def test_the_clusters_secrets_are_readable_by_their_owner_only(cluster):
+    home = cluster.home
+    for path in (
+        home / "secrets.json",
+        home / "vtr.toml",
+        home / "vtr-analyst.toml",
+        home / "airflow" / "airflow.cfg",
+        home / "airflow" / "simple_auth_manager_passwords.json.generated",
+        home / "redis" / "redis.conf",
+        home / "logs" / "api-server.log",  # Airflow prints a new admin password there
+    ):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
 def test_the_cluster_comes_down_cleanly_and_up_again_on_the_same_data(cluster):
     pids = cluster.pids()
-    cluster.launcher("cluster-down")
-    import services
+    cluster.succeed("down")
 
     assert not (cluster.home / "cluster.pids").exists()
     assert [n for n, pid in pids.items() if services.session_members(pid)] == []
