@@ -134,5 +134,5 @@ def on_run_failure(context) -> None:
         return
     config = steps.config_path()
     minutes = load_settings(config, require_landing=False).run_timeout_minutes
-    error = f"the run did not finish within {minutes} minutes ([schedule] run_timeout_minutes); its unfinished tasks"
+    error = f"the run did not finish within {minutes} min ([schedule] run_timeout_minutes); its unfinished tasks"
     steps.notify_run_failed(config, "run timeout", error + " were skipped", context["run_id"], _dates(context))

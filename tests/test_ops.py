@@ -17,8 +17,12 @@ def test_a_copy_of_the_cluster_settings_elsewhere_means_the_same_folders(tmp_pat
     cluster, vtr = read_settings(copy)
     original, original_vtr = read_settings(ROOT / "ops" / "cluster.toml")
     assert cluster["home"] == original["home"] == ROOT / ".cluster"
-    assert vtr["paths"] == original_vtr["paths"] == {
-        "landing": str(ROOT / ".cluster" / "landing"),
-        "output": str(ROOT / ".cluster" / "output"),
-    }
+    assert (
+        vtr["paths"]
+        == original_vtr["paths"]
+        == {
+            "landing": str(ROOT / ".cluster" / "landing"),
+            "output": str(ROOT / ".cluster" / "output"),
+        }
+    )
     assert (cluster["port"], original["port"]) == (8090, 8080)
