@@ -241,17 +241,17 @@ def finish(plan: dict, results: list[dict]) -> RunSummary:
         from pipeline.report import write_index
 
         summary.index = str(write_index(settings))
-    summary.alerts_sent = sum(d.status == "sent" for d in deliveries)
-    summary.alerts_failed = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status in RETRIED]
-    summary.alerts_undelivered = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status == GAVE_UP]
+    status = alerts.DeliveryStatus
+    retried = (status.FAILED, status.UNKNOWN)  # a re-run of the date tries these again
+    summary.alerts_sent = sum(d.status is status.SENT for d in deliveries)
+    summary.alerts_failed = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status in retried]
+    summary.alerts_undelivered = [
+        f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status is status.UNDELIVERED
+    ]
     summary.alert_log_unavailable = deliveries.log_unavailable or unavailable
     if planned and not deliveries:
         log.info("nothing new to notify: %d notification(s) planned, none configured or all sent before", len(planned))
     return summary
-
-
-RETRIED = ("failed", "unknown")  # delivery statuses a re-run of the date tries again
-GAVE_UP = "undelivered"
 
 
 def one_line(exc: BaseException) -> str:

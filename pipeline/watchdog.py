@@ -4,12 +4,14 @@ stopped (SIGSTOP). A signal handler inside the process (Airflow's execution_time
 
 The child is a fork, not a new interpreter: it starts with every module this process imported, so it costs a few
 milliseconds, not seconds of imports. Its log records come back to this process's handlers (the task log, pytest's
-caplog), its return value and its exception come back through a pipe, and it dies with this process (a parent killed
-mid-wait leaves no orphan working on). The child may send progress marks with `mark()` (an alert's "bytes went out").
+caplog), its return value and its exception come back through a pipe, it runs the exit handlers it registered itself
+(never this process's), and it dies with this process (a parent killed mid-wait leaves no orphan working on). The
+child may send progress marks with `mark()` (an alert's "bytes went out").
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import logging
@@ -18,6 +20,7 @@ import pickle
 import select
 import signal
 import struct
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -78,8 +81,10 @@ def _prctl(option: int, value) -> None:
 
 
 def _child(fn: Callable, args: tuple, name: str, parent: int) -> None:
-    """In the child: die with the parent, answer once, never return into the parent's code."""
+    """In the child: die with the parent, answer once, never return into the parent's code. It runs the exit
+    handlers it registered itself (a DuckDB spill folder's removal), never the parent's."""
     global _pipe
+    atexit._clear()  # the parent's exit handlers are the parent's to run
     try:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before the line above
@@ -90,11 +95,16 @@ def _child(fn: Callable, args: tuple, name: str, parent: int) -> None:
         root = logging.getLogger()
         root.handlers[:] = [_Forward()]
         try:
-            _send(("result", fn(*args)))
+            answer = ("result", fn(*args))
         except BaseException as exc:  # noqa: BLE001 - every failure is the parent's to raise
-            _send(("error", exc, "".join(traceback.format_exception(exc))))
+            answer = ("error", exc, "".join(traceback.format_exception(exc)))
+        with contextlib.suppress(BaseException):  # before answering: the parent kills the child once answered
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        _send(answer)
     finally:
-        os._exit(0)  # no atexit handler, no buffered output of the parent written twice
+        os._exit(0)  # not back into the parent's code, whatever happened
 
 
 def call(
@@ -111,6 +121,8 @@ def call(
     global _pipe
     read, write = os.pipe()
     parent = os.getpid()
+    sys.stdout.flush()  # else the child would write what this process had buffered a second time
+    sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         os.close(read)
