@@ -28,6 +28,17 @@ from vtrdemo.generator import generate
 
 
 @pytest.fixture
+def hook():
+    """A webhook endpoint on 127.0.0.1 recording what it receives (test_alerts.Hook)."""
+    from test_alerts import Hook
+
+    h = Hook()
+    yield h
+    h.server.shutdown()
+    h.server.server_close()
+
+
+@pytest.fixture
 def project(tmp_path: Path):
     """A fresh landing/ with seller 'acme' and a settings file; returns a helper object."""
     return Project(tmp_path)

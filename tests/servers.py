@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from ops import services
 
 SECURED_DB = "vtr_secured"
@@ -28,6 +30,17 @@ START_SECONDS = 60
 
 class ServerUnavailable(Exception):
     """The PostgreSQL binaries (or, as root, the postgres user that must run them) are not on this machine."""
+
+
+def postgres_or_skip(what: str) -> PostgresServer:
+    """A PostgreSQL server, not started; without PostgreSQL's binaries the test skips (`what` says which), or fails
+    under CI (`CI` set), which installs them."""
+    try:
+        return PostgresServer()
+    except ServerUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc}; under CI the PostgreSQL tests must run (.ci/run installs it)", pytrace=False)
+        pytest.skip(f"{exc}; {what} skipped")
 
 
 def free_port() -> int:

@@ -71,14 +71,6 @@ class Hook:
         return [body for _, body in self.posts]
 
 
-@pytest.fixture
-def hook():
-    h = Hook()
-    yield h
-    h.server.shutdown()
-    h.server.server_close()
-
-
 class SlowReceiver:
     """An HTTP endpoint on 127.0.0.1 that takes every POST whole, records it, and then answers badly: `trickle` (a 200
     answer, one byte every 3 s), `late` (a 200 answer after 5 s), `silent` (never; the connection stays open)."""

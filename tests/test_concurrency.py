@@ -9,7 +9,6 @@ Without PostgreSQL's binaries the PostgreSQL cases skip on a developer's machine
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import subprocess
 import sys
@@ -44,13 +43,7 @@ PASSWORD = "Sup3r-Secret-pw"
 @pytest.fixture(scope="session")
 def postgres_server():
     """One PostgreSQL server for the session (started on first use, stopped and removed at the end)."""
-    try:
-        server = servers.PostgresServer()
-    except servers.ServerUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"{exc}; under CI the PostgreSQL tests must run (.ci/run installs it)", pytrace=False)
-        pytest.skip(f"{exc}; the PostgreSQL catalog tests are skipped")
-    with server:
+    with servers.postgres_or_skip("the PostgreSQL catalog tests are") as server:
         yield server
 
 

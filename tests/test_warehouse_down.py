@@ -6,7 +6,6 @@ one, tests/servers.py)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
 
@@ -14,17 +13,8 @@ import servers
 from pipeline.cli import main
 from pipeline.lake import WarehouseError, connect
 from pipeline.run import run
-from test_alerts import Hook
 
 D = dt.date(2026, 11, 20)
-
-
-@pytest.fixture
-def hook():
-    h = Hook()
-    yield h
-    h.server.shutdown()
-    h.server.server_close()
 
 
 def _retries_tell_once(project, hook, capsys) -> None:
@@ -53,13 +43,7 @@ def test_a_corrupted_catalog_sends_one_run_failed_over_two_retries(project, hook
 
 @pytest.mark.slow
 def test_a_stopped_postgresql_catalog_sends_one_run_failed_over_two_retries(project, hook, capsys):
-    try:
-        server = servers.PostgresServer()
-    except servers.ServerUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"{exc}; under CI the PostgreSQL tests must run (.ci/run installs it)", pytrace=False)
-        pytest.skip(f"{exc}; the PostgreSQL catalog test is skipped")
-    with server:
+    with servers.postgres_or_skip("the stopped PostgreSQL catalog's test is") as server:
         catalog = server.new_database()
         project.write_config(
             f'[warehouse]\ncatalog = "{catalog}"\ndata_path = "lake/data"\n[[alerts]]\nurl = "{hook.url}"\n'
