@@ -323,6 +323,9 @@ def test_cluster_status_names_a_dead_worker_and_cluster_up_restarts_only_it(clus
     w2 = before["worker-w2"]
     for pid in services.session_members(w2):  # w2's whole session (the test above may have killed w1 already)
         os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while services.session_members(w2) and time.monotonic() < deadline:
+        time.sleep(0.2)  # gone once the kernel has ended every process of it
     dead = sorted(n for n, pid in before.items() if n.startswith("worker-") and not services.session_members(pid))
     assert "worker-w2" in dead
 
