@@ -122,14 +122,16 @@ def run_checked(cmd: list[str], log_file: Path, what: str) -> tuple[float, float
 # ---------------------------------------------------------------------------------------------- data
 
 
-def dataset(data_dir: Path, size: str, packages: int, days: int, seed: int) -> Path:
-    """The generator's landing folder for (size, days, seed), generated once and reused (benchmarks/data/)."""
-    folder = data_dir / f"{size}-{days}d-seed{seed}"
+def dataset(data_dir: Path, size: str, packages: int, days: int, seed: int, split_share: float = 0.0) -> Path:
+    """The generator's landing folder for (size, days, seed, split share), generated once and reused
+    (benchmarks/data/)."""
+    folder = data_dir / (f"{size}-{days}d-seed{seed}" + (f"-split{split_share:g}" if split_share else ""))
     marker = folder / "dataset.json"
     wanted = {
         "packages": packages,
         "days": days,
         "seed": seed,
+        **({"split_share": split_share} if split_share else {}),
         "seller_id": SELLER,
         "start": (LAST_DAY - dt.timedelta(days=days - 1)).isoformat(),
         "end": LAST_DAY.isoformat(),
@@ -153,6 +155,7 @@ def dataset(data_dir: Path, size: str, packages: int, days: int, seed: int) -> P
         days=days,
         packages=packages,
         seed=seed,
+        split_share=split_share,
     )
     size_bytes = sum(p.stat().st_size for p in (folder / "landing").rglob("*") if p.is_file())
     marker.write_text(
@@ -438,7 +441,7 @@ class Bench:
     def history(self) -> None:
         for key, days in zip(("history_short", "history_long"), self.history_days, strict=True):
             packages = max(1, round(self.packages * days / self.days))  # the same daily volume
-            landing = dataset(self.args.data_dir, self.size, packages, days, self.args.seed)
+            landing = dataset(self.args.data_dir, self.size, packages, days, self.args.seed, self.args.split_share)
             s = self.scenario(key, f"warm daily run with {days} days of history ({packages:,} packages)")
             s.extra.update({"history_days": days, "packages": packages})
             self.warm_runs(s, self.warm_state(key, landing, days), f"warm, {days} days of history,")
@@ -544,7 +547,9 @@ class Bench:
             )
             if groups == ["scale"]:
                 return
-        self.landing = dataset(self.args.data_dir, self.size, self.packages, self.days, self.args.seed)
+        self.landing = dataset(
+            self.args.data_dir, self.size, self.packages, self.days, self.args.seed, self.args.split_share
+        )
         read_through(self.landing)
         if "cold" in groups:
             self.cold()
@@ -690,6 +695,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", default="1.5GB", help="DuckDB memory_limit for the product and baseline")
     parser.add_argument("--threads", type=int, help="DuckDB threads (default: the product's default)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--split-share",
+        type=float,
+        default=0.0,
+        help="share of orders shipping an item in two boxes (split shipments); the baseline replays no splits, so "
+        "its rows differ from the product's then",
+    )
     parser.add_argument("--scale-sellers", type=int, default=8, help="scale: sellers (packages: --packages, 125000)")
     parser.add_argument("--packages", type=int, help="override the size's package count")
     parser.add_argument("--days", type=int, help="override the size's number of days")
@@ -738,6 +750,7 @@ def main(argv: list[str] | None = None) -> int:
         "packages": bench.packages,
         "days": bench.days,
         "seed": args.seed,
+        "split_share": args.split_share,
         "snapshot_date": LAST_DAY.isoformat(),
         "repeats": args.repeats,
         "memory_limit": args.memory_limit,

@@ -18,13 +18,14 @@ REASONS = (
     "scan_before_ship_date",
 )
 STATUSES = ("ok", "below_target", "no_packages")
+PACKAGE_STATUSES = ("valid", "invalid", "exempt")  # a package in the packages dataset
 SCOPES = ("overall", "category", "carrier")
 
 FEEDS = ("catalog", "orders", "confirmations", "scans")  # load order within a seller
 DAILY_FEEDS = ("orders", "confirmations", "scans")  # the catalog changes rarely: it is never stale
 
-# Published datasets: Parquet under <output>/<dataset>/snapshot_date=D/<seller_id>.parquet; the first three are the
-# spec's (section 7), the others the early warning, the carrier figures and the per-reason counts.
+# Published datasets: Parquet under <output>/<dataset>/snapshot_date=D/<seller_id>.parquet; the first three and
+# `packages` are the spec's (section 7), the others the early warning, the carrier figures and the per-reason counts.
 DATASETS = (
     "vtr_snapshots",
     "category_report",
@@ -33,6 +34,7 @@ DATASETS = (
     "projected_vtr",
     "carrier_performance",
     "reason_summary",
+    "packages",
 )
 
 # A seller id or a marketplace as part of a file name: letters (of any alphabet), digits, '.', '-' and '_' as they

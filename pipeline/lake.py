@@ -206,6 +206,7 @@ def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
 ADDED_COLUMNS = (
     ("raw.files", "changed_ns", "bigint"),
     ("raw.files", "inode", "bigint"),
+    ("raw.orders", "shipping_price", "decimal(18, 2)"),  # issue 17
 )
 
 

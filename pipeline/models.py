@@ -30,7 +30,12 @@ LAYERS = ("staging", "intermediate", "marts")
 RAW_TABLES = ("files", "orders", "confirmations", "scans", "catalog")
 KINDS = ("table", "snapshot")
 # named value sets an `accepted:` declaration may use: the one definition of each lives in pipeline/contract.py
-VALUE_SETS = {"reasons": contract.REASONS, "statuses": contract.STATUSES, "scopes": contract.SCOPES}
+VALUE_SETS = {
+    "reasons": contract.REASONS,
+    "statuses": contract.STATUSES,
+    "scopes": contract.SCOPES,
+    "package_statuses": contract.PACKAGE_STATUSES,
+}
 DECLARATIONS = ("kind", "grain", "upstream", "batch", "not null", "accepted")
 # a header line `key: value` with a lower-case key of a few words is a declaration: one the runner does not know
 # (a misspelt `not_null:`) is an error, never read as description; description lines are sentences
@@ -168,32 +173,50 @@ def prepare_scratch(
 
 def write_config(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.date, end: dt.date) -> None:
     """The settings the models read, and the run's dates, as small tables in the `config` schema."""
+    # [metric] (marketplace NULL) and each marketplace's profile over it, keyed by the lower-cased sales channel;
+    # staging.stg_marketplace_profiles gives every account's marketplace its row
+    profiles = [(None, settings)] + [(p.marketplace.lower(), p) for p in settings.profiles]
     con.execute(
-        """create or replace table config.metric as
-        select ?::double as target, ?::integer as lag_days, ?::integer as scan_grace_days,
-               ?::integer as at_risk_after_days""",
-        [settings.target, settings.lag_days, settings.scan_grace_days, settings.at_risk_after_days],
+        """create or replace table config.profiles (
+            marketplace varchar, target double, lag_days integer, scan_grace_days integer,
+            at_risk_after_days integer, windows integer[], integrated_carriers varchar[])"""
     )
+    con.executemany(
+        "insert into config.profiles values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (m, p.target, p.lag_days, p.scan_grace_days, p.at_risk_after_days, list(p.windows),
+             list(p.integrated_carriers))
+            for m, p in profiles
+        ],
+    )  # fmt: skip
     con.execute(
-        "create or replace table config.windows as select unnest(?::integer[]) as window_days", [list(settings.windows)]
+        """create or replace table config.exemptions (
+            marketplace varchar, ship_methods varchar[], max_order_value double, carriers varchar[])"""
     )
-    con.execute(
-        "create or replace table config.integrated_carriers as select unnest(?::varchar[]) as carrier_code",
-        [list(settings.integrated_carriers)],
-    )
+    exemptions = [
+        (
+            p.marketplace.lower(),
+            list(e.ship_methods),
+            e.max_order_value,
+            None if e.carriers is None else list(e.carriers),
+        )
+        for p in settings.profiles
+        for e in p.exemptions
+    ]
+    if exemptions:
+        con.executemany("insert into config.exemptions values (?, ?, ?, ?)", exemptions)
     con.execute(
         """create or replace table config.carrier_aliases as
         select unnest(?::varchar[]) as alias, unnest(?::varchar[]) as carrier_code""",
         [list(settings.carrier_aliases), list(settings.carrier_aliases.values())],
     )
     # staging holds only the orders the run's dates need (promised on or after the first day of the largest window
-    # of the first date), so a day's work does not grow with history
+    # of the first date, over every profile), so a day's work does not grow with history
+    earliest = min(start - dt.timedelta(days=p.lag_days + max(p.windows) - 1) for _, p in profiles)
     con.execute(
-        """create or replace table config.run as
-        select ?::date as start_date, ?::date as end_date,
-               ?::date - m.lag_days - (select max(window_days) from config.windows) + 1 as earliest_promised_date
-        from config.metric as m""",
-        [start, end, start],
+        "create or replace table config.run as select ?::date as start_date, ?::date as end_date, "
+        "?::date as earliest_promised_date",
+        [start, end, earliest],
     )
 
 

@@ -26,7 +26,7 @@ DATES_PER_QUERY = 15  # a backfill holds a few dates' rows in Python at a time
 DATASETS = {
     "vtr_snapshots": """
         select snapshot_date, seller_id, marketplace, window_days, scope, scope_value, window_start, window_end,
-               packages_total, packages_valid, vtr, target, status
+               packages_total, packages_valid, vtr, target, status, packages_exempt
         from marts.mart_vtr_snapshots
         where snapshot_date between $start_date and $end_date
         order by snapshot_date, seller_id, marketplace, window_days, scope, scope_value nulls first""",
@@ -69,6 +69,13 @@ DATASETS = {
         from marts.mart_reason_summary
         where snapshot_date between $start_date and $end_date
         order by snapshot_date, seller_id, marketplace, window_days, reason""",
+    "packages": """
+        select snapshot_date, seller_id, marketplace, order_id, tracking_number, carrier, ship_method, ship_date,
+               promised_delivery_date, categories, status, reason, package_id, order_item_ids, skus
+        from marts.mart_packages
+        where snapshot_date between $start_date and $end_date
+        order by snapshot_date, seller_id, marketplace, promised_delivery_date, order_id, tracking_number nulls first,
+                 package_id""",
 }
 
 

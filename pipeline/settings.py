@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -64,6 +65,31 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
+class Exemption:
+    """Untracked low-value shipments a marketplace leaves out of VTR (spec section 7): a package is exempt when its
+    ship method is one of ship_methods (exactly, after trimming), its carrier one of carriers (when given; without
+    regard to case) and its order's value below max_order_value."""
+
+    ship_methods: tuple[str, ...]
+    max_order_value: float
+    carriers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One marketplace's rule: `[metric]` with the keys of `[marketplaces."<sales-channel>"]` over it."""
+
+    marketplace: str  # as written in the settings; sales channels match it without regard to case
+    target: float
+    lag_days: int
+    windows: tuple[int, ...]
+    scan_grace_days: int
+    integrated_carriers: tuple[str, ...]
+    at_risk_after_days: int
+    exemptions: tuple[Exemption, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     config_file: Path | None
     landing: Path
@@ -94,10 +120,30 @@ class Settings:
     memory_limit: str = "1.5GB"
     threads: int = 2
     temp_directory: Path | None = None
+    profiles: tuple[Profile, ...] = ()  # [marketplaces."<sales-channel>"], each resolved over [metric]
 
     @property
     def max_window(self) -> int:
         return max(self.windows)
+
+    def profile(self, marketplace: str) -> Profile | None:
+        """The marketplace's own profile, matched without regard to case; None when [metric] applies as it is."""
+        return next((p for p in self.profiles if p.marketplace.lower() == marketplace.lower()), None)
+
+    def for_marketplace(self, marketplace: str) -> Settings:
+        """These settings with the marketplace's profile in place of [metric]: what an account is measured with."""
+        p = self.profile(marketplace)
+        if p is None:
+            return self
+        return dataclasses.replace(
+            self,
+            target=p.target,
+            lag_days=p.lag_days,
+            windows=p.windows,
+            scan_grace_days=p.scan_grace_days,
+            integrated_carriers=p.integrated_carriers,
+            at_risk_after_days=p.at_risk_after_days,
+        )
 
     @property
     def lake_data_path(self) -> str:
@@ -161,6 +207,7 @@ _SCHEMA: dict = {
         "at_risk_after_days": (int, 2, Range(0, 365)),
     },
     "ingest": {"settle_seconds": (int, 60, Range(0, DAY_SECONDS))},
+    "marketplaces": (dict, {}),
     "carrier_aliases": (dict, {}),
     "alerts": (list, []),
     "alert_policy": {
@@ -239,12 +286,79 @@ def _alerts(entries: list, source: str) -> tuple[list[str], list[str]]:
     return urls, conn_ids
 
 
-def _validate(v: dict, source: str) -> None:
-    m = v["metric"]
+def _validate_metric(m: dict, prefix: str, source: str) -> None:
+    """What a range cannot say of the [metric] keys; a marketplace profile's (prefix `marketplaces."X".`) too."""
     if not m["windows"] or not all(isinstance(w, int) and not isinstance(w, bool) for w in m["windows"]):
-        raise SettingsError(f"{source}: 'metric.windows' must be a non-empty list of whole numbers of days")
+        raise SettingsError(f"{source}: '{prefix}windows' must be a non-empty list of whole numbers of days")
     if not all(isinstance(c, str) for c in m["integrated_carriers"]):
-        raise SettingsError(f"{source}: 'metric.integrated_carriers' must be a list of strings")
+        raise SettingsError(f"{source}: '{prefix}integrated_carriers' must be a list of strings")
+
+
+def _strings(value, name: str, source: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(x, str) and x.strip() for x in value):
+        raise SettingsError(f"{source}: '{name}' must be a non-empty list of non-blank strings")
+    return tuple(x.strip() for x in value)
+
+
+MAX_ORDER_VALUE = Range(0, above=True)  # an exemption's bound: any amount above 0, in the order's currency
+
+
+def _exemptions(entries, prefix: str, source: str) -> tuple[Exemption, ...]:
+    """`[[marketplaces."X".exemptions]]`: ship_methods and max_order_value (> 0) required, carriers optional."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SettingsError(f"{source}: '{prefix}' must be an array of tables ([[{prefix}]])")
+    out = []
+    for i, entry in enumerate(entries):
+        name = f"{prefix}[{i}]"
+        unknown = sorted(set(entry) - {"ship_methods", "max_order_value", "carriers"})
+        if unknown:
+            raise SettingsError(f"{source}: unknown key '{name}.{unknown[0]}'")
+        if "ship_methods" not in entry or "max_order_value" not in entry:
+            raise SettingsError(f"{source}: '{name}' needs ship_methods and max_order_value")
+        bound = entry["max_order_value"]
+        check_range(f"{name}.max_order_value", bound, MAX_ORDER_VALUE, source)
+        carriers = entry.get("carriers")
+        out.append(
+            Exemption(
+                _strings(entry["ship_methods"], f"{name}.ship_methods", source),
+                float(bound),
+                None if carriers is None else tuple(c.upper() for c in _strings(carriers, f"{name}.carriers", source)),
+            )
+        )
+    return tuple(out)
+
+
+def _profiles(marketplaces: dict, metric: dict, source: str) -> tuple[Profile, ...]:
+    """`[marketplaces."<sales-channel>"]`: any [metric] key over [metric], plus exemptions; any other key is an
+    error naming it."""
+    profiles = []
+    for marketplace, table in marketplaces.items():
+        prefix = f'marketplaces."{marketplace}".'
+        if not isinstance(table, dict):
+            raise SettingsError(f"{source}: '{prefix[:-1]}' must be a table")
+        overrides = {k: v for k, v in table.items() if k != "exemptions"}
+        m = _check({**metric, **overrides}, _SCHEMA["metric"], prefix, source)
+        _validate_metric(m, prefix, source)
+        profiles.append(
+            Profile(
+                marketplace,
+                m["target"],
+                m["lag_days"],
+                tuple(sorted(set(m["windows"]))),
+                m["scan_grace_days"],
+                tuple(c.strip().upper() for c in m["integrated_carriers"]),
+                m["at_risk_after_days"],
+                _exemptions(table.get("exemptions", []), f"{prefix}exemptions", source),
+            )
+        )
+    names = [p.marketplace.lower() for p in profiles]
+    if len(set(names)) < len(names):
+        raise SettingsError(f"{source}: 'marketplaces' names one marketplace twice (names match without case)")
+    return tuple(profiles)
+
+
+def _validate(v: dict, source: str) -> None:
+    _validate_metric(v["metric"], "metric.", source)
     for seller in v["sellers"]:
         problem = seller_id_problem(seller) if isinstance(seller, str) else "not a string"
         if problem:
@@ -330,6 +444,7 @@ def load_settings(path: str | os.PathLike | None = None, *, require_landing: boo
         memory_limit=v["duckdb"]["memory_limit"],
         threads=v["duckdb"]["threads"],
         temp_directory=resolve(temp) if temp else None,
+        profiles=_profiles(v["marketplaces"], v["metric"], source),
     )
 
 

@@ -32,9 +32,10 @@ create table raw.orders (
     item_price decimal(18, 2),
     currency varchar,
     latest_delivery_date date,
-    sales_channel varchar
+    sales_channel varchar,
+    shipping_price decimal(18, 2)
 );
-comment on table raw.orders is 'Order report lines as loaded (whitelisted columns only; blanks are NULL and keep the earlier value).';
+comment on table raw.orders is 'Order report lines as loaded (whitelisted columns only; blanks are NULL and keep the earlier value). Columns added by a later release come last (pipeline/lake.py adds them to an older lake).';
 
 create table raw.confirmations (
     seller_id varchar not null,

@@ -31,6 +31,7 @@ from pipeline.settings import load_settings
 from test_alerts import Hook, Inbox, free_port
 from test_models import confirmations_tsv, orders_tsv, scans_csv
 from vtrdemo.airflow_local import run_dag
+from vtrdemo.generator import generate
 
 pytestmark = pytest.mark.slow  # the real DAG end to end
 
@@ -540,3 +541,39 @@ def test_a_corrupted_catalog_gives_one_run_failed_notification_over_retries(tmp_
         ("run_failed", "json", True),
         ("run_failed", "mailto", True),
     ]
+
+
+# --- split shipments, exemptions and profiles (issue 17) ------------------------------------------------------------
+
+PROFILES = (
+    '[marketplaces."Amazon.se"]\ntarget = 0.97\n'
+    '[marketplaces."Amazon.de"]\nintegrated_carriers = ["DHL", "DPD", "GLS", "HERMES", "UPS", "GO!", "AMZL"]\n'
+    '[[marketplaces."Amazon.de".exemptions]]\nship_methods = ["DHL Paket"]\nmax_order_value = 40\ncarriers = ["DHL"]\n'
+)
+
+
+def test_the_dag_and_vtr_run_give_byte_identical_parquet_with_splits_exemptions_and_profiles(tmp_path):
+    start, days = dt.date(2026, 10, 1), 45
+    day = start + dt.timedelta(days=days - 1)
+    outputs = {}
+    for driver in ("dag", "cli"):
+        project = Project(tmp_path / driver)
+        generate(project.landing, seller_id="acme", start=start, days=days, packages=900, split_share=0.3)
+        project.write_config(PROFILES)
+        if driver == "dag":
+            result = dag_run(project, day)
+            assert result.state == "success", result.log_tail
+        else:
+            assert not run(load_settings(project.config), day).failures()
+        outputs[driver] = {name: path.read_bytes() for name, path in output_files(project).items()}
+        if driver == "cli":  # the data holds what the test is about
+            packages = pq.read_table(output_files(project)[f"packages/snapshot_date={day}/acme.parquet"]).to_pylist()
+            by_order: dict = {}
+            for p in packages:
+                by_order.setdefault(p["order_id"], []).append(p)
+            assert any(len(boxes) > 1 for boxes in by_order.values())  # split orders: one row per box
+            assert {p["status"] for p in packages} == {"valid", "invalid", "exempt"}
+            snapshots = pq.read_table(output_files(project)[f"vtr_snapshots/snapshot_date={day}/acme.parquet"])
+            targets = {(r["marketplace"], r["target"]) for r in snapshots.to_pylist()}
+            assert targets == {("Amazon.se", 0.97), ("Amazon.de", 0.95)}
+    assert outputs["dag"] == outputs["cli"]

@@ -22,8 +22,10 @@ from test_models import (
     SCANNED,
     SHIPPED,
     D,
+    boxes_tsv,
     confirmations_tsv,
     orders_tsv,
+    orders_with_quantities_tsv,
     query,
 )
 
@@ -137,15 +139,16 @@ def test_the_fix_file_prefills_what_the_data_knows_per_reason_overdue_rows_first
         ["M3", "M3-1", "1", "2026-11-02", "UPS", "", "1ZM3", "Standard"],  # alias -> code
         ["M4", "M4-1", "1", "2026-11-02", "DHL", "", "BBM4", "Standard"],  # scanned by DHL
         ["M5", "M5-1", "1", "2026-11-02", "UPS", "", "", "Standard"],  # recycled: blank
-        ["M6", "M6-1", "1", "2026-11-02", "DHL", "", "", "Express"],  # unknown to DHL: blank
+        ["M6", "M6-1", "1", "2026-11-02", "DHL", "", "NOEVENTS6", "Express"],  # unknown to DHL: to check, kept
         ["M7", "M7-1", "1", "2026-11-02", "DHL", "", "LABEL7", ""],  # label only: number kept
-        ["M8", "M8-1", "1", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],  # one row per item
-        ["M8", "M8-2", "3", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],
-        ["M8", "M8-3", "1", "2026-11-02", "Other", "BUDBEE", "BBM8", "Standard"],
-        ["M9", "M9-1", "1", "2026-11-02", "Other", "BUDBEE", "BBM9", "Standard"],
+        # one row per item; a carrier no name corrects stays as the seller wrote it
+        ["M8", "M8-1", "1", "2026-11-02", "Other", "Budbee", "BBM8", "Standard"],
+        ["M8", "M8-2", "3", "2026-11-02", "Other", "Budbee", "BBM8", "Standard"],
+        ["M8", "M8-3", "1", "2026-11-02", "Other", "Budbee", "BBM8", "Standard"],
+        ["M9", "M9-1", "1", "2026-11-02", "Other", "Budbee", "BBM9", "Standard"],
         # at risk, by fix-by date then order: R2 and R3 by 2026-11-21, R1 by 2026-11-26
-        ["R2", "R2-1", "1", "2026-11-10", "UPS", "", "", "Standard"],
-        ["R3", "R3-1", "1", "2026-11-10", "Other", "BUDBEE", "BBR3", "Standard"],
+        ["R2", "R2-1", "1", "2026-11-10", "UPS", "", "1ZR2", "Standard"],
+        ["R3", "R3-1", "1", "2026-11-10", "Other", "Budbee", "BBR3", "Standard"],
         ["R1", "R1-1", "1", "2026-11-18", "UPS", "", "", "Standard"],
     ]
     # the marts agree on which packages these are: every invalid and at-risk package of D, nothing else
@@ -238,5 +241,26 @@ def test_the_xlsx_holds_the_rows_of_the_txt_as_text_so_a_spreadsheet_keeps_every
     filled = [c for row in cells for c in row if c.value is not None]
     assert len(filled) > 100 and all(c.data_type == "s" and isinstance(c.value, str) for c in filled)
     assert all(c.number_format == "@" for row in cells for c in row)  # blanks too: typed-in values stay text
-    assert ["000123", "0001", "1", SHIPPED, "Other", "BUDBEE", "0012345678", "=1+2"] in txt
+    assert ["000123", "0001", "1", SHIPPED, "Other", "Budbee", "0012345678", "=1+2"] in txt  # as confirmed
     assert ["0042", "00420", "1", SHIPPED, "UPS", "", "", "00"] in txt
+
+
+def test_a_split_item_gets_one_row_per_box_with_the_boxs_quantity(project):
+    project.drop("acme", "orders", "orders.txt", orders_with_quantities_tsv(("S1", "S1-1", "TOY1", 3)))
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        boxes_tsv(("S1", "S1-1", 1, "UPS", "", "BOX1", "Standard"), ("S1", "S1-1", 2, "UPS", "", "BOX2", "Express")),
+    )
+    project.drop("acme", "scans", "scans.csv", scans_by(("BOX1", "UPS", "2026-11-01T10:00:00Z", "pre_transit")))
+    run(project.settings(), D)
+
+    assert fix_rows(project)[1:] == [
+        ["S1", "S1-1", "1", "2026-11-02", "UPS", "", "BOX1", "Standard"],  # label only: its number kept
+        ["S1", "S1-1", "2", "2026-11-02", "UPS", "", "BOX2", "Express"],  # unknown to the carrier yet: kept
+    ]
+    assert query(project, "select tracking_number, reason from marts.mart_invalid_packages order by all") == [
+        ("BOX1", "pre_transit_only"),
+        ("BOX2", "no_carrier_events"),
+    ]

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -1040,3 +1041,82 @@ def test_a_control_character_in_a_file_name_is_printed_escaped_never_as_a_forged
     assert any("catalog/first\\x0a.csv: loaded" in m for m in logged)
     assert any("scans/x\\x0afailed acme scans/forged.csv: refused\\x09\\x1b[31m.csv: failed" in m for m in logged)
     assert not any(c in m for m in logged for c in "\n\t\x1b")
+
+
+# --- quantities and amounts (issue 17) --------------------------------------------------------------------------
+
+
+def test_quantities_that_are_not_whole_numbers_in_range_are_rejects_naming_the_column(project):
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        "order-id\torder-item-id\tquantity-purchased\titem-price\tshipping-price\tlatest-delivery-date\n"
+        "O1\tI1\t0\t12,50\t4.90\t2026-11-05\n"  # 0: a cancelled item; comma decimal
+        "O2\tI2\t\t\t\t2026-11-05\n"  # blanks keep
+        "O3\tI3\t-1\t1\t1\t2026-11-05\n"
+        "O4\tI4\t1.5\t1\t1\t2026-11-05\n"
+        "O5\tI5\t2\t1.000,00\t1\t2026-11-05\n"  # a thousands separator
+        "O6\tI6\t2\t1\t4,9,0\t2026-11-05\n",
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        "order-id\torder-item-id\tquantity\tship-date\n"
+        "O1\tI1\t1\t2026-11-02\n"
+        "O1\tI1\t\t2026-11-02\n"
+        "O1\tI1\tabc\t2026-11-02\n"
+        "O1\tI1\t0\t2026-11-02\n"
+        "O1\tI1\t-1\t2026-11-02\n"
+        "O1\tI1\t1.5\t2026-11-02\n"
+        "O1\tI1\t007\t2026-11-02\n",
+    )
+    run_ingest(project)
+    con = lake.connect(project.settings(), read_only=True)
+    try:
+        assert rows(con, "select feed, line, reason from main.rejects order by feed, line") == [
+            ("confirmations", 4, "quantity must be a whole number of at least 1"),
+            ("confirmations", 5, "quantity must be a whole number of at least 1"),
+            ("confirmations", 6, "quantity must be a whole number of at least 1"),
+            ("confirmations", 7, "quantity must be a whole number of at least 1"),
+            ("orders", 4, "quantity-purchased must be a whole number of at least 0"),
+            ("orders", 5, "quantity-purchased must be a whole number of at least 0"),
+            ("orders", 6, "unparseable item-price"),
+            ("orders", 7, "unparseable shipping-price"),
+        ]
+        assert rows(con, "select line, quantity from raw.confirmations order by line") == [(2, 1), (3, None), (8, 7)]
+        assert rows(con, "select order_id, quantity, item_price, shipping_price from raw.orders order by all") == [
+            ("O1", 0, Decimal("12.50"), Decimal("4.90")),
+            ("O2", None, None, None),
+        ]
+    finally:
+        con.close()
+
+
+def test_a_lake_made_by_the_previous_release_gets_the_new_columns_and_keeps_its_rows(project):
+    settings = project.settings()
+    con = lake.connect(settings)
+    try:  # the previous release's raw.orders had no shipping_price; a row it loaded
+        con.execute("alter table lake.raw.orders drop column shipping_price")
+        con.execute(
+            "insert into lake.raw.orders (seller_id, file_id, line, order_id, order_item_id, latest_delivery_date) "
+            "values ('acme', 1, 2, 'O1', 'I1', date '2026-11-05')"
+        )
+    finally:
+        con.close()
+    project.drop(
+        "acme",
+        "orders",
+        "orders_2.txt",
+        "order-id\torder-item-id\tshipping-price\tlatest-delivery-date\nO2\tI2\t3,50\t2026-11-05\n",
+    )
+    run_ingest(project)
+    con = lake.connect(settings, read_only=True)
+    try:
+        assert rows(con, "select order_id, shipping_price from raw.orders order by all") == [
+            ("O1", None),
+            ("O2", Decimal("3.50")),
+        ]
+    finally:
+        con.close()

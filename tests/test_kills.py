@@ -51,7 +51,8 @@ def many_rejects() -> str:
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("kills") / "landing"
-    generate(root, seller_id="acme", start=START, days=DAYS, packages=250, seed=5)
+    # split shipments: a correction of a box's number arrives in a later file, so load order decides which box it hits
+    generate(root, seller_id="acme", start=START, days=DAYS, packages=250, seed=5, split_share=0.3)
     (root / "acme" / "orders" / "a_first_report_cp1252.txt").write_bytes(cp1252_orders())  # sorts before orders_*
     (root / "acme" / "scans" / "scans_many_rejects.csv").write_text(many_rejects())
     return root

@@ -9,6 +9,7 @@ Scans count up to 2026-11-20T24:00Z.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -853,3 +854,206 @@ def test_a_run_reads_only_the_orders_its_windows_need_and_keeps_every_account(pr
         7: (0, 0, None, "no_packages"),
         30: (0, 0, None, "no_packages"),
     }
+
+
+# --- split shipments (spec section 7) --------------------------------------------------------------------------
+
+
+def orders_with_quantities_tsv(*rows) -> str:
+    """rows: (order_id, order_item_id, sku, quantity_purchased[, sales_channel[, item_price, shipping_price]])."""
+    lines = [ORDER_HEADER + "\tshipping-price"]
+    for order_id, item_id, sku, quantity, *rest in rows:
+        channel = rest[0] if rest else "Amazon.se"
+        price, shipping = rest[1:3] if len(rest) > 1 else ("10.00", "")
+        lines.append(
+            f"{order_id}\t{item_id}\t2026-10-25T10:00:00+00:00\t{sku}\t{quantity}\t{price}\tEUR\t{IN_BOTH}\t{channel}"
+            f"\tA Buyer\t{shipping}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def boxes_tsv(*rows) -> str:
+    """Confirmation rows with a quantity and ship-method: (order_id, order_item_id, quantity, carrier_code,
+    carrier_name, tracking_number[, ship_method]); shipped on SHIPPED."""
+    lines = [CONF_HEADER]
+    for order_id, item_id, quantity, code, name, tracking, *method in rows:
+        lines.append(f"{order_id}\t{item_id}\t{quantity}\t{SHIPPED}\t{code}\t{name}\t{tracking}\t{''.join(method)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_two_boxes_for_one_item_one_scanned_are_two_packages_one_valid(project):
+    project.drop("acme", "orders", "orders.txt", orders_with_quantities_tsv(("S1", "S1-1", "SKU1", 2)))
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        boxes_tsv(("S1", "S1-1", 1, "UPS", "", "BOX1"), ("S1", "S1-1", 1, "", "", "BOX2")),
+    )
+    project.drop("acme", "scans", "scans.csv", scans_csv(("BOX1", SCANNED, "in_transit")))
+
+    run(project.settings(), D)
+
+    assert overall(project)[7] == (2, 1, 0.5, "below_target")
+    assert invalid(project) == {"S1": ("BOX2", "UPS", "no_carrier_events")}
+
+
+def test_a_split_box_shared_with_another_item_is_one_package_in_both_categories(project):
+    project.drop("acme", "catalog", "catalog.csv", "sku,category\nTOY1,Toys\nBOOK1,Books\n")
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        orders_with_quantities_tsv(("S2", "S2-1", "TOY1", 2), ("S2", "S2-2", "BOOK1", 1)),
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        boxes_tsv(
+            ("S2", "S2-1", 1, "UPS", "", "BOXA"),
+            ("S2", "S2-1", 1, "UPS", "", "BOXB"),
+            ("S2", "S2-2", 1, "UPS", "", "BOXB"),
+        ),
+    )
+    project.drop("acme", "scans", "scans.csv", scans_csv(("BOXB", SCANNED, "in_transit")))
+
+    run(project.settings(), D)
+
+    assert scoped(project, "category") == {"Books": (1, 1, "ok"), "Toys": (2, 1, "below_target")}
+    assert overall(project)[7] == (2, 1, 0.5, "below_target")
+    assert built(project, "select tracking_number, categories, part_count from marts.fct_packages order by all") == [
+        ("BOXA", ["Toys"], 1),
+        ("BOXB", ["Books", "Toys"], 2),
+    ]
+
+
+def test_a_cancelled_item_is_in_no_package(project):
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        orders_with_quantities_tsv(("Z1", "Z1-1", "SKU1", 1), ("Z1", "Z1-2", "SKU1", 0), ("Z2", "Z2-1", "SKU1", 0)),
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        boxes_tsv(("Z1", "", "", "UPS", "", "TZ1"), ("Z2", "Z2-1", 1, "UPS", "", "TZ2")),
+    )
+
+    run(project.settings(), D)
+
+    assert built(project, "select order_id, order_item_ids from marts.fct_packages") == [("Z1", ["Z1-1"])]
+    assert overall(project)[7] == (1, 0, 0.0, "below_target")
+
+
+# --- marketplace profiles and exemptions (spec section 7) --------------------------------------------------------
+
+EXEMPTION = (
+    '[marketplaces."Amazon.de"]\nintegrated_carriers = ["DHL", "DEUTSCHE POST", "GO!"]\n'
+    '[[marketplaces."Amazon.de".exemptions]]\nship_methods = ["Warenpost"]\nmax_order_value = 20\n'
+    'carriers = ["Deutsche Post"]\n'
+)
+
+
+def test_exempt_packages_leave_the_vtr_and_are_counted_apart(project):
+    project.write_config(EXEMPTION)
+    de = "Amazon.de"
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        orders_with_quantities_tsv(
+            ("E1", "E1-1", "SKU1", 1, de, "15,00", "4,99"),  # 19.99, comma decimals: exempt
+            ("E2", "E2-1", "SKU1", 1, de, "15.00", "5.00"),  # exactly at the bound: not exempt
+            ("E3", "E3-1", "SKU1", 1, de, "10.00", ""),  # ship method differing in case: not exempt
+            ("E4", "E4-1", "SKU1", 1, de, "10.00", ""),  # a carrier not in the exemption's list
+            ("E5", "E5-1", "SKU1", 1, de, "12.00", ""),  # with the cancelled item the order is worth 21
+            ("E5", "E5-2", "SKU1", 0, de, "9.00", ""),
+            ("E6", "E6-1", "SKU1", 1, de, "10.00", ""),  # tracked and scanned: still exempt
+            ("E7", "E7-1", "SKU1", 1, "Amazon.se", "10.00", ""),  # Amazon.se has no exemption: it counts
+        ),
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        boxes_tsv(
+            ("E1", "E1-1", 1, "Other", "Deutsche Post", "", "Warenpost"),
+            ("E2", "E2-1", 1, "Other", "Deutsche Post", "", "Warenpost"),
+            ("E3", "E3-1", 1, "Other", "Deutsche Post", "", "warenpost"),
+            ("E4", "E4-1", 1, "DHL", "", "", "Warenpost"),
+            ("E5", "", "", "Other", "deutsche post", "", "Warenpost"),
+            ("E6", "E6-1", 1, "Other", "Deutsche Post", "RR123", "Warenpost"),
+            ("E7", "E7-1", 1, "Other", "Deutsche Post", "", "Warenpost"),
+        ),
+    )
+    project.drop("acme", "scans", "scans.csv", scans_csv(("RR123", SCANNED, "in_transit")))
+
+    summary = run(project.settings(), D)
+
+    rows = query(
+        project,
+        """select marketplace, packages_total, packages_valid, status, packages_exempt from marts.mart_vtr_snapshots
+        where scope = 'overall' and window_days = 7 order by all""",
+    )
+    assert rows == [("Amazon.de", 4, 0, "below_target", 2), ("Amazon.se", 1, 0, "below_target", 0)]
+    assert query(
+        project, "select order_id, status, reason from marts.mart_packages where snapshot_date = ? order by all", [D]
+    ) == [
+        ("E1", "exempt", None),
+        ("E2", "invalid", "missing_tracking"),
+        ("E3", "invalid", "missing_tracking"),
+        ("E4", "invalid", "missing_tracking"),
+        ("E5", "invalid", "missing_tracking"),
+        ("E6", "exempt", None),
+        ("E7", "invalid", "missing_tracking"),
+    ]
+    assert sorted(invalid(project)) == ["E2", "E3", "E4", "E5", "E7"]
+    assert query(project, "select count(*) from marts.mart_at_risk_packages where order_id in ('E1', 'E6')") == [(0,)]
+    # the report shows the exempt count beside the VTR
+    (report,) = [p for p in summary.sellers[0]["reports"] if "Amazon.de" in p]
+    assert "0 of 4 packages valid (+2 exempt)" in Path(report).read_text()
+
+
+def test_a_carrier_integrated_on_one_marketplaces_profile_and_not_on_anothers(project):
+    project.write_config(EXEMPTION)
+    project.drop(
+        "acme",
+        "orders",
+        "orders.txt",
+        orders_tsv(("G1", "G1-1", "SKU1", IN_BOTH, "Amazon.de"), ("G2", "G2-1", "SKU1", IN_BOTH, "Amazon.se")),
+    )
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        confirmations_tsv(("G1", "G1-1", SHIPPED, "GO!", "", "GO1"), ("G2", "G2-1", SHIPPED, "GO!", "", "GO2")),
+    )
+    project.drop(
+        "acme", "scans", "scans.csv", scans_csv(("GO1", SCANNED, "in_transit"), ("GO2", SCANNED, "in_transit"))
+    )
+
+    run(project.settings(), D)
+
+    assert overall(project, marketplace="Amazon.de")[7] == (1, 1, 1.0, "ok")
+    assert invalid(project) == {"G2": ("GO2", "GO!", "carrier_not_integrated")}
+
+
+@pytest.mark.parametrize("target, status", [(0.97, "below_target"), (0.95, "ok")])
+def test_a_profiles_target_decides_the_status_and_is_the_published_target(project, target, status):
+    project.write_config(f'[marketplaces."Amazon.se"]\ntarget = {target}\n')
+    items = one_package_orders(20)
+    project.drop("acme", "orders", "orders.txt", orders_tsv(*items))
+    project.drop(
+        "acme",
+        "confirmations",
+        "conf.txt",
+        confirmations_tsv(*[(o, i, SHIPPED, "UPS", "", f"1Z{n:03d}") for n, (o, i, *_) in enumerate(items)]),
+    )
+    project.drop("acme", "scans", "scans.csv", scans_csv(*[(f"1Z{n:03d}", SCANNED, "in_transit") for n in range(19)]))
+
+    run(project.settings(), D)
+
+    assert overall(project)[7] == (20, 19, 0.95, status)
+    assert query(project, "select distinct target from marts.mart_vtr_snapshots") == [(target,)]

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from pipeline.cli import main
-from pipeline.settings import DEFAULT_CARRIERS, SettingsError, load_settings
+from pipeline.settings import DEFAULT_CARRIERS, Exemption, SettingsError, load_settings
 
 
 def test_a_file_holding_only_paths_gets_every_default(project):
@@ -42,6 +42,23 @@ def test_the_settings_example_of_the_spec_loads(project):
     assert s.integrated_carriers == ("UPS", "POSTNORD")
     assert s.carrier_aliases == {"united parcel service": "UPS"}
     assert s.alert_urls == ("json://localhost:8080/hook",)
+
+
+def test_a_marketplace_profile_overlays_metric_and_the_spec_example_loads(project):
+    project.write_config(
+        "[metric]\nlag_days = 10\n"
+        '[marketplaces."Amazon.de"]\n'
+        'integrated_carriers = ["DHL", "DPD", "GLS", "HERMES", "UPS", "GO!", "DEUTSCHE POST", "AMZL"]\n'
+        '[[marketplaces."Amazon.de".exemptions]]\nship_methods = [" Warenpost "]\nmax_order_value = 20\n'
+        'carriers = ["Deutsche Post"]\n'
+        '[marketplaces."Walmart"]\ntarget = 0.99\nwindows = [30]\n'
+    )
+    s = project.settings()
+    de, walmart = s.for_marketplace("amazon.de"), s.for_marketplace("Walmart")
+    assert "GO!" in de.integrated_carriers and (de.target, de.lag_days, de.windows) == (0.95, 10, (7, 30))
+    assert (walmart.target, walmart.lag_days, walmart.windows) == (0.99, 10, (30,))
+    assert s.for_marketplace("Amazon.se") == s  # no profile: [metric] as it is
+    assert s.profile("Amazon.de").exemptions[0] == Exemption(("Warenpost",), 20.0, ("DEUTSCHE POST",))
 
 
 def test_target_of_exactly_one_and_an_integer_target_are_accepted(project):
@@ -82,6 +99,22 @@ BAD = {
     "an hour's alert deadline": ("[alert_policy]\ntimeout_seconds = 3600\n", "alert_policy.timeout_seconds"),
     "no alert attempt": ("[alert_policy]\nmax_attempts = 0\n", "alert_policy.max_attempts"),
     "a hundred alert attempts": ("[alert_policy]\nmax_attempts = 100\n", "alert_policy.max_attempts"),
+    # marketplace profiles (issue 17): a [metric] key or exemptions, held to [metric]'s ranges
+    "unknown profile key": ('[marketplaces."Amazon.de"]\ntargt = 0.9\n', 'marketplaces."Amazon.de".targt'),
+    "profile target above one": ('[marketplaces."Walmart"]\ntarget = 99\n', 'marketplaces."Walmart".target'),
+    "profile windows empty": ('[marketplaces."Walmart"]\nwindows = []\n', 'marketplaces."Walmart".windows'),
+    "exemption bound zero": (
+        '[[marketplaces."Amazon.de".exemptions]]\nship_methods = ["Warenpost"]\nmax_order_value = 0\n',
+        'marketplaces."Amazon.de".exemptions[0].max_order_value',
+    ),
+    "exemption without ship methods": (
+        '[[marketplaces."Amazon.de".exemptions]]\nmax_order_value = 20\n',
+        'marketplaces."Amazon.de".exemptions[0]',
+    ),
+    "exemption unknown key": (
+        '[[marketplaces."Amazon.de".exemptions]]\nship_methods = ["W"]\nmax_order_value = 20\nmethods = ["W"]\n',
+        'marketplaces."Amazon.de".exemptions[0].methods',
+    ),
 }
 REPLACES_PATHS = ("missing landing folder", "seller without folder", "seller name leading outside")
 

@@ -22,6 +22,27 @@ from pipeline.verdict import describe, verdict
 DAYS = 90  # days of generated orders, ending on the latest snapshot date
 HISTORY_FROM = 30  # the backfill starts this many days into the data (the dip shows up after it)
 SELLER = "nordic-home"
+SPLIT_SHARE = 0.1
+
+
+def _cancel_one_item(orders: Path) -> None:
+    """A later order report line cancels one item of a two-item order (quantity-purchased 0): that item is in no
+    package, whatever its confirmations say."""
+    first = sorted(orders.glob("orders_*.txt"))[0]
+    lines = first.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    order, item = header.index("order-id"), header.index("order-item-id")
+    seen: dict[str, str] = {}
+    for line in lines[1:]:
+        fields = line.split("\t")
+        if fields[order] in seen and fields[item] and fields[item] != seen[fields[order]]:
+            (orders / "orders_zz_cancellation.txt").write_text(  # blanks keep the item's other values
+                "order-id\torder-item-id\tquantity-purchased\tlatest-delivery-date\n"
+                f"{fields[order]}\t{fields[item]}\t0\t\n",
+                encoding="utf-8",
+            )
+            return
+        seen.setdefault(fields[order], fields[item])
 
 
 class _Progress:
@@ -47,6 +68,12 @@ def _settings_text() -> str:
         "# the demo drops its files and runs at once: no waiting for a copy to complete\n"
         "[ingest]\nsettle_seconds = 0\n\n"
         f"[carrier_aliases]\n{aliases}\n\n"
+        "# Amazon.de's own rule: GO! counts as integrated there, and cheap DHL Paket parcels (orders below 20 EUR)\n"
+        "# are exempt from VTR, as the marketplace leaves its listed low-value ship methods out\n"
+        '[marketplaces."Amazon.de"]\n'
+        'integrated_carriers = ["DHL", "DPD", "GLS", "HERMES", "UPS", "GO!", "DEUTSCHE POST", "AMZL"]\n'
+        '[[marketplaces."Amazon.de".exemptions]]\nship_methods = ["DHL Paket"]\nmax_order_value = 20\n'
+        'carriers = ["DHL"]\n\n'
         '# add a channel to receive the alerts, e.g.\n# [[alerts]]\n# url = "json://localhost:8099/hook"\n'
     )
 
@@ -82,7 +109,11 @@ def run_demo(folder: str | Path, packages: int = 20_000, latest: dt.date | None 
     progress(f"generating {packages:,} packages over {DAYS} days ({start} .. {latest}) in {root / 'landing'}")
     from vtrdemo.generator import generate
 
-    stats = generate(root / "landing", seller_id=SELLER, start=start, days=DAYS, packages=packages)
+    # about one order in ten ships an item of 2-4 units in two boxes (a few correct the second box's number)
+    stats = generate(
+        root / "landing", seller_id=SELLER, start=start, days=DAYS, packages=packages, split_share=SPLIT_SHARE
+    )
+    _cancel_one_item(root / "landing" / SELLER / "orders")
     config = root / "vtr.toml"
     config.write_text(_settings_text())
     progress.done(

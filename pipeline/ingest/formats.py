@@ -18,6 +18,7 @@ COLUMNS = {
         "currency": ("currency",),
         "latest_delivery_date": ("latest-delivery-date",),
         "sales_channel": ("sales-channel",),
+        "shipping_price": ("shipping-price",),
     },
     "confirmations": {
         "order_id": ("order-id", "amazon-order-id"),
@@ -63,10 +64,11 @@ TYPED = {
         "purchase_at": "parse_instant(f.purchase_date)",
         "sku": "f.sku",
         "quantity": "try_cast(f.quantity as integer)",
-        "item_price": "try_cast(f.item_price as decimal(18, 2))",
+        "item_price": "parse_amount(f.item_price)",
         "currency": "f.currency",
         "latest_delivery_date": "parse_calendar_date(f.latest_delivery_date)",
         "sales_channel": "f.sales_channel",
+        "shipping_price": "parse_amount(f.shipping_price)",
     },
     "confirmations": {
         "order_id": "f.order_id",
@@ -116,15 +118,19 @@ CHECKS = {
         *_date_checks("latest_delivery_date", "latest_delivery_date", "latest-delivery-date"),
         (
             "f.quantity is not null and not regexp_full_match(f.quantity, '\\d{1,9}')",
-            "'unparseable quantity-purchased'",
+            "'quantity-purchased must be a whole number of at least 0'",
         ),
         ("f.item_price is not null and f.typed_item_price is null", "'unparseable item-price'"),
+        ("f.shipping_price is not null and f.typed_shipping_price is null", "'unparseable shipping-price'"),
     ],
     "confirmations": [
         ("f.order_id is null", "'missing order-id'"),
         ("f.ship_date is null", "'missing ship-date'"),
         *_date_checks("ship_date", "ship_date", "ship-date"),
-        ("f.quantity is not null and not regexp_full_match(f.quantity, '\\d{1,9}')", "'unparseable quantity'"),
+        (
+            "f.quantity is not null and not (regexp_full_match(f.quantity, '\\d{1,9}') and f.typed_quantity >= 1)",
+            "'quantity must be a whole number of at least 1'",
+        ),
     ],
     "scans": [
         ("f.tracking_number is null", "'missing tracking_number'"),

@@ -71,7 +71,14 @@ def load(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: str, mar
         f"select * from marts.mart_vtr_snapshots where {account} and snapshot_date in (?, ?)",
         [*key, day, day - WEEK],
     )
-    figures = Figures(settings, seller_id, marketplace, day, sorted({r["window_days"] for r in snapshots}))
+    # the account is measured with its marketplace's profile: its target, windows and lag throughout the page
+    figures = Figures(
+        settings.for_marketplace(marketplace),
+        seller_id,
+        marketplace,
+        day,
+        sorted({r["window_days"] for r in snapshots}),
+    )
     for r in snapshots:
         target = figures.now if r["snapshot_date"] == day else figures.week_ago
         target[(r["scope"], r["scope_value"], r["window_days"])] = r

@@ -117,7 +117,8 @@ def write_index(settings: Settings) -> Path:
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
         f"<main><h1>Valid Tracking Rate reports</h1><p class='lead'>{len(body):,} report(s), one per account "
         f"(seller, marketplace) and snapshot date, newest first. Verdict: the worst status of the account's overall "
-        f"and category VTRs in any window against the target {pct(settings.target)} (the marketplace restricts "
+        f"and category VTRs in any window against its marketplace's target ({pct(settings.target)} unless a profile "
+        f"in the settings says otherwise; the marketplace restricts "
         f"self-fulfilment per category, so one category below target makes the account below target); the overall "
         f"VTR per window beside it. Click a header to sort.</p>"
         + (table([*head, th("Report")], body, table_id="reports", collapse=True) if body else "<p>No report yet.</p>")

@@ -63,7 +63,8 @@ def headline(f: Figures, invalid: list[dict], to_fix: list[dict]) -> str:
             card(
                 f"Overall VTR, {w}-day window{ref('vtr')}",
                 f"{pct(r['vtr'])} {badge(r['status'])}",
-                f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid · target {pct(r['target'])}<br>"
+                f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid{exempt(r)} · target "
+                f"{pct(r['target'])}<br>"
                 f"promised {span(r['window_start'], r['window_end'])}<br>{moved} vs 7 days earlier{ref('change')}",
                 title=f"{r['packages_valid']:,} of the {r['packages_total']:,} packages promised "
                 f"{r['window_start']} to {r['window_end']} have a physical scan from an integrated carrier by the end"
@@ -144,18 +145,23 @@ def _status(f: Figures, scope: str, name: str) -> str:
     return td(badge(status), sort=ORDER.index(status), title=tips[status])
 
 
+def exempt(r: dict) -> str:
+    """The packages an exemption left out of a VTR, written beside it (nothing when none)."""
+    return f" (+{r['packages_exempt']:,} exempt)" if r["packages_exempt"] else ""
+
+
 def _window_cells(f: Figures, scope: str, name: str, w: int, *, with_change: bool) -> list[str]:
     r, before = f.row(scope, name, w), f.row(scope, name, w, earlier=True)
     if r is None:
         return [td("–", sort=""), td("–", sort=0)] + ([td("–", sort="")] if with_change else [])
     tip = (
-        f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid, promised {r['window_start']} to "
-        f"{r['window_end']}"
+        f"{r['packages_valid']:,} of {r['packages_total']:,} packages valid{exempt(r)}, promised {r['window_start']} "
+        f"to {r['window_end']}"
     )
     cells = [
         td(pct(r["vtr"]), sort="" if r["vtr"] is None else r["vtr"], title=tip, num=True, cls=f"vtr-{w}"),
         td(
-            ratio(r["packages_valid"], r["packages_total"]),
+            ratio(r["packages_valid"], r["packages_total"]) + exempt(r),
             sort=r["packages_total"],
             title=tip,
             num=True,

@@ -1,4 +1,4 @@
--- Fails when the overall totals of the largest window disagree with the list of invalid packages.
+-- Fails when the overall totals of the account's largest window disagree with the list of invalid packages.
 -- level: fail
 with invalid as (
     select snapshot_date, seller_id, marketplace, count(*) as invalid_listed
@@ -15,5 +15,8 @@ left join invalid as i
     on i.snapshot_date = s.snapshot_date and i.seller_id = s.seller_id and i.marketplace = s.marketplace
 where s.snapshot_date between $start_date and $end_date
     and s.scope = 'overall'
-    and s.window_days = (select max(window_days) from config.windows)
+    and s.window_days = (
+        select max(x.window_days) from marts.mart_vtr_snapshots as x
+        where x.snapshot_date = s.snapshot_date and x.seller_id = s.seller_id and x.marketplace = s.marketplace
+    )
     and s.packages_total - s.packages_valid <> coalesce(i.invalid_listed, 0)

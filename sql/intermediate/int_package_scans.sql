@@ -4,7 +4,7 @@
 -- One row per package with at least one event.
 -- kind: table
 -- grain: package_id
--- upstream: intermediate.int_packages, raw.scans, config.metric
+-- upstream: intermediate.int_packages, raw.scans, staging.stg_marketplace_profiles
 -- not null: package_id, first_event_at
 -- columns:
 --   package_id: the package
@@ -18,7 +18,8 @@ with packages as (
         -- 00:00 UTC from the epoch: the same in any session time zone, and no time-zone arithmetic per row
         to_timestamp(epoch(p.ship_date - m.scan_grace_days)) as grace_bound,
     from intermediate.int_packages as p
-    cross join config.metric as m
+    inner join staging.stg_marketplace_profiles as m
+        on m.marketplace = p.marketplace
     where p.tracking_number is not null
 )
 

@@ -4,9 +4,9 @@
 -- mart_projected_vtr). The per-package lists (invalid, at risk) judge fct_packages themselves, with the same macro.
 -- One row per distinct combination of the columns below.
 -- kind: table
--- grain: seller_id, marketplace, carrier_code, is_carrier_integrated, categories, ship_date, promised_delivery_date, has_tracking_number, first_event_day, first_physical_scan_day, first_valid_scan_day
+-- grain: seller_id, marketplace, carrier_code, is_carrier_integrated, categories, ship_date, promised_delivery_date, has_tracking_number, first_event_day, first_physical_scan_day, first_valid_scan_day, is_exempt
 -- upstream: marts.fct_packages
--- not null: seller_id, marketplace, categories, packages
+-- not null: seller_id, marketplace, categories, is_exempt, packages
 -- columns:
 --   seller_id: the seller's landing folder name
 --   marketplace: the order's sales channel
@@ -19,6 +19,7 @@
 --   first_event_day: 00:00 UTC of the day of the first carrier event
 --   first_physical_scan_day: 00:00 UTC of the day of the first physical scan
 --   first_valid_scan_day: 00:00 UTC of the day of the first physical scan within the grace bound
+--   is_exempt: an exemption of the marketplace applies: counted apart, in no VTR
 --   packages: number of packages
 select
     seller_id,
@@ -32,6 +33,7 @@ select
     utc_day_start(first_event_at) as first_event_day,
     utc_day_start(first_physical_scan_at) as first_physical_scan_day,
     utc_day_start(first_valid_scan_at) as first_valid_scan_day,
+    is_exempt,
     count(*) as packages,
 from marts.fct_packages
 group by all

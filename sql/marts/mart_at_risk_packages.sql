@@ -1,10 +1,10 @@
 -- Early warning: packages not yet measured by the marketplace that will count as invalid unless the seller acts
 -- (the at_risk_packages dataset). Shipped at least at_risk_after_days ago with no valid scan yet, or with a
--- missing tracking number or a carrier outside the integrated list.
+-- missing tracking number or a carrier outside the integrated list (the marketplace's profile); never an exempt one.
 -- One row per snapshot date and at-risk package.
 -- kind: snapshot
 -- grain: snapshot_date, package_id
--- upstream: marts.fct_packages, marts.fct_snapshot_windows, config.metric
+-- upstream: marts.fct_packages, marts.fct_snapshot_windows, staging.stg_marketplace_profiles
 -- not null: snapshot_date, seller_id, marketplace, package_id, order_id, reason, fix_by_date
 -- accepted: reason in reasons
 -- columns:
@@ -24,9 +24,8 @@
 --   order_item_ids: its order items' ids, sorted
 --   skus: its items' skus, distinct, sorted
 with snapshot_dates as (
-    select distinct w.snapshot_date, w.scans_until, w.snapshot_date - m.lag_days as measured_until,
+    select distinct w.snapshot_date, w.marketplace, w.scans_until, w.snapshot_date - w.lag_days as measured_until,
     from marts.fct_snapshot_windows as w
-    cross join config.metric as m
 ),
 
 judged as (
@@ -40,8 +39,10 @@ judged as (
     from snapshot_dates as d
     inner join marts.fct_packages as p
         -- not yet measured: its first snapshot, promised date + lag, is after D; and shipped by D
-        on p.promised_delivery_date > d.measured_until
+        on p.marketplace = d.marketplace
+            and p.promised_delivery_date > d.measured_until
             and p.ship_date <= d.snapshot_date
+    where not p.is_exempt
 )
 
 select
@@ -61,5 +62,6 @@ select
     j.order_item_ids,
     j.skus,
 from judged as j
-cross join config.metric as m
+inner join staging.stg_marketplace_profiles as m
+    on m.marketplace = j.marketplace
 where is_at_risk(j.invalid_reason, j.ship_date, j.snapshot_date, m.at_risk_after_days)

@@ -5,7 +5,7 @@
 -- One row per snapshot date, account and carrier.
 -- kind: snapshot
 -- grain: snapshot_date, seller_id, marketplace, carrier
--- upstream: marts.fct_packages, marts.fct_snapshot_windows, config.windows
+-- upstream: marts.fct_packages, marts.fct_snapshot_windows
 -- batch: 15
 -- not null: snapshot_date, seller_id, marketplace, carrier, packages_total, packages_invalid
 -- columns:
@@ -43,8 +43,9 @@ packages as (
         case when p.first_valid_scan_at < w.scans_until then p.days_to_valid_scan end as days_to_first_scan,
     from marts.fct_snapshot_windows as w
     inner join scanned as p
-        on p.promised_delivery_date between w.window_start and w.window_end
-    where w.window_days = (select max(window_days) from config.windows)
+        on p.marketplace = w.marketplace and p.promised_delivery_date between w.window_start and w.window_end
+    where w.is_largest
+        and not p.is_exempt
         and w.snapshot_date between $start_date and $end_date
 ),
 

@@ -21,6 +21,7 @@
 with by_category as (
     select snapshot_date, seller_id, marketplace, unnest(categories) as category, window_days, invalid_reason, packages
     from marts.fct_window_counts
+    where not is_exempt
 )
 
 select

@@ -1,8 +1,9 @@
--- Every invalid package in the largest window: the list a seller works through (the invalid_packages dataset).
+-- Every invalid package in the largest window (exempt ones are never listed): the list a seller works through (the
+-- invalid_packages dataset), the invalid rows of marts.mart_packages.
 -- One row per snapshot date and invalid package.
 -- kind: snapshot
 -- grain: snapshot_date, package_id
--- upstream: marts.fct_packages, marts.fct_snapshot_windows, config.windows
+-- upstream: marts.mart_packages
 -- not null: snapshot_date, seller_id, marketplace, package_id, order_id, reason
 -- accepted: reason in reasons
 -- columns:
@@ -19,35 +20,19 @@
 --   reason: why it is invalid (the first that applies)
 --   order_item_ids: its order items' ids, sorted
 --   skus: its items' skus, distinct, sorted
-with largest_windows as (
-    select snapshot_date, window_start, window_end, scans_until,
-    from marts.fct_snapshot_windows
-    where window_days = (select max(window_days) from config.windows)
-),
-
-judged as (
-    select
-        w.snapshot_date,
-        p.seller_id,
-        p.marketplace,
-        p.package_id,
-        p.order_id,
-        p.tracking_number,
-        p.carrier_code as carrier,
-        p.ship_date,
-        p.promised_delivery_date,
-        p.categories,
-        package_invalid_reason(
-            p.tracking_number, p.is_carrier_integrated, p.carrier_code, p.first_event_at,
-            p.first_physical_scan_at, p.first_valid_scan_at, w.scans_until
-        ) as reason,
-        p.order_item_ids,
-        p.skus,
-    from largest_windows as w
-    inner join marts.fct_packages as p
-        on p.promised_delivery_date between w.window_start and w.window_end
-)
-
-select *
-from judged
-where reason is not null
+select
+    snapshot_date,
+    seller_id,
+    marketplace,
+    package_id,
+    order_id,
+    tracking_number,
+    carrier,
+    ship_date,
+    promised_delivery_date,
+    categories,
+    reason,
+    order_item_ids,
+    skus,
+from marts.mart_packages
+where status = 'invalid'

@@ -4,7 +4,7 @@
 -- One row per snapshot date, account, window and scope value (overall, category).
 -- kind: snapshot
 -- grain: snapshot_date, seller_id, marketplace, window_days, scope, scope_value
--- upstream: marts.fct_package_groups, marts.fct_snapshot_windows, config.metric
+-- upstream: marts.fct_package_groups, marts.fct_snapshot_windows, staging.stg_marketplace_profiles
 -- not null: snapshot_date, seller_id, marketplace, window_days, scope, packages_total, projected_vtr, status
 -- accepted: scope in scopes; status in statuses
 -- columns:
@@ -21,18 +21,18 @@
 --   packages_valid_now: of those, validly tracked by the end of D
 --   packages_at_risk: of those, invalid and not expected to become valid without a fix (includes packages already measured, which are listed in invalid_packages rather than at_risk_packages)
 --   projected_vtr: (packages_total - packages_at_risk) / packages_total; NULL when the window holds no package
---   target: the VTR target from the settings
+--   target: the VTR target of the marketplace's profile
 --   status: ok, or below_target when projected_vtr < target (a window with no package has no row)
 with projected_windows as (
     select
         w.snapshot_date,
+        w.marketplace,
         w.window_days,
-        w.window_start + m.lag_days as window_start,
-        w.window_end + m.lag_days as window_end,
-        w.snapshot_date + m.lag_days as final_on,
+        w.window_start + w.lag_days as window_start,
+        w.window_end + w.lag_days as window_end,
+        w.snapshot_date + w.lag_days as final_on,
         w.scans_until,
     from marts.fct_snapshot_windows as w
-    cross join config.metric as m
 ),
 
 judged as (
@@ -45,7 +45,8 @@ judged as (
         ) as invalid_reason,
     from projected_windows as w
     inner join marts.fct_package_groups as p
-        on p.promised_delivery_date between w.window_start and w.window_end
+        on p.marketplace = w.marketplace and p.promised_delivery_date between w.window_start and w.window_end
+    where not p.is_exempt
 ),
 
 flagged as (
@@ -54,7 +55,8 @@ flagged as (
         j.invalid_reason is null as is_valid,
         is_at_risk(j.invalid_reason, j.ship_date, j.snapshot_date, m.at_risk_after_days) as is_at_risk,
     from judged as j
-    cross join config.metric as m
+    inner join staging.stg_marketplace_profiles as m
+        on m.marketplace = j.marketplace
 ),
 
 scoped as (
@@ -93,4 +95,5 @@ select
         else 'ok'
     end as status,
 from counted as c
-cross join config.metric as m
+inner join staging.stg_marketplace_profiles as m
+    on m.marketplace = c.marketplace

@@ -13,11 +13,14 @@
 --   line: line number in that file
 --   order_id: the marketplace's order id
 --   order_item_id: the order item; NULL when the line confirms the whole order
+--   quantity: units of the item in the line's package; NULL when blank
 --   ship_date: ship date as written
 --   carrier_code: carrier code after aliases; NULL when the line gives none (keeps the earlier one)
 --   tracking_action: set (new number), remove (the literal NULL, any case) or keep (blank)
 --   tracking_number: the normalised tracking number when tracking_action is set
 --   ship_method: the line's ship-method; NULL when blank (keeps the earlier one)
+--   carrier_code_as_confirmed: carrier-code as the seller wrote it (trimmed); NULL when blank
+--   carrier_name_as_confirmed: carrier-name as the seller wrote it (trimmed); NULL when blank
 with run_orders as (
     select distinct seller_id, order_id from staging.stg_orders
 ),
@@ -53,6 +56,7 @@ select
     r.line,
     r.order_id,
     r.order_item_id,
+    r.quantity,
     r.ship_date,
     coalesce(a.carrier_code, upper(trim(r.carrier_text))) as carrier_code,
     case
@@ -62,6 +66,8 @@ select
     end as tracking_action,
     case when not r.is_tracking_removed then r.normalized_tracking_number end as tracking_number,
     nullif(trim(r.ship_method), '') as ship_method,
+    r.carrier_code as carrier_code_as_confirmed,
+    r.carrier_name as carrier_name_as_confirmed,
 from resolved as r
 left join config.carrier_aliases as a
     on a.alias = lower(trim(r.carrier_text))

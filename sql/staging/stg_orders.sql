@@ -14,6 +14,8 @@
 --   quantity: quantity purchased
 --   latest_delivery_date: the promised delivery date (calendar date as written)
 --   purchase_at: when the order was placed
+--   item_price: the item's price, for its whole quantity; NULL when never given
+--   shipping_price: the item's shipping price, for its whole quantity; NULL when never given
 select
     seller_id,
     order_id,
@@ -23,6 +25,8 @@ select
     arg_max(quantity, load_seq(file_id, line)) as quantity,
     arg_max(latest_delivery_date, load_seq(file_id, line)) as latest_delivery_date,
     arg_max(purchase_at, load_seq(file_id, line)) as purchase_at,
+    arg_max(item_price, load_seq(file_id, line)) as item_price,
+    arg_max(shipping_price, load_seq(file_id, line)) as shipping_price,
 from raw.orders
 where
     (seller_id, order_id) in (

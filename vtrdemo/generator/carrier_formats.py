@@ -78,12 +78,13 @@ def build_scan_rows(con, seed: int, days: int) -> None:
     con.execute(f"""
     create table exports as
     with histories as (
-        select p, any_value(channel) as channel, any_value(tracking_number) as tracking_number,
+        -- per tracking number: a split order's two boxes are two trackings
+        select p, any_value(channel) as channel, tracking_number,
             any_value(carrier_label) as carrier_label, any_value(country) as country,
             min(file_d) as lo, max(file_d) as hi,
             {pivot},
         from agg_events
-        group by p
+        group by p, tracking_number
     ),
     export_days as (
         -- an aggregator export repeats a tracking's whole history every day while it is moving

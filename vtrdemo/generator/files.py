@@ -72,10 +72,10 @@ SCAN_HEADER = ("tracking_number", "carrier", "event_time", "status", "event_code
 # each file's rows in a total order: the same seed gives the same bytes
 ORDER_KEYS = {
     "out_orders": "purchase_sec, p, k, cont",
-    "out_confirmations": "rev, ship_d, p, k",
-    "out_scans": "utc_at, p, step",
-    "out_easypost": "p",
-    "out_aftership": "p",
+    "out_confirmations": "rev, ship_d, p, k, box",
+    "out_scans": "utc_at, p, step, tracking_number",  # a split order's boxes: one p, two numbers
+    "out_easypost": "p, tracking_code",
+    "out_aftership": "p, tracking_number",
 }
 
 

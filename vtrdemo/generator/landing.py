@@ -32,6 +32,7 @@ def generate(
     dip_category: str | None = "Garden",
     aggregator_exports: bool = True,
     memory_limit: str = "4GB",
+    split_share: float = 0.0,
 ) -> GenerationStats:
     """Write `days` days of orders, confirmations and scans for about `packages` orders under landing/<seller_id>/.
 
@@ -40,7 +41,9 @@ def generate(
     so that with the default 14-day lag its 7-day VTR falls below target and recovers within the period.
     `aggregator_exports` adds the EasyPost and AfterShip JSON files (else those carriers' events go to the
     canonical CSV too). `memory_limit` caps DuckDB's memory (the rest spills to a temporary folder; a million
-    packages peak at about 4 GB). Marketplaces ending .se/.dk/.no/.fi get Nordic carriers, .co.uk British (Royal Mail
+    packages peak at about 4 GB). `split_share` of the orders (about) ship their first item, of 2 to 4 units, in
+    two boxes, each confirmed with its quantity and scanned (split shipments; a fifth correct box 2's number).
+    Marketplaces ending .se/.dk/.no/.fi get Nordic carriers, .co.uk British (Royal Mail
     needs CARRIER_ALIASES in the settings to count as integrated), .com American, any other German ones.
     """
     if days < 1 or packages < 1:
@@ -75,7 +78,7 @@ def generate(
         con.execute("set enable_progress_bar = false")
         con.execute(f"create macro u(k, salt) as ((hash(k, salt, {int(seed)}) >> 11)::double / 9007199254740992.0)")
         build_reference(con, rng, profiles, marketplaces, start, days, seller_id)
-        build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_hi)
+        build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_hi, split_share)
         build_confirmations(con, days)
         build_scans(con, profiles, days, aggregator_exports)
         build_order_rows(con, profiles, int(seed), days)

@@ -126,10 +126,11 @@ def build_order_rows(con, profiles, seed: int, days: int) -> None:
     con.execute("drop table order_lines")  # the wide tables are what costs memory at a million packages
     item_id = digits(perm("c.item_key", 14, random.Random(seed * 31 + 1)), 14)
     typo = typo_sql("c.tracking_true", "c.shape", "floor(u(c.p, 19) * 1000)::int")
+    typo_box2 = typo_sql("c.tracking_box2", "c.shape", "floor(u(c.p, 44) * 1000)::int")
     ship_local = ts("c.ship_day", "13 * 3600 + floor(u(c.p, 21) * 4 * 3600)")
     con.execute(f"""
     create table out_confirmations as
-    select c.file_d, c.p, c.rev, c.k, c.ship_d,
+    select c.file_d, c.p, c.rev, c.k, c.box, c.ship_d,
         c.order_id as "order-id",
         case when not c.whole_order then {item_id} end as "order-item-id",
         case when not c.whole_order then c.quantity::varchar end as "quantity",
@@ -137,8 +138,8 @@ def build_order_rows(con, profiles, seed: int, days: int) -> None:
              else {iso_local(ship_local, "c.off_text")} end as "ship-date",
         c.carrier_code as "carrier-code",
         c.carrier_name as "carrier-name",
-        case c.tracking_kind when 'true' then c.tracking_true when 'typo' then {typo} when 'NULL' then 'NULL' end
-            as "tracking-number",
+        case c.tracking_kind when 'true' then c.tracking_true when 'typo' then {typo} when 'NULL' then 'NULL'
+            when 'box2' then c.tracking_box2 when 'box2_typo' then {typo_box2} end as "tracking-number",
         c.ship_method as "ship-method",
     from conf as c
     order by c.file_d

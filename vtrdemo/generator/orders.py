@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from vtrdemo.generator.carriers import CARRIERS, tracking_sql
 from vtrdemo.generator.rates import BANDS, DIP_OTHER_CARRIER, DIP_PRE_TRANSIT, RATE_HELD
 from vtrdemo.generator.sql import digits, offset_text, perm, pick
@@ -16,7 +18,7 @@ def _mode_sql() -> str:
     return "case " + " ".join(whens) + " else 'ok' end"
 
 
-def build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_hi) -> None:
+def build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_hi, split_share=0.0) -> None:
     """One order per package: marketplace, dates, carrier, failure mode, tracking number; then its items."""
     con.execute(f"""
     create table base as
@@ -68,7 +70,8 @@ def build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_h
         s.d + s.promise_days + case when isodow(s.day + s.promise_days) = 7 then 1 else 0 end as promise_d,
     from shipped as s
     """)
-    # tracking numbers: one expression per carrier shape
+    # tracking numbers: one expression per carrier shape (the draws are replayed for split boxes' numbers)
+    tracking_draws = rng.getstate()
     whens = " ".join(f"when '{c.key}' then {tracking_sql(c.shape, rng)}" for c in CARRIERS.values())
     order_prefix = ("402", "403", "405", "406", "407", "408", "302", "303", "304", "305", "028")
     con.execute(f"""
@@ -88,6 +91,7 @@ def build_orders(con, rng, profiles, packages, days, dip_category, dip_lo, dip_h
     join offsets as offs on offs.m = o.m and offs.d = least(o.d, {days - 1})
     """)
     con.execute("drop table base")
+    _split_orders(con, packages, split_share, tracking_draws)
 
 
 def _build_items(con) -> None:
@@ -127,4 +131,31 @@ def _build_items(con) -> None:
         case when u(i.item_key, 9) < 0.90 then 1 when u(i.item_key, 9) < 0.98 then 2 else 3 end as quantity,
     from items as i
     join categories as cat on cat.c = i.c
+    """)
+
+
+def _split_orders(con, packages: int, split_share: float, tracking_draws: tuple) -> None:
+    """Split shipments: about `split_share` of the orders (tracked with an integrated carrier and nothing else wrong)
+    send their first item, of quantity 2 to 4, in two boxes: box 1 of one unit with the order's number, box 2 with
+    the rest and a number of its own (`tracking_box2`); a fifth of those confirm box 2 with a mistyped number first
+    and correct it a day or two later. Box 2's number is the one the order's carrier would give package p + packages
+    (the same draws, replayed: unique among all numbers). Without splits the tables are as before."""
+    if split_share <= 0:
+        con.execute("alter table orders add column is_split boolean default false")
+        con.execute("alter table orders add column tracking_box2 varchar")
+        return
+    replay = random.Random()
+    replay.setstate(tracking_draws)
+    box2 = f"p + {int(packages)}"
+    whens = " ".join(f"when '{c.key}' then {tracking_sql(c.shape, replay, box2)}" for c in CARRIERS.values())
+    con.execute(f"""
+    create or replace table orders as
+    select o.*,
+        o.integrated and o.mode in ('ok', 'late') and u(o.p, 40) < {float(split_share)!r} as is_split,
+        case when is_split then case o.carrier {whens} end end as tracking_box2,
+    from orders as o
+    """)
+    con.execute("""
+    update items set quantity = 2 + floor(u(item_key, 41) * 3)::int
+    where k = 0 and p in (select p from orders where is_split)
     """)

@@ -97,6 +97,13 @@ def build_scans(con, profiles, days, aggregator_exports) -> None:
     from described as d
     join markets as mk on mk.m = d.m
     """)
+    # a split order's second box travels the same way, under its own number
+    con.execute("""
+    insert into events by name
+    select e.* replace (o.tracking_box2 as tracking_number)
+    from events as e join orders as o on o.p = e.p
+    where o.is_split
+    """)
     if not aggregator_exports:
         con.execute("update events set channel = 'csv'")
     con.execute(f"delete from events where file_d >= {days} or file_d < 0")

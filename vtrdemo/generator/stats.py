@@ -18,7 +18,8 @@ class GenerationStats:
     end: dt.date
     orders: int = 0  # orders placed (one package each once shipped)
     order_items: int = 0
-    packages: int = 0  # packages confirmed within the period
+    packages: int = 0  # packages confirmed within the period (a split order's second box is one more)
+    split_orders: int = 0  # orders whose first item ships in two boxes
     files: int = 0
     order_lines: int = 0  # data lines in the order files (items + continuation lines)
     continuation_lines: int = 0
@@ -44,7 +45,8 @@ def fill_stats(con, stats: GenerationStats, start: dt.date) -> None:
     q = lambda sql: con.execute(sql).fetchone()  # noqa: E731
     (stats.orders,) = q("select count(*) from orders")
     (stats.order_items,) = q("select count(*) from items")
-    (stats.packages,) = q("select count(distinct p) from conf")
+    (stats.packages,) = q("select count(distinct p) + count(distinct p) filter (where box = 2) from conf")
+    (stats.split_orders,) = q("select count(distinct p) filter (where box = 2) from conf")
     (stats.confirmation_lines,) = q("select count(*) from conf")
     stats.order_lines, stats.continuation_lines = q("select count(*), count(*) filter (where cont = 1) from out_orders")
     (stats.held_confirmations,) = q("select count(*) from conf where is_held and rev = 0")
@@ -61,7 +63,7 @@ def fill_stats(con, stats: GenerationStats, start: dt.date) -> None:
     rows = con.execute("""
     with final as (
         select p, any_value(mode) as mode, any_value(integrated) as integrated, any_value(promise_d) as promise_d,
-            arg_max(tracking_kind, rev) filter (where tracking_kind is distinct from 'blank') as kind,
+            arg_max(tracking_kind, rev) filter (where tracking_kind is distinct from 'blank' and box = 1) as kind,
         from conf group by p
     ),
     judged as (
