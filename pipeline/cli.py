@@ -9,6 +9,11 @@ import argparse
 import datetime as dt
 import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the command line imports what a command needs when it runs
+    from pipeline.ingest.load import FileResult
+    from pipeline.settings import Settings
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -122,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _dates(args) -> tuple[dt.date, dt.date]:
+def _dates(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
     """The run's first and last snapshot dates, refused (PlanError) when this business cannot have them."""
     from pipeline.steps import check_dates
 
@@ -131,7 +136,7 @@ def _dates(args) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def _run(settings, args) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.run import run
 
     start, end = _dates(args)
@@ -151,7 +156,7 @@ def _run(settings, args) -> int:
     return 0
 
 
-def _ingest(settings, args) -> int:
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.contract import FileStatus
     from pipeline.ingest.files import landing_not_read
     from pipeline.run import ingest
@@ -167,7 +172,7 @@ def _ingest(settings, args) -> int:
     return 0
 
 
-def _maintain(settings, args) -> int:
+def _maintain(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.maintain import maintain
 
     done = maintain(settings)
@@ -182,7 +187,7 @@ def _maintain(settings, args) -> int:
 _COMMANDS = {"run": _run, "backfill": _run, "ingest": _ingest, "maintain": _maintain}
 
 
-def render_ingest(results) -> str:
+def render_ingest(results: list[FileResult]) -> str:
     """Per seller and feed: files loaded, skipped (loaded before) and failed, rows loaded and rejected; then each
     file that failed, each new name whose content was loaded before under another name, each file not yet complete
     and each entry of a seller's folder that is not read."""

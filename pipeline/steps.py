@@ -10,11 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from typing import TYPE_CHECKING, Any
 
 from pipeline.contract import CheckLevel, FileStatus
-from pipeline.settings import load_settings
+from pipeline.settings import Settings, load_settings
 from pipeline.summary import RunSummary
+from pipeline.values import FileRecord, Plan, SellerResult, Wait
 from pipeline.verdict import verdict
+
+if TYPE_CHECKING:  # imported where they run: the DAG's tasks import this module
+    import duckdb
+
+    from pipeline.checks import CheckResult
+    from pipeline.ingest.load import FileResult
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +72,12 @@ def check_dates(start: dt.date, end: dt.date, names: tuple[str, str] = ("snapsho
 
 def plan(
     config: str,
-    params: dict,
+    params: dict[str, Any],
     *,
     logical_date: dt.date | None = None,
     triggered_at: dt.datetime | None = None,
     notify: bool = True,
-) -> dict:
+) -> Plan:
     """Resolve a run: its snapshot dates (the `snapshot_date` param, else the logical date, else the last complete
     UTC day before it was triggered), its sellers, and whether it notifies (a muted or backfill run does not)."""
     settings = load_settings(config)
@@ -91,7 +99,7 @@ def plan(
     }
 
 
-def resolve_sellers(settings, requested: list[str] | None) -> list[str]:
+def resolve_sellers(settings: Settings, requested: list[str] | None) -> list[str]:
     """The sellers asked for (default: every landing folder), each a landing folder of the settings."""
     known = settings.seller_ids()
     sellers = sorted(requested or known)
@@ -101,11 +109,11 @@ def resolve_sellers(settings, requested: list[str] | None) -> list[str]:
     return sellers
 
 
-def _dates(plan: dict) -> tuple[dt.date, dt.date]:
+def _dates(plan: Plan) -> tuple[dt.date, dt.date]:
     return dt.date.fromisoformat(plan["start"]), dt.date.fromisoformat(plan["end"])
 
 
-def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -> tuple[bool, dict]:
+def wait_for_files(plan: Plan, seller_id: str, now: dt.datetime | None = None) -> tuple[bool, Wait]:
     """One look at a seller's feeds: done when every daily feed has its file for the last date or the waiting time
     is over (a run of an old date never waits). Returns (done, {"seller_id", "stale", "deadline"})."""
     from pipeline.freshness import stale_feeds, wait_deadline
@@ -118,9 +126,9 @@ def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -
     return done, {"seller_id": seller_id, "stale": missing, "deadline": deadline.isoformat(timespec="minutes")}
 
 
-def _figures(con, seller_id: str, end: dt.date) -> dict:
-    """The summary's figures of a seller's build (scratch): overall VTR of the last date and each account's
-    verdict (pipeline/verdict.py), held and uncategorized."""
+def _figures(con: duckdb.DuckDBPyConnection, seller_id: str, end: dt.date) -> SellerResult:
+    """A seller's result, begun with the summary's figures of its build (scratch): overall VTR of the last date
+    and each account's verdict (pipeline/verdict.py), held and uncategorized."""
     cur = con.execute(
         """select marketplace, window_days, packages_total, packages_valid, vtr, status, scope, scope_value
         from marts.mart_vtr_snapshots where snapshot_date = ? and scope in ('overall', 'category')
@@ -130,16 +138,17 @@ def _figures(con, seller_id: str, end: dt.date) -> dict:
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     return {
+        "seller_id": seller_id,
         "overall": [[r[k] for k in names[:6]] for r in rows if r["scope"] == "overall"],
         "verdicts": {m: verdict([r for r in rows if r["marketplace"] == m]) for m in {r["marketplace"] for r in rows}},
-        "held_confirmations": con.execute("select count(*) from intermediate.int_confirmations_held").fetchone()[0],
+        "held_confirmations": con.execute("select count(*) from intermediate.int_confirmations_held").fetchall()[0][0],
         "uncategorized_items": con.execute(
             "select coalesce(sum(uncategorized_item_count), 0)::bigint from marts.fct_packages"
-        ).fetchone()[0],
+        ).fetchall()[0][0],
     }
 
 
-def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> dict:
+def run_seller(plan: Plan, seller_id: str, stale: list[str] | None = None) -> SellerResult:
     """A seller's chain for the run's dates, under its lock: ingest its new files, build its models in scratch,
     check them, and (unless a `fail` check found rows) publish its marts to the lake, its Parquet files and its
     reports. A file that cannot be read fails alone: the seller publishes from what loaded, marked incomplete.
@@ -157,7 +166,7 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
         con = lake.connect(settings)
         try:
             files = ingest_seller(con, settings, seller_id)
-            found: list = []
+            found: list[CheckResult] = []
             build_models(
                 con,
                 settings,
@@ -168,11 +177,10 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
                 on_built=lambda model: found.extend(check_model(con, model)),
             )
             checks = [c for c in found + run_assertions(con, settings, start, end) if not c.passed]
-            result = {
-                "seller_id": seller_id,
+            result: SellerResult = {
                 **_figures(con, seller_id, end),
                 "stale": stale or [],
-                "files": [vars(f) | {"status": f.status.value} for f in files if f.status is not FileStatus.UNCHANGED],
+                "files": [_file_record(f) for f in files if f.status is not FileStatus.UNCHANGED],
                 "failed_checks": [c.describe() for c in checks if c.level is CheckLevel.FAIL],
                 "warnings": [c.describe() for c in checks if c.level is CheckLevel.WARN],
                 "quality_files": [list(row) for c in checks if c.name == "raw_files_many_rejects" for row in c.sample],
@@ -191,7 +199,20 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
     return result
 
 
-def finish(plan: dict, results: list[dict]) -> RunSummary:
+def _file_record(f: FileResult) -> FileRecord:
+    return FileRecord(
+        seller_id=f.seller_id,
+        feed=f.feed,
+        file=f.file,
+        status=f.status.value,
+        rows_read=f.rows_read,
+        rows_loaded=f.rows_loaded,
+        rows_rejected=f.rows_rejected,
+        message=f.message,
+    )
+
+
+def finish(plan: Plan, results: list[SellerResult]) -> RunSummary:
     """After every seller's chain: the run's notifications (VTR, early warning and stale feeds for its last date
     when it notifies; data-quality warnings always) and its summary. A channel that is down fails nothing; a
     warehouse that cannot be opened costs the notifications that read it, and the summary says so. Each result

@@ -24,11 +24,14 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from typing import Any, TypeVar, TypeVarTuple
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG, _PR_SET_NAME = 1, 15
 _HEADER = struct.Struct("!I")
+Args = TypeVarTuple("Args")
+Result = TypeVar("Result")
 _pipe: int | None = None  # in a child: the write end of its pipe to the parent
 
 
@@ -43,7 +46,8 @@ class ChildDied(Exception):
     """The child ended without an answer (killed from outside, out of memory)."""
 
 
-def _send(message: tuple) -> None:
+def _send(message: tuple[Any, ...]) -> None:
+    assert _pipe is not None, "_send runs in a child of call only"
     try:
         data = pickle.dumps(message)
     except Exception:  # noqa: BLE001 - an unpicklable value or exception: its text still crosses
@@ -75,12 +79,12 @@ class _Forward(logging.Handler):
             _send(("log", fields))
 
 
-def _prctl(option: int, value) -> None:
+def _prctl(option: int, value: object) -> None:
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
-def _child(fn: Callable, args: tuple, name: str, parent: int) -> None:
+def _child(fn: Callable[[*Args], object], args: tuple[*Args], name: str, parent: int) -> None:
     """In the child: die with the parent, answer once, never return into the parent's code. It runs the exit
     handlers it registered itself (a DuckDB spill folder's removal), never the parent's."""
     global _pipe
@@ -94,6 +98,7 @@ def _child(fn: Callable, args: tuple, name: str, parent: int) -> None:
             signal.signal(sig, signal.SIG_DFL)  # the parent's handlers (Airflow's) are not this process's
         root = logging.getLogger()
         root.handlers[:] = [_Forward()]
+        answer: tuple[Any, ...]
         try:
             answer = ("result", fn(*args))
         except BaseException as exc:  # noqa: BLE001 - every failure is the parent's to raise
@@ -108,13 +113,13 @@ def _child(fn: Callable, args: tuple, name: str, parent: int) -> None:
 
 
 def call(
-    fn: Callable,
-    *args,
+    fn: Callable[[*Args], Result],
+    *args: *Args,
     seconds: float | None,
     name: str,
     what: str = "",
     on_mark: Callable[[object], None] | None = None,
-):
+) -> Result:
     """fn(*args) in a forked child (named `name`, up to 15 characters, in `ps`), killed after `seconds` (None: no
     deadline). Returns its value or raises its exception (with its traceback as a note); raises DeadlineExceeded when
     killed at the deadline, ChildDied when it ended without answering. `what` names the work in those messages."""
@@ -135,7 +140,7 @@ def call(
         while answer is None:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise DeadlineExceeded(what or name, seconds)
+                raise DeadlineExceeded(what or name, seconds or 0)  # a deadline: seconds is not None
             ready, _, _ = select.select([read], [], [], left)
             if not ready:
                 continue
@@ -167,7 +172,8 @@ def call(
         exc = answer[1]
         exc.add_note(f"in the child process of {what or name}:\n{answer[2]}")
         raise exc
-    return answer[1]
+    result: Result = answer[1]
+    return result
 
 
 def _duration(seconds: float) -> str:
