@@ -8,6 +8,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CARRIERS = (
     "UPS",
@@ -184,50 +185,53 @@ class Range:
 
 
 DAY_SECONDS = 86_400
+# the defaults are the Settings dataclass's, written once there; the schema takes them from this instance (the paths,
+# which Settings leaves to the caller, and the tables that are lists in TOML have theirs here)
+DEFAULTS = Settings(None, Path(), Path(), Path())
 # key -> (type, default) or (type, default, Range); a nested dict is a TOML table. A range is checked before anything
 # runs (for a list, each of its values): adding a bounded key is one line here.
-_SCHEMA: dict = {
-    "sellers": (list, []),
+_SCHEMA: dict[str, Any] = {
+    "sellers": (list, list(DEFAULTS.sellers)),
     "paths": {
         "landing": (str, "data/landing"),
         "warehouse": (str, "data/warehouse.sqlite"),
         "output": (str, "data/output"),
     },
     "warehouse": {
-        "catalog": (str, ""),
-        "data_path": (str, ""),
-        "retention_days": (int, 30, Range(1, 3650)),
+        "catalog": (str, DEFAULTS.catalog),
+        "data_path": (str, DEFAULTS.data_path),
+        "retention_days": (int, DEFAULTS.retention_days, Range(1, 3650)),
     },
     "metric": {
-        "target": (float, 0.95, Range(0, 1, above=True)),
-        "lag_days": (int, 14, Range(0, 365)),
-        "windows": (list, [7, 30], Range(1, 365)),
-        "scan_grace_days": (int, 2, Range(0, 30)),
-        "integrated_carriers": (list, list(DEFAULT_CARRIERS)),
-        "at_risk_after_days": (int, 2, Range(0, 365)),
+        "target": (float, DEFAULTS.target, Range(0, 1, above=True)),
+        "lag_days": (int, DEFAULTS.lag_days, Range(0, 365)),
+        "windows": (list, list(DEFAULTS.windows), Range(1, 365)),
+        "scan_grace_days": (int, DEFAULTS.scan_grace_days, Range(0, 30)),
+        "integrated_carriers": (list, list(DEFAULTS.integrated_carriers)),
+        "at_risk_after_days": (int, DEFAULTS.at_risk_after_days, Range(0, 365)),
     },
-    "ingest": {"settle_seconds": (int, 60, Range(0, DAY_SECONDS))},
+    "ingest": {"settle_seconds": (int, DEFAULTS.settle_seconds, Range(0, DAY_SECONDS))},
     "marketplaces": (dict, {}),
-    "carrier_aliases": (dict, {}),
+    "carrier_aliases": (dict, dict(DEFAULTS.carrier_aliases)),
     "alerts": (list, []),
     "alert_policy": {
-        "min_packages": (int, 1, Range(0, 10**9)),
-        "timeout_seconds": (int, 30, Range(1, 600)),
-        "max_attempts": (int, 3, Range(1, 20)),
+        "min_packages": (int, DEFAULTS.min_alert_packages, Range(0, 10**9)),
+        "timeout_seconds": (int, DEFAULTS.alert_timeout_seconds, Range(1, 600)),
+        "max_attempts": (int, DEFAULTS.alert_max_attempts, Range(1, 20)),
     },
     "schedule": {
-        "wait_for_files_minutes": (int, 360, Range(0, 7 * 24 * 60)),
-        "task_timeout_minutes": (int, 120, Range(1, 7 * 24 * 60)),
-        "run_timeout_minutes": (int, 720, Range(1, 7 * 24 * 60)),
+        "wait_for_files_minutes": (int, DEFAULTS.wait_for_files_minutes, Range(0, 7 * 24 * 60)),
+        "task_timeout_minutes": (int, DEFAULTS.task_timeout_minutes, Range(1, 7 * 24 * 60)),
+        "run_timeout_minutes": (int, DEFAULTS.run_timeout_minutes, Range(1, 7 * 24 * 60)),
     },
     "quality": {
-        "max_reject_share": (float, 0.05, Range(0, 1)),
-        "min_rejected_rows": (int, 10, Range(0, 10**12)),
+        "max_reject_share": (float, DEFAULTS.max_reject_share, Range(0, 1)),
+        "min_rejected_rows": (int, DEFAULTS.min_rejected_rows, Range(0, 10**12)),
     },
     "duckdb": {
-        "memory_limit": (str, "1.5GB"),
-        "threads": (int, 2, Range(1, MAX_THREADS)),
-        "temp_directory": (str, ""),
+        "memory_limit": (str, DEFAULTS.memory_limit),
+        "threads": (int, DEFAULTS.threads, Range(1, MAX_THREADS)),
+        "temp_directory": (str, ""),  # Settings' None: DuckDB's own choice
     },
 }
 
@@ -455,6 +459,5 @@ def schedule_minutes(path: str | None) -> tuple[int, int]:
         settings = load_settings(path, require_landing=False) if path else None
     except SettingsError:
         settings = None
-    defaults = Settings(None, Path(), Path(), Path())
-    chosen = settings or defaults
+    chosen = settings or DEFAULTS
     return chosen.task_timeout_minutes, chosen.run_timeout_minutes

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 
 import pytest
 
 from pipeline.cli import main
-from pipeline.settings import DEFAULT_CARRIERS, Exemption, SettingsError, load_settings
+from pipeline.settings import DEFAULT_CARRIERS, DEFAULTS, Exemption, SettingsError, load_settings
 
 
 def test_a_file_holding_only_paths_gets_every_default(project):
@@ -19,6 +20,10 @@ def test_a_file_holding_only_paths_gets_every_default(project):
     assert (s.carrier_aliases, s.alert_urls, s.wait_for_files_minutes) == ({}, (), 360)
     assert (s.alert_timeout_seconds, s.alert_max_attempts) == (30, 3)
     assert s.seller_ids() == ["acme"]
+    # every default is the Settings dataclass's (written once): a file without the key gets it (paths and the
+    # project's settle time of 0 aside)
+    same = {f.name for f in dataclasses.fields(s)} - {"config_file", "landing", "warehouse", "output", "settle_seconds"}
+    assert {k: getattr(s, k) for k in same} == {k: getattr(DEFAULTS, k) for k in same}
 
 
 def test_relative_paths_resolve_against_the_settings_files_folder(project, tmp_path, monkeypatch):
