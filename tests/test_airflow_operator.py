@@ -13,13 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from test_alerts import Hook, free_port
+from helpers.airflow_api import AirflowApi
+from helpers.receivers import Hook
+from helpers.servers import free_ports
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
 pytestmark = pytest.mark.slow  # a real Airflow started by the launcher
@@ -29,7 +29,7 @@ TODAY = dt.datetime.now(dt.UTC).date()
 YESTERDAY = TODAY - dt.timedelta(days=1)  # the last complete UTC day: what a run without a date computes
 
 
-class Airflow:
+class Airflow(AirflowApi):
     """The launcher's Airflow, its REST API (token from the simple auth manager's generated password) and CLI."""
 
     def __init__(self, root: Path, config: Path):
@@ -58,10 +58,7 @@ class Airflow:
             if "ready at" in line or self.process.poll() is not None:
                 break
         assert "ready at" in "".join(self.output), "".join(self.output)
-        password = re.search(r"login admin / (\S+)", "".join(self.output)).group(1)
-        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password}, auth=False)[
-            "access_token"
-        ]
+        self.login("".join(self.output))
         # what the README's operator exports: AIRFLOW_HOME (its airflow.cfg, written by the launcher, says the rest)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
@@ -80,16 +77,6 @@ class Airflow:
             time.sleep(3)
         raise AssertionError(f"runs still active after {seconds} s: {active['dag_runs']}")
 
-    def request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
-        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {self.token}"} if auth else {})
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=180) as answer:  # past SQLite's 60 s busy wait, on 2 busy cores
-                return json.loads(answer.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
-
     def cli(self, *args: str, again_if: str = "") -> subprocess.CompletedProcess:
         """Run an `airflow` command; one that fails saying `again_if` (which creates nothing) is run again."""
         for _ in range(3):
@@ -103,25 +90,10 @@ class Airflow:
     def runs(self) -> dict[str, dict]:
         return {r["dag_run_id"]: r for r in self.request("GET", "/api/v2/dags/vtr_daily/dagRuns?limit=100")["dag_runs"]}
 
-    def wait(self, run_id: str, seconds: float = 240) -> dict:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            run = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}")
-            if run["state"] in ("success", "failed"):
-                return run
-            time.sleep(2)
-        raise AssertionError(f"{run_id} still {run['state']} after {seconds} s")
-
     def returned(self, run_id: str, task: str = "finish_run"):
         return self.request(
             "GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances/{task}/xcomEntries/return_value"
         )["value"]
-
-    def tasks(self, run_id: str) -> dict[str, dict]:
-        found = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances?limit=100")
-        return {
-            t["task_id"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""): t for t in found["task_instances"]
-        }
 
     def log(self, run_id: str, task: str, map_index: int = -1) -> str:
         found = self.request(
@@ -160,26 +132,6 @@ def airflow(tmp_path_factory):
         hook.server.shutdown()
         hook.server.server_close()
         assert not list((root / "airflow").glob("launcher.pids"))
-
-
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports on 127.0.0.1 (the launcher's API and its two log servers)."""
-    for _ in range(50):
-        first = free_port()
-        if all(_free(first + n) for n in range(count)):
-            return first
-    raise RuntimeError("no consecutive free ports")
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def titles(hook: Hook, since: int = 0) -> list[str]:

@@ -13,12 +13,13 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from helpers.receivers import TOKEN, Inbox
+from helpers.servers import free_port
 from pipeline import alerts, lake
 from pipeline.alerts import plan_early_warnings, plan_quality_warnings, plan_stale_feed_alerts, plan_vtr_alerts, send
 from pipeline.alerts.planning import QUALITY_KEY_TEMPLATE
@@ -29,46 +30,10 @@ D1 = dt.date(2026, 11, 20)
 D2 = dt.date(2026, 11, 21)
 D3 = dt.date(2026, 11, 22)
 SELLERS = ["nordic-home", "acme"]
-TOKEN = "s3cr3t-T0ken-abc123"
 PASSWORD = "pw-Hunter2-xyz"
 
 
 # --- servers ------------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Hook:
-    """A webhook endpoint: records every POST (path and JSON body) and answers with `status`."""
-
-    def __init__(self):
-        self.posts: list[tuple[str, dict]] = []
-        self.headers: list[dict] = []
-        self.status = 200
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.headers.append(dict(self.headers))
-                hook.posts.append((self.path, json.loads(body)))
-                self.send_response(hook.status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"json://127.0.0.1:{self.port}/hook/{TOKEN}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def messages(self) -> list[dict]:
-        return [body for _, body in self.posts]
 
 
 class SlowReceiver:
@@ -125,15 +90,6 @@ def receiver(request):
     r = SlowReceiver(request.param)
     yield r
     r.close()
-
-
-class Inbox:
-    def __init__(self):
-        self.mails: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.mails.append(envelope.content)
-        return "250 OK"
 
 
 @pytest.fixture

@@ -19,19 +19,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from helpers.airflow_api import AirflowApi
+from helpers.published import published
+from helpers.receivers import Hook
+from helpers.servers import free_port, free_ports
 from ops import services
 from pipeline.analyst import open_session
 from pipeline.lake import connect
 from pipeline.settings import load_settings
-from test_airflow_operator import free_ports
-from test_alerts import Hook, free_port
-from test_concurrency import published
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -50,11 +49,11 @@ def _available() -> str | None:
     return None
 
 
-class Cluster:
+class Cluster(AirflowApi):
     """`python -m ops.cluster up|status|down` on a settings file, and the REST API of its Airflow."""
 
     def __init__(self, settings: Path, home: Path):
-        self.settings, self.home, self.token = settings, home, None
+        self.settings, self.home = settings, home
 
     def command(self, command: str) -> subprocess.CompletedProcess:
         # the DAG's own retries (conftest's in-process Airflow sets VTR_TASK_RETRIES=0 for this test session)
@@ -76,41 +75,11 @@ class Cluster:
     def up(self) -> str:
         out = self.succeed("up")
         self.port = int(re.search(r"ready at http://127\.0\.0\.1:(\d+)", out).group(1))
-        password = re.search(r"login admin / (\S+)", out).group(1)
-        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password}, auth=False)[
-            "access_token"
-        ]
+        self.login(out)
         return out
 
     def pids(self) -> dict[str, int]:
         return json.loads((self.home / "cluster.pids").read_text())
-
-    def request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
-        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {self.token}"} if auth else {})
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as answer:
-                return json.loads(answer.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
-
-    def trigger(self, conf: dict) -> str:
-        return self.request("POST", "/api/v2/dags/vtr_daily/dagRuns", {"logical_date": None, "conf": conf})[
-            "dag_run_id"
-        ]
-
-    def wait(self, run_id: str, seconds: float = 240) -> dict:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            run = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}")
-            if run["state"] in ("success", "failed"):
-                return run
-            time.sleep(2)
-        raise AssertionError(f"{run_id} still {run['state']} after {seconds} s")
-
-    def tasks(self, run_id: str) -> list[dict]:
-        return self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
 
 
 def marts(config: Path, last: dt.date) -> dict[str, list[tuple]]:
@@ -264,7 +233,7 @@ def test_four_sellers_on_two_workers_equal_the_serial_run_and_notify_breaches(cl
     assert analyst.execute("select count(*) from raw.files").fetchone()[0] == 0  # a fresh lake, open before any run
     run_id = cluster.trigger({"snapshot_date": str(D1)})
     assert cluster.wait(run_id)["state"] == "success"
-    tasks = cluster.tasks(run_id)
+    tasks = list(cluster.tasks(run_id).values())
     assert {t["state"] for t in tasks} == {"success"}, [(t["task_id"], t["state"]) for t in tasks]
     assert sorted(t["map_index"] for t in tasks if t["task_id"] == "seller.run_seller") == [0, 1, 2, 3]
     # the analyst's session, open throughout, sees the run's commits on its next query
@@ -286,7 +255,7 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
     while victim is None and time.monotonic() < deadline:
         running = [
             t
-            for t in cluster.tasks(run_id)
+            for t in cluster.tasks(run_id).values()
             if t["task_id"] == "seller.run_seller" and t["state"] == "running" and t["hostname"]
         ]
         if running:  # the latest started: still far from its end when the kill comes
@@ -299,7 +268,7 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
     for pid in services.session_members(session):  # the worker, its pool and its task processes
         os.kill(pid, signal.SIGKILL)
     state = cluster.wait(run_id, 300)["state"]
-    tasks = cluster.tasks(run_id)
+    tasks = list(cluster.tasks(run_id).values())
     assert state == "success" and {t["state"] for t in tasks} == {"success"}, [
         (t["task_id"], t["map_index"], t["state"], t["try_number"], t["hostname"]) for t in tasks
     ]

@@ -22,14 +22,15 @@ import pyarrow.parquet as pq
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import Project
+from helpers.feeds import confirmations_tsv, orders_tsv, scans_csv
+from helpers.project import Project
+from helpers.receivers import Hook, Inbox
+from helpers.servers import free_port
 from pipeline import checks
 from pipeline.contract import DATASETS
 from pipeline.lake import connect
 from pipeline.run import run
 from pipeline.settings import load_settings
-from test_alerts import Hook, Inbox, free_port
-from test_models import confirmations_tsv, orders_tsv, scans_csv
 from vtrdemo.airflow_local import run_dag
 from vtrdemo.generator import generate
 

@@ -54,3 +54,26 @@ def test_no_import_cycle_among_the_products_modules():
         if name not in state:
             visit(name, [name])
     assert cycles == []
+
+
+TESTS = ROOT / "tests"
+
+
+def test_no_test_module_imports_another_or_edits_sys_path():
+    """Shared test code lives in tests/helpers and fixtures in conftest.py: a test module imported by another runs
+    its tests' module code twice and ties two files' changes together; a `sys.path` edit hides where code comes from."""
+    test_modules = {p.stem for p in TESTS.glob("*.py")}  # test_*.py and conftest: never imported
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys":
+                names = ["sys.path"]
+            else:
+                continue
+            found += [f"{path.relative_to(ROOT)}:{node.lineno}: {n}" for n in names if n.split(".")[0] in test_modules]
+            found += [f"{path.relative_to(ROOT)}:{node.lineno}: sys.path" for n in names if n == "sys.path"]
+    assert found == []

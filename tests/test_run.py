@@ -10,12 +10,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from helpers.feeds import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 from pipeline import models
 from pipeline.lake import connect
 from pipeline.models import build_models, load_models
 from pipeline.outputs import DATASETS, partition_file
 from pipeline.run import run
-from test_models import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 
 COLUMNS = {
     "packages": [  # the spec's columns in its order, then the package's id, items and skus

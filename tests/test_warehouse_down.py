@@ -1,7 +1,7 @@
 """Told without a warehouse (spec section 4): a run whose catalog cannot be opened still sends "run failed", once
 per date over retries (remembered in a file under paths.output, since the alert log lives in the warehouse), and
 says so in one line, exit code 1. A corrupted SQLite catalog here; a stopped PostgreSQL catalog (slow: it starts
-one, tests/servers.py)."""
+one, tests/helpers/servers.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-import servers
+from helpers import servers
 from pipeline.cli import main
 from pipeline.lake import WarehouseError, connect
 from pipeline.run import run

@@ -50,6 +50,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports on 127.0.0.1 (the launcher's API and its two log servers)."""
+    for _ in range(50):
+        first = free_port()
+        if all(_free(first + n) for n in range(count)):
+            return first
+    raise RuntimeError("no consecutive free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 class PostgresServer:
     """A throw-away PostgreSQL cluster; `with PostgresServer() as server:` starts it and stops and removes it."""
 
