@@ -4,7 +4,7 @@ PostgreSQL (two databases: Airflow's metadata `airflow` and the lake's catalog `
 by `python -m ops.cluster up|status|down`.
 
 PostgreSQL refuses to run as root: as root its folder belongs to the `postgres` system user and every server command
-runs through `runuser -u postgres` (as tests/helpers/servers.py does). It listens on 127.0.0.1 only, with no Unix socket,
+runs through `runuser -u postgres` (as the tests do). It listens on 127.0.0.1 only, with no Unix socket,
 and asks for a password (scram-sha-256); Redis asks for one too. The passwords are made once and kept in
 <home>/secrets.json (mode 0600) with the data they protect.
 """

@@ -1,5 +1,5 @@
 """Runs at the same moment (spec section 6), as an operator starts them: real `vtr` processes on the embedded SQLite
-catalog and on a real PostgreSQL catalog (tests/helpers/servers.py). Sellers run in parallel without lock errors and give
+catalog and on a real PostgreSQL catalog (helpers/servers.py). Sellers run in parallel without lock errors and give
 what one serial run gives; two runs of one seller take turns, never mixed; the PostgreSQL catalog publishes what the
 SQLite one does; the catalog's password is never shown.
 
