@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -30,7 +31,7 @@ class CheckResult:
     name: str
     level: CheckLevel
     offending_rows: int
-    sample: list[tuple]
+    sample: list[tuple[Any, ...]]
 
     @property
     def passed(self) -> bool:
@@ -90,6 +91,8 @@ def run_assertions(
     return results
 
 
-def _result(con: duckdb.DuckDBPyConnection, name: str, level: CheckLevel, sql: str, values: dict) -> CheckResult:
+def _result(
+    con: duckdb.DuckDBPyConnection, name: str, level: CheckLevel, sql: str, values: dict[str, Any]
+) -> CheckResult:
     rows = con.execute(sql, sql_params(sql, values)).fetchall()
     return CheckResult(name, level, len(rows), rows[:SAMPLE_ROWS])

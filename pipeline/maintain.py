@@ -7,7 +7,12 @@ path is DuckLake's to clean (its orphaned files, below)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
 
 from pipeline import lake, outputs
 from pipeline.settings import Settings
@@ -15,7 +20,7 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def maintain(settings: Settings, now: dt.datetime | None = None) -> dict:
+def maintain(settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
     """Merge small files, expire snapshots older than the retention and delete the files nothing reads any more;
     returns the live data files and snapshots before and after."""
     now = now or dt.datetime.now(dt.UTC)
@@ -39,7 +44,7 @@ def maintain(settings: Settings, now: dt.datetime | None = None) -> dict:
     try:
         before = _counts(con)
         for what, sql, params in steps:
-            lake.write(con, settings, lambda c, sql=sql, params=params: c.execute(sql, params).fetchall(), what=what)
+            lake.write(con, settings, functools.partial(_call, sql=sql, params=params), what=what)
             log.info("maintenance: %s done", what)
         after = _counts(con)
     finally:
@@ -52,11 +57,15 @@ def maintain(settings: Settings, now: dt.datetime | None = None) -> dict:
     }
 
 
-def _counts(con) -> dict:
+def _call(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]) -> object:
+    return con.execute(sql, params).fetchall()
+
+
+def _counts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The lake's live data files and its snapshots, from its catalog."""
     return {
         "data_files": con.execute(
             "select count(*) from __ducklake_metadata_lake.ducklake_data_file where end_snapshot is null"
-        ).fetchone()[0],
-        "snapshots": con.execute("select count(*) from lake.snapshots()").fetchone()[0],
+        ).fetchall()[0][0],
+        "snapshots": con.execute("select count(*) from lake.snapshots()").fetchall()[0][0],
     }

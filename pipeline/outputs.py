@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -100,7 +101,7 @@ def publish(
     return written
 
 
-def _replace(target: Path, table) -> Path:
+def _replace(target: Path, table: pa.Table) -> Path:
     return replace_file(target, lambda tmp: pq.write_table(table, tmp))
 
 

@@ -236,7 +236,7 @@ _SCHEMA: dict[str, Any] = {
 }
 
 
-def _check(values: dict, schema: dict, prefix: str, source: str) -> dict:
+def _check(values: dict[str, Any], schema: dict[str, Any], prefix: str, source: str) -> dict[str, Any]:
     out = {}
     for key in values:
         if key not in schema:
@@ -266,8 +266,7 @@ def check_range(name: str, value: object, bound: Range, source: str) -> None:
     """A number (or each number of a list) inside its range, else a SettingsError naming key, value and range."""
     items = value if isinstance(value, list) else [value]
     for item in items:
-        number = isinstance(item, int | float) and not isinstance(item, bool)
-        if not number or not bound.holds(item):
+        if isinstance(item, bool) or not isinstance(item, int | float) or not bound.holds(item):
             each = "each of " if items is value else ""
             raise SettingsError(f"{source}: {each}'{name}' must be {bound}, got {item!r}")
 
@@ -278,8 +277,9 @@ def memory_bytes(text: str) -> int | None:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()]) if match else None
 
 
-def _alerts(entries: list, source: str) -> tuple[list[str], list[str]]:
-    urls, conn_ids = [], []
+def _alerts(entries: list[Any], source: str) -> tuple[list[str], list[str]]:
+    urls: list[str] = []
+    conn_ids: list[str] = []
     for i, alert in enumerate(entries):
         if not isinstance(alert, dict) or set(alert) - {"url", "connection_id"} or len(alert) != 1:
             raise SettingsError(f"{source}: 'alerts[{i}]' must hold exactly one of 'url' or 'connection_id'")
@@ -290,7 +290,7 @@ def _alerts(entries: list, source: str) -> tuple[list[str], list[str]]:
     return urls, conn_ids
 
 
-def _validate_metric(m: dict, prefix: str, source: str) -> None:
+def _validate_metric(m: dict[str, Any], prefix: str, source: str) -> None:
     """What a range cannot say of the [metric] keys; a marketplace profile's (prefix `marketplaces."X".`) too."""
     if not m["windows"] or not all(isinstance(w, int) and not isinstance(w, bool) for w in m["windows"]):
         raise SettingsError(f"{source}: '{prefix}windows' must be a non-empty list of whole numbers of days")
@@ -298,7 +298,7 @@ def _validate_metric(m: dict, prefix: str, source: str) -> None:
         raise SettingsError(f"{source}: '{prefix}integrated_carriers' must be a list of strings")
 
 
-def _strings(value, name: str, source: str) -> tuple[str, ...]:
+def _strings(value: object, name: str, source: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(x, str) and x.strip() for x in value):
         raise SettingsError(f"{source}: '{name}' must be a non-empty list of non-blank strings")
     return tuple(x.strip() for x in value)
@@ -307,7 +307,7 @@ def _strings(value, name: str, source: str) -> tuple[str, ...]:
 MAX_ORDER_VALUE = Range(0, above=True)  # an exemption's bound: any amount above 0, in the order's currency
 
 
-def _exemptions(entries, prefix: str, source: str) -> tuple[Exemption, ...]:
+def _exemptions(entries: object, prefix: str, source: str) -> tuple[Exemption, ...]:
     """`[[marketplaces."X".exemptions]]`: ship_methods and max_order_value (> 0) required, carriers optional."""
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SettingsError(f"{source}: '{prefix}' must be an array of tables ([[{prefix}]])")
@@ -332,7 +332,7 @@ def _exemptions(entries, prefix: str, source: str) -> tuple[Exemption, ...]:
     return tuple(out)
 
 
-def _profiles(marketplaces: dict, metric: dict, source: str) -> tuple[Profile, ...]:
+def _profiles(marketplaces: dict[str, Any], metric: dict[str, Any], source: str) -> tuple[Profile, ...]:
     """`[marketplaces."<sales-channel>"]`: any [metric] key over [metric], plus exemptions; any other key is an
     error naming it."""
     profiles = []
@@ -361,7 +361,7 @@ def _profiles(marketplaces: dict, metric: dict, source: str) -> tuple[Profile, .
     return tuple(profiles)
 
 
-def _validate(v: dict, source: str) -> None:
+def _validate(v: dict[str, Any], source: str) -> None:
     _validate_metric(v["metric"], "metric.", source)
     for seller in v["sellers"]:
         problem = seller_id_problem(seller) if isinstance(seller, str) else "not a string"
@@ -380,10 +380,10 @@ def _validate(v: dict, source: str) -> None:
         )
 
 
-def load_settings(path: str | os.PathLike | None = None, *, require_landing: bool = True) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None = None, *, require_landing: bool = True) -> Settings:
     """Read and validate the settings file; relative paths resolve against its folder."""
     source = str(path) if path else "<defaults>"
-    raw: dict = {}
+    raw: dict[str, Any] = {}
     if path:
         try:
             raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline import watchdog
 from pipeline.alerts.channels import Channel, redact
@@ -45,7 +47,8 @@ def body_with_id(alert: Alert) -> str:
 
 def notify(channel: Channel, alert: Alert, secrets: set[str], timeout: float) -> Try:
     """Send once, in a child killed after `timeout` seconds; the error is scrubbed of the URL's secrets."""
-    reached = []
+    assert channel.url is not None, "an unresolved channel is never sent to (sending._deliver)"
+    reached: list[object] = []
     title, body = redact(alert.title, secrets), redact(body_with_id(alert), secrets)
     try:
         error = watchdog.call(
@@ -71,10 +74,10 @@ def notify(channel: Channel, alert: Alert, secrets: set[str], timeout: float) ->
 
 def _watch_sockets() -> None:
     """In the child: tell the parent once when the first bytes go out on any socket (plain or TLS)."""
-    told = []
+    told: list[bool] = []
 
-    def watching(original):
-        def send(self, *args, **kwargs):
+    def watching(original: Callable[..., Any]) -> Callable[..., Any]:
+        def send(self: socket.socket, *args: Any, **kwargs: Any) -> Any:
             if not told:
                 told.append(True)
                 watchdog.mark(_SENT)
@@ -98,8 +101,9 @@ def _notify(url: str, title: str, body: str, notify_type: str, key: str, timeout
     for service in obj:
         # Apprise's own per-operation timeouts longer than the deadline: only the deadline ends a send
         service.socket_connect_timeout = service.socket_read_timeout = timeout + 1.0
-        if isinstance(getattr(service, "headers", None), dict):
-            service.headers[ID_HEADER] = key
+        headers = getattr(service, "headers", None)
+        if isinstance(headers, dict):
+            headers[ID_HEADER] = key
     result = obj.notify(
         title=title,
         body=body,

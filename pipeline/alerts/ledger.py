@@ -16,6 +16,7 @@ import fcntl
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -63,7 +64,7 @@ class Ledger:
     def history(self, key: str) -> dict[str, History]:
         """channel label -> what the lake's log and the fallback file say of the notification `key`."""
         found: dict[str, History] = {}
-        rows: list = []
+        rows: list[Any] = []
         if self.con is not None:
             try:
                 rows = self.con.execute(
@@ -78,7 +79,7 @@ class Ledger:
             past.sends += attempts or 0
         return found
 
-    def record(self, alert: Alert, title: str, tried: list) -> None:
+    def record(self, alert: Alert, title: str, tried: list[Any]) -> None:
         """One row per channel tried for the alert (a `Delivery` each), committed at once: a crash loses one alert's
         rows. In the lake; in the fallback file when the lake cannot be written."""
         if not tried:
@@ -113,7 +114,7 @@ class Ledger:
             fcntl.flock(f, fcntl.LOCK_EX)
             f.write(lines)
 
-    def _file_rows(self) -> list[dict]:
+    def _file_rows(self) -> list[dict[str, Any]]:
         rows = []
         with contextlib.suppress(FileNotFoundError), open(self.file) as f:
             for line in f:

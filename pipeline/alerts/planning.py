@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -18,7 +19,9 @@ from pipeline.settings import Settings
 MAX_ERROR_CHARS = 2000
 
 
-def alert_key(kind: str, seller_id: str | None, marketplace: str | None, snapshot_date, detail: str = "") -> str:
+def alert_key(
+    kind: str, seller_id: str | None, marketplace: str | None, snapshot_date: dt.date | str | None, detail: str = ""
+) -> str:
     """A notification's stable id, the one place its layout is written: `kind|seller|marketplace|date[|detail]`,
     "-" for a part that does not apply. The alert log is keyed by it; receivers see it (delivery.py)."""
     parts = [kind, seller_id or "-", marketplace or "-", str(snapshot_date or "-")]
@@ -59,17 +62,17 @@ def invalid_packages_path(settings: Settings, snapshot_date: dt.date, seller_id:
     return str(settings.output / "invalid_packages" / day / f"{seller_id}.parquet")
 
 
-def _scope_name(row: dict) -> str:
+def _scope_name(row: dict[str, Any]) -> str:
     return "overall" if row["scope"] == "overall" else f"{row['scope']} {row['scope_value']}"
 
 
-def _order(row: dict) -> tuple:
+def _order(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["scope"] != "overall", row["scope_value"] or "", row["window_days"])
 
 
-def _by_account(rows: list[dict]) -> list[tuple[str, str, list[dict]]]:
+def _by_account(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
     """(seller, marketplace, that account's rows in scope order), accounts in name order."""
-    accounts: dict[tuple[str, str], list[dict]] = {}
+    accounts: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         accounts.setdefault((row["seller_id"], row["marketplace"]), []).append(row)
     return [
@@ -99,7 +102,7 @@ def _notes(
     return notes
 
 
-def _breach_line(row: dict) -> str:
+def _breach_line(row: dict[str, Any]) -> str:
     line = (
         f"{_scope_name(row)}, {row['window_days']} days: VTR {percent(row['vtr'])} < target "
         f"{percent(row['target'])} ({row['packages_valid']}/{row['packages_total']} valid)"
@@ -107,7 +110,7 @@ def _breach_line(row: dict) -> str:
     return line + (f"; top reasons: {row['reasons']}" if row["reasons"] else "")
 
 
-def _recovery_line(row: dict) -> str:
+def _recovery_line(row: dict[str, Any]) -> str:
     return (
         f"recovered: {_scope_name(row)}, {row['window_days']} days: VTR {percent(row['vtr'])} >= "
         f"{percent(row['target'])} ({row['packages_valid']}/{row['packages_total']} valid)"
@@ -199,7 +202,7 @@ def plan_stale_feed_alerts(
     return alerts
 
 
-def plan_quality_warnings(rows: list[list]) -> list[Alert]:
+def plan_quality_warnings(rows: list[list[Any]]) -> list[Alert]:
     """One data-quality warning per file with many rejected rows; a row is the raw_files_many_rejects check's
     [seller_id, feed, path, sha256, rows_read, rows_rejected, reject_share]. Keyed by the file's content (sha256),
     so it is sent once whichever run loaded the file (the check reads this key back from main.alert_log)."""

@@ -17,7 +17,9 @@ import enum
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -51,7 +53,7 @@ class Delivery:
     error: str | None = None
 
 
-class Deliveries(list):
+class Deliveries(list[Any]):
     """What `send` did, one Delivery per alert and channel; `log_unavailable` says why the lake's alert log could not
     be used (the outcomes went to the fallback file instead), None when it was."""
 
@@ -77,7 +79,7 @@ class _Scrub(logging.Filter):
 
 
 @contextlib.contextmanager
-def _scrubbed_logs(secrets: set[str]):
+def _scrubbed_logs(secrets: set[str]) -> Iterator[None]:
     scrub = _Scrub(secrets)
     loggers = [logging.getLogger(name) for name in _SCRUBBED_LOGGERS]
     for lg in loggers:
@@ -139,7 +141,7 @@ def _deliver(
             time.sleep(backoff * 2 ** (n - 1))
     if sent_before + sends >= settings.alert_max_attempts:
         status = DeliveryStatus.UNDELIVERED
-        error += f"; sent {sent_before + sends} time(s) in all without a confirmation: not sent again"
+        error = f"{error}; sent {sent_before + sends} time(s) in all without a confirmation: not sent again"
     return Delivery(alert.key, channel.label, status, sends, error), timed_out
 
 

@@ -4,6 +4,7 @@ work on), the category table and the carrier table."""
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from pipeline.contract import REASONS
 from pipeline.report import reasons
@@ -53,7 +54,7 @@ def verdict_banner(f: Figures) -> str:
     )
 
 
-def headline(f: Figures, invalid: list[dict], to_fix: list[dict]) -> str:
+def headline(f: Figures, invalid: list[dict[str, Any]], to_fix: list[dict[str, Any]]) -> str:
     """Measured overall VTR per window and the packages to work on; below, the early warning per window."""
     cards = []
     for w in f.windows:
@@ -145,7 +146,7 @@ def _status(f: Figures, scope: str, name: str) -> str:
     return td(badge(status), sort=ORDER.index(status), title=tips[status])
 
 
-def exempt(r: dict) -> str:
+def exempt(r: dict[str, Any]) -> str:
     """The packages an exemption left out of a VTR, written beside it (nothing when none)."""
     return f" (+{r['packages_exempt']:,} exempt)" if r["packages_exempt"] else ""
 
