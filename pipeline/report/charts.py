@@ -8,6 +8,7 @@ import colorsys
 import json
 import math
 from html import escape
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -67,7 +68,7 @@ def chart_div(fig: go.Figure, height: int, div_id: str, *, toolbar: bool = True)
     return f"<div class='chart'>{div}</div>"
 
 
-def _hover(name: str, window: int, r: dict) -> str:
+def _hover(name: str, window: int, r: dict[str, Any]) -> str:
     low = f"<br>low volume: fewer than {LOW_VOLUME} packages" if r["packages_total"] < LOW_VOLUME else ""
     return (
         f"<b>{escape(name)}</b>, {window}-day window<br>{r['snapshot_date']:%b %-d}: {pct(r['vtr'])}"
@@ -89,7 +90,7 @@ def axis_range(figures: Figures, target: float, windows: list[int], *, categorie
     return [bottom, 1.0025]
 
 
-def _series(figures: Figures, scope: str, value: str | None, window: int) -> list[dict]:
+def _series(figures: Figures, scope: str, value: str | None, window: int) -> list[dict[str, Any]]:
     return [
         r
         for r in figures.trend
@@ -240,7 +241,7 @@ def carrier_height(carriers: int) -> int:
     return 130 + 34 * carriers
 
 
-def carrier_scan_figure(carriers: list[dict]) -> go.Figure:
+def carrier_scan_figure(carriers: list[dict[str, Any]]) -> go.Figure:
     """Days from the ship date to the first physical scan, median and 90th percentile, per carrier: one row of bars
     per carrier (`carriers` in the table's order, top down), so its name reads across however narrow the chart."""
     fig = go.Figure()
