@@ -61,7 +61,7 @@ def run(
         except WarehouseError as exc:  # no seller can run: tell the channels (once per date), then say it in one line
             steps.notify_run_failed(config, "run_seller", exc, run_id, dates)
             raise
-        results.append(SellerResult(seller_id=seller, stale=stale) | result)
+        results.append(SellerResult(stale=stale, seller_id=seller) | result)
     summary = steps.finish(plan, results)
     failures = summary.failures()
     if failures:
