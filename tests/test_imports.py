@@ -56,6 +56,34 @@ def test_no_import_cycle_among_the_products_modules():
     assert cycles == []
 
 
+def test_no_module_uses_another_modules_private_names():
+    """A name with a leading underscore is its module's own: another module (ops/cluster.py of ops/launcher.py's
+    helpers, say) uses a public module of shared helpers instead."""
+    modules = _modules()
+    found = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(), str(path))
+        imported = {}  # local name -> product module, for `from ops import services` and `import pipeline.lake`
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    if full in modules:
+                        imported[alias.asname or alias.name] = full
+                    elif node.module in modules and alias.name.startswith("_") and node.module != name:
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.module}.{alias.name}")
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and imported.get(node.value.id, name) != name
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {imported[node.value.id]}.{node.attr}")
+    assert found == []
+
+
 TESTS = ROOT / "tests"
 
 
