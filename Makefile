@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
 
-.PHONY: setup demo test test-fast bench airflow airflow-stop cluster-up cluster-down
+.PHONY: setup demo test test-fast bench airflow airflow-stop backfill cluster-up cluster-status cluster-down
 
 $(UV):
 	python3 -m venv .tools
@@ -38,15 +38,24 @@ bench: setup
 # A local Airflow for vtr_daily on 127.0.0.1 (PORT, default 8080; VTR_CONFIG, default demo/vtr.toml): in the
 # foreground, Ctrl-C stops it; `make airflow-stop` from another shell does too
 airflow: setup
-	$(VENV)/bin/python ops/launcher.py start --port $(or $(PORT),8080) --config $(or $(VTR_CONFIG),demo/vtr.toml)
+	$(VENV)/bin/python -m ops.launcher start --port $(or $(PORT),8080) --config $(or $(VTR_CONFIG),demo/vtr.toml)
 
 airflow-stop:
-	$(VENV)/bin/python ops/launcher.py stop
+	$(VENV)/bin/python -m ops.launcher stop
+
+# `airflow backfill create` for vtr_daily from FROM to TO (logical dates), on the Airflow AIRFLOW_HOME names
+# (default .airflow), run again while SQLite metadata answers "database is locked" (it created nothing)
+backfill: setup
+	$(VENV)/bin/python -m ops.backfill --from $(FROM) --to $(TO)
 
 # The local Celery cluster (ops/cluster.py): PostgreSQL, Redis, Airflow's api-server, scheduler, dag-processor and
-# Celery workers on 127.0.0.1, as CLUSTER (default ops/cluster.toml) says; `make cluster-down [PURGE=1]` stops it
+# Celery workers on 127.0.0.1, as CLUSTER (default ops/cluster.toml) says. cluster-up on a cluster partly up starts
+# what is missing; cluster-status lists every component (exit 1 when one is down); cluster-down [PURGE=1] stops it
 cluster-up: setup
-	$(VENV)/bin/python ops/launcher.py cluster-up --settings $(or $(CLUSTER),ops/cluster.toml)
+	$(VENV)/bin/python -m ops.cluster up --settings $(or $(CLUSTER),ops/cluster.toml)
+
+cluster-status: setup
+	$(VENV)/bin/python -m ops.cluster status --settings $(or $(CLUSTER),ops/cluster.toml)
 
 cluster-down:
-	$(VENV)/bin/python ops/launcher.py cluster-down --settings $(or $(CLUSTER),ops/cluster.toml) $(if $(PURGE),--purge)
+	$(VENV)/bin/python -m ops.cluster down --settings $(or $(CLUSTER),ops/cluster.toml) $(if $(PURGE),--purge)

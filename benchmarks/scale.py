@@ -89,16 +89,16 @@ def on_cluster(work: Path, landing_folder: Path, workers: int, aliases: str, log
     root.chmod(0o711)
     settings = root / "cluster.toml"
     settings.write_text(
-        f'[cluster]\nhome = "home"\nport = {_free_port()}\npostgres_port = {_free_port()}\n'
+        f'[cluster]\nhome = "{root / "home"}"\nport = {_free_port()}\npostgres_port = {_free_port()}\n'
         f"redis_port = {_free_port()}\nworkers = {workers}\nworker_concurrency = 1\npool_slots = {workers}\n"
         "parallelism = 8\ntask_heartbeat_timeout = 300\nschedule = false\n"
-        f'[vtr.paths]\nlanding = "{landing_folder}"\noutput = "output"\n'
+        f'[vtr.paths]\nlanding = "{landing_folder}"\noutput = "{root / "output"}"\n'
         "[vtr.schedule]\nwait_for_files_minutes = 0\n[vtr.ingest]\nsettle_seconds = 0\n"
         '[vtr.duckdb]\nmemory_limit = "1.5GB"\nthreads = 1\n'
         f"[vtr.carrier_aliases]\n{aliases}"
     )
-    launcher = [PYTHON, str(ROOT / "ops" / "launcher.py")]
-    up = subprocess.run([*launcher, "cluster-up", "--settings", str(settings)], capture_output=True, text=True)
+    launcher = [PYTHON, "-m", "ops.cluster"]
+    up = subprocess.run([*launcher, "up", "--settings", str(settings)], capture_output=True, text=True)
     try:
         if up.returncode != 0:
             raise RuntimeError(f"cluster-up failed: {up.stderr.strip()[-500:]}")
@@ -141,7 +141,7 @@ def on_cluster(work: Path, landing_folder: Path, workers: int, aliases: str, log
         log(f"scale: {workers} worker(s): {len(tasks)} sellers in {wall:.1f} s on {result['hosts']}")
         return result
     finally:
-        subprocess.run([*launcher, "cluster-down", "--settings", str(settings), "--purge"], capture_output=True)
+        subprocess.run([*launcher, "down", "--settings", str(settings), "--purge"], capture_output=True)
 
 
 def serial(work: Path, landing_folder: Path, aliases: str, log) -> float:

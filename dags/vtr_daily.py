@@ -16,13 +16,18 @@ warehouse); other sellers, other dates and analysts' sessions go on.
 
 `wait_for_files` never fails the run: past its deadline (D + 1 day + `wait_for_files_minutes`; a run of an old date
 is past it) it reports the feeds still missing as stale. A seller whose file cannot be read still publishes from what
-loaded, marked incomplete; a failed data-quality check withholds that seller's outputs; either way `finish_run`
-sends what the others earned and then fails the run, and every failed task sends a run-failed notification.
+loaded, marked incomplete; a failed data-quality check withholds that seller's outputs; either way that seller's
+`run_seller` fails (the grid shows which), `finish_run` sends what the others earned and then fails the run, and the
+run sends one run-failed notification. A failed `plan_run` (a bad param) stops the run: nothing downstream runs.
+A seller's work is killed at the task timeout (a watchdog outside it); a run past its run timeout is notified too.
 
 Params (all optional): `snapshot_date` (default: the logical date; a run triggered without one computes the last
 complete UTC day), `end_date` (a range computed in one pass; notifications for its last date only), `sellers`,
 `full_rebuild` (replace every date of the sellers' marts), `mute_notifications`. Backfill runs do not notify.
-Settings file: environment variable `VTR_CONFIG`, else Airflow Variable `vtr_config`.
+Settings file: environment variable `VTR_CONFIG`, else Airflow Variable `vtr_config`. A seller's task timeout is
+read when it runs, either way; the DAG's timeout attributes (the run's, the tasks' SIGALRM) are read when parsed,
+from the environment only (`VTR_CONFIG`, or the Variable given as `AIRFLOW_VAR_VTR_CONFIG`): parsing reads no
+database.
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, PokeReturnValue
 from pipeline.contract import DATASETS, SELLER_POOL
 from pipeline.settings import schedule_minutes
 
-# timeouts are DAG attributes, fixed at parse time: read from the small settings file VTR_CONFIG names, if any
-TASK_TIMEOUT, RUN_TIMEOUT = schedule_minutes(os.environ.get("VTR_CONFIG"))
+# timeouts are DAG attributes, fixed at parse time: read from the small settings file the environment names, if any
+TASK_TIMEOUT, RUN_TIMEOUT = schedule_minutes(os.environ.get("VTR_CONFIG") or os.environ.get("AIRFLOW_VAR_VTR_CONFIG"))
 OUTLETS = [Asset(f"vtr://{name}") for name in DATASETS]
 
 
@@ -45,6 +50,12 @@ def _failed(context) -> None:
     from pipeline import airflow_tasks
 
     airflow_tasks.on_task_failure(context)
+
+
+def _run_failed(context) -> None:
+    from pipeline import airflow_tasks
+
+    airflow_tasks.on_run_failure(context)
 
 
 @dag(
@@ -56,12 +67,12 @@ def _failed(context) -> None:
     catchup=False,
     max_active_runs=4,
     dagrun_timeout=dt.timedelta(minutes=RUN_TIMEOUT),
+    on_failure_callback=_run_failed,
     default_args={
         "retries": int(os.environ.get("VTR_TASK_RETRIES", "2")),
         "retry_delay": dt.timedelta(seconds=30),
         "retry_exponential_backoff": 2.0,
         "execution_timeout": dt.timedelta(minutes=TASK_TIMEOUT),
-        "on_failure_callback": _failed,
     },
     params={
         "snapshot_date": Param(
@@ -101,7 +112,7 @@ def _failed(context) -> None:
     tags=["vtr"],
 )
 def vtr_daily():
-    @task(retries=0)
+    @task(retries=0, on_failure_callback=_failed)
     def plan_run(params=None, logical_date=None, dag_run=None) -> dict:
         from pipeline import airflow_tasks
 
@@ -118,16 +129,17 @@ def vtr_daily():
         return PokeReturnValue(*airflow_tasks.wait_for_files(plan, seller_id))
 
     @task(pool=SELLER_POOL)
-    def run_seller(seller_id: str, plan: dict, wait: dict) -> dict:
+    def run_seller(seller_id: str, plan: dict, wait: dict, ti=None) -> dict:
         from pipeline import airflow_tasks
 
-        return airflow_tasks.run_seller(plan, seller_id, wait)
+        return airflow_tasks.run_seller(plan, seller_id, wait, ti)
 
     @task_group
     def seller(seller_id: str, plan: dict):
         return run_seller(seller_id, plan, wait_for_files(seller_id, plan))
 
-    @task(trigger_rule="all_done", outlets=OUTLETS)
+    # every seller done, failed or not; but nothing when the plan failed (then no seller ran)
+    @task(trigger_rule="all_done_min_one_success", outlets=OUTLETS, on_failure_callback=_failed)
     def finish_run(plan: dict, results, outlet_events=None) -> dict:
         from pipeline import airflow_tasks
 

@@ -1,10 +1,10 @@
 """The cluster's own servers, from Debian's packages, on 127.0.0.1 with their data under the cluster's home folder:
 PostgreSQL (two databases: Airflow's metadata `airflow` and the lake's catalog `vtr_lake`, both owned by the role
 `vtr`; the role `vtr_reader` may only read the catalog, for analysts' sessions) and Redis (the Celery broker). Used
-by `ops/launcher.py cluster-up` / `cluster-down`.
+by `python -m ops.cluster up|status|down`.
 
 PostgreSQL refuses to run as root: as root its folder belongs to the `postgres` system user and every server command
-runs through `runuser -u postgres` (as tests/servers.py does). It listens on 127.0.0.1 only, with no Unix socket,
+runs through `runuser -u postgres` (as the tests do). It listens on 127.0.0.1 only, with no Unix socket,
 and asks for a password (scram-sha-256); Redis asks for one too. The passwords are made once and kept in
 <home>/secrets.json (mode 0600) with the data they protect.
 """
@@ -240,6 +240,19 @@ def grant_reader(cur, database: str, owner: str, reader: str) -> None:
     """Let `reader` read the catalog `database` (run there, as a superuser or the owner), and nothing more."""
     for statement in READER_GRANTS:
         cur.execute(statement.format(database=database, owner=owner, reader=reader))
+
+
+def postgres_ready(port: int, passwords: dict[str, str]) -> bool:
+    """Whether the server accepts a connection to the catalog's database as the role `vtr`."""
+    import psycopg2
+
+    try:
+        psycopg2.connect(
+            host="127.0.0.1", port=port, user=ROLE, password=passwords["vtr"], dbname=CATALOG_DB, connect_timeout=3
+        ).close()
+        return True
+    except psycopg2.Error:
+        return False
 
 
 def stop_postgres(pid: int) -> None:

@@ -25,6 +25,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import duckdb
 
@@ -195,7 +196,7 @@ def _check_set(con: duckdb.DuckDBPyConnection, settings: Settings, text: str) ->
 
 def _check_query(con: duckdb.DuckDBPyConnection, settings: Settings, text: str) -> None:
     """Every table function, function and file a query names: refused unless it reads what the session may."""
-    tree = json.loads(con.execute("select json_serialize_sql(?)", [text]).fetchone()[0])
+    tree = json.loads(con.execute("select json_serialize_sql(?)", [text]).fetchall()[0][0])
     if tree.get("error"):
         raise Refused(f"cannot be checked as a query ({tree.get('error_message', 'not a query')})")
     allowed = _allowed(settings)
@@ -208,7 +209,7 @@ def _check_query(con: duckdb.DuckDBPyConnection, settings: Settings, text: str) 
             _check_path(node["table_name"], allowed)
 
 
-def _check_table_function(function: dict, allowed: list[str]) -> None:
+def _check_table_function(function: dict[str, Any], allowed: list[str]) -> None:
     name = function["function_name"].lower()
     if function.get("schema") or function.get("catalog"):  # lake.snapshots() is ducklake_snapshots() of the lake
         name = f"ducklake_{name}"
@@ -222,7 +223,7 @@ def _check_table_function(function: dict, allowed: list[str]) -> None:
         )
 
 
-def _literal_paths(children: list[dict]) -> Iterator[str]:
+def _literal_paths(children: list[dict[str, Any]]) -> Iterator[str]:
     """The paths written as text in a file function's first argument (a string or a list of strings); others are
     left to DuckDB's allowed_directories."""
     for child in children:
@@ -248,7 +249,7 @@ def _check_path(path: str, allowed: list[str]) -> None:
         raise Refused(f"{path!r} is outside the warehouse's data and the outputs ({', '.join(allowed)})")
 
 
-def _nodes(tree: object) -> Iterator[dict]:
+def _nodes(tree: object) -> Iterator[dict[str, Any]]:
     if isinstance(tree, dict):
         yield tree
         for value in tree.values():

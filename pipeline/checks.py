@@ -12,9 +12,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from pipeline.alerts.planning import QUALITY_KEY_TEMPLATE
 from pipeline.contract import CheckLevel
 from pipeline.lake import SCRATCH
 from pipeline.models import Model, sql_params
@@ -29,7 +31,7 @@ class CheckResult:
     name: str
     level: CheckLevel
     offending_rows: int
-    sample: list[tuple]
+    sample: list[tuple[Any, ...]]
 
     @property
     def passed(self) -> bool:
@@ -80,6 +82,7 @@ def run_assertions(
         "end_date": end,
         "max_reject_share": settings.max_reject_share,
         "min_rejected_rows": settings.min_rejected_rows,
+        "quality_alert_key": QUALITY_KEY_TEMPLATE,
     }
     results = []
     for path in sorted(CHECKS_DIR.glob("*.sql")):
@@ -88,6 +91,8 @@ def run_assertions(
     return results
 
 
-def _result(con: duckdb.DuckDBPyConnection, name: str, level: CheckLevel, sql: str, values: dict) -> CheckResult:
+def _result(
+    con: duckdb.DuckDBPyConnection, name: str, level: CheckLevel, sql: str, values: dict[str, Any]
+) -> CheckResult:
     rows = con.execute(sql, sql_params(sql, values)).fetchall()
     return CheckResult(name, level, len(rows), rows[:SAMPLE_ROWS])

@@ -9,6 +9,11 @@ import argparse
 import datetime as dt
 import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the command line imports what a command needs when it runs
+    from pipeline.ingest.load import FileResult
+    from pipeline.settings import Settings
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -68,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the statements that open the warehouse in another DuckDB client, and exit",
     )
-    command("maintain", "merge small files, expire snapshots past the retention, delete unused files")
+    command(
+        "maintain",
+        "merge small files, expire snapshots past the retention, delete unused files and killed writers' leftovers",
+    )
     p = sub.add_parser("demo", help="make a sample data set, run the pipeline over weeks of it, show the outputs")
     p.add_argument("--dir", default="demo", help="folder for the demo's data and outputs (default: ./demo)")
     p.add_argument("--packages", type=int, default=20_000, help="about how many packages to generate")
@@ -119,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _dates(args) -> tuple[dt.date, dt.date]:
+def _dates(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
     """The run's first and last snapshot dates, refused (PlanError) when this business cannot have them."""
     from pipeline.steps import check_dates
 
@@ -128,7 +136,7 @@ def _dates(args) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def _run(settings, args) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.run import run
 
     start, end = _dates(args)
@@ -148,7 +156,7 @@ def _run(settings, args) -> int:
     return 0
 
 
-def _ingest(settings, args) -> int:
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.contract import FileStatus
     from pipeline.ingest.files import landing_not_read
     from pipeline.run import ingest
@@ -164,13 +172,14 @@ def _ingest(settings, args) -> int:
     return 0
 
 
-def _maintain(settings, args) -> int:
+def _maintain(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.maintain import maintain
 
     done = maintain(settings)
     print(
         f"data files: {done['before']['data_files']} -> {done['after']['data_files']}; snapshots:"
-        f" {done['before']['snapshots']} -> {done['after']['snapshots']} (expired before {done['expired_before']})"
+        f" {done['before']['snapshots']} -> {done['after']['snapshots']} (expired before {done['expired_before']});"
+        f" temporary files left by killed writers removed: {done['temporary_files_removed']}"
     )
     return 0
 
@@ -178,7 +187,7 @@ def _maintain(settings, args) -> int:
 _COMMANDS = {"run": _run, "backfill": _run, "ingest": _ingest, "maintain": _maintain}
 
 
-def render_ingest(results) -> str:
+def render_ingest(results: list[FileResult]) -> str:
     """Per seller and feed: files loaded, skipped (loaded before) and failed, rows loaded and rejected; then each
     file that failed, each new name whose content was loaded before under another name, each file not yet complete
     and each entry of a seller's folder that is not read."""

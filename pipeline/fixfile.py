@@ -9,6 +9,7 @@ and why is documented there); this module only writes them. Only whitelisted col
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import duckdb
@@ -66,9 +67,11 @@ def write_fix_files(
         table = [HEADER] + [tuple(value or "" for value in row[1:]) for row in rows if row[0] == marketplace]
         text = "".join("\t".join(line) + "\n" for line in table)
         target = fix_file(settings, snapshot_date, seller_id, marketplace)
-        written.append(replace_file(target, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8")))
+        written.append(replace_file(target, functools.partial(Path.write_text, data=text, encoding="utf-8")))
         written.append(
-            replace_file(target.with_suffix(".xlsx"), lambda tmp, t=table: _write_xlsx(tmp, t, snapshot_date))
+            replace_file(
+                target.with_suffix(".xlsx"), functools.partial(_write_xlsx, table=table, snapshot_date=snapshot_date)
+            )
         )
     return written
 

@@ -79,7 +79,10 @@ def catalog_label(settings: Settings) -> str:
         return str(settings.warehouse)
     host = re.search(r"host=(\S+)|@([^/:?]+)", settings.catalog)
     db = re.search(r"dbname=(\S+)|/([^/?]+)(?:\?|$)", settings.catalog)
-    pick = lambda m: next((g for g in m.groups() if g), "?") if m else "?"  # noqa: E731
+
+    def pick(m: re.Match[str] | None) -> str:
+        return next((g for g in m.groups() if g), "?") if m else "?"
+
     return f"postgresql://{pick(host)}/{pick(db)}"
 
 
@@ -129,7 +132,7 @@ def _spill_folder(settings: Settings) -> str:
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake attached and used by default; writers make sure its tables exist."""
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": settings.memory_limit,
         "threads": settings.threads,
         "autoinstall_known_extensions": False,
@@ -164,19 +167,21 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
 # each process's writer connection between sellers: pid -> (the settings it was opened with, a read-only descriptor
 # of its SQLite catalog file, the connection). A fork's child never touches (not even closes) what it inherited:
 # DuckDB's threads did not come with it
-_workers: dict[int, tuple[tuple, int | None, duckdb.DuckDBPyConnection]] = {}
+_workers: dict[int, tuple[tuple[object, ...], int | None, duckdb.DuckDBPyConnection]] = {}
 
 
-def _opened_with(settings: Settings) -> tuple:
+def _opened_with(settings: Settings) -> tuple[object, ...]:
     return (settings.catalog, settings.warehouse, settings.data_path, settings.lake_data_path, settings.memory_limit,
             settings.threads, settings.temp_directory)  # fmt: skip
 
 
 def _same_file(fd: int | None, path: Path) -> bool:
     """The open descriptor is still the file at path (it pins its inode: a new file never gets the same number)."""
+    if fd is None:
+        return False
     try:
         held, now = os.fstat(fd), os.stat(path)
-    except (OSError, TypeError):
+    except OSError:
         return False
     return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
 
@@ -242,8 +247,9 @@ def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
     }
     parts = ["type s3", "url_style 'path'"]
     for key, option in (("access_key_id", "key_id"), ("secret_access_key", "secret"), ("region", "region")):
-        if env[key]:
-            parts.append(f"{option} '{quote(env[key])}'")
+        value = env[key]
+        if value:
+            parts.append(f"{option} '{quote(value)}'")
     if env["endpoint_url"]:
         endpoint = re.sub(r"^https?://", "", env["endpoint_url"])
         parts += [f"endpoint '{quote(endpoint)}'", f"use_ssl {str(env['endpoint_url'].startswith('https')).lower()}"]
@@ -320,7 +326,7 @@ def _file_lock(path: Path, what: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _writer_lock(settings: Settings):
+def _writer_lock(settings: Settings) -> contextlib.AbstractContextManager[None]:
     """One writer at a time on the SQLite catalog; PostgreSQL takes concurrent commits (conflicts are retried)."""
     if settings.catalog:
         return contextlib.nullcontext()
@@ -351,7 +357,7 @@ def write(
         time.sleep(random.uniform(0.05, 0.3) * min(2 ** (attempt - 1), 16))
 
 
-def seller_lock(settings: Settings, seller_id: str):
+def seller_lock(settings: Settings, seller_id: str) -> contextlib.AbstractContextManager[None]:
     """Runs that touch the same seller take turns (ingest order and mart rows are per seller); other sellers and
     analysts go on."""
     if seller_id_problem(seller_id):  # it names a lock file: never a path
@@ -381,7 +387,8 @@ def _named_lock(settings: Settings, name: str, what: str) -> Iterator[None]:
             waited = time.monotonic()
             while True:
                 cur.execute("select pg_try_advisory_lock(%s)", [key])
-                if cur.fetchone()[0]:
+                row = cur.fetchone()
+                if row and row[0]:
                     break
                 if time.monotonic() - waited > LOCK_WAIT_LOG_SECONDS:
                     log.warning("still waiting for %s", what)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -221,7 +222,7 @@ def write_config(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.d
     )
 
 
-def sql_params(sql: str, values: dict) -> dict:
+def sql_params(sql: str, values: dict[str, Any]) -> dict[str, Any]:
     """The named parameters ($name) a statement uses, from values: DuckDB refuses values it does not use."""
     return {k: v for k, v in values.items() if f"${k}" in sql}
 
@@ -258,6 +259,7 @@ def build_models(
             if (
                 done.name in built
                 and done.kind == "table"
+                and keep is not None  # narrowed for mypy: the loop runs only with `keep`
                 and done.table not in keep
                 and readers[done.table]
                 and readers[done.table] <= built

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -99,8 +101,12 @@ def publish(
     return written
 
 
-def _replace(target: Path, table) -> Path:
+def _replace(target: Path, table: pa.Table) -> Path:
     return replace_file(target, lambda tmp: pq.write_table(table, tmp))
+
+
+# replace_file's temporary names: ".<target name>." + mkstemp's 8 random characters + ".tmp" (a reader skips them)
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def replace_file(target: Path, write: Callable[[Path], object]) -> Path:
@@ -117,3 +123,17 @@ def replace_file(target: Path, write: Callable[[Path], object]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)  # a failed write leaves the old file and no half file behind
     return target
+
+
+def remove_temporary_files(folder: Path, older_than: dt.datetime) -> list[Path]:
+    """Delete the temporary files of `replace_file` under `folder` last written before `older_than` (a killed
+    writer's; a running writer's are younger); returns them. Nothing else is touched."""
+    removed = []
+    for path in folder.rglob("*.tmp") if folder.is_dir() else ():
+        try:
+            if _TEMPORARY.fullmatch(path.name) and path.is_file() and path.stat().st_mtime < older_than.timestamp():
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # another maintenance got it first
+            continue
+    return removed

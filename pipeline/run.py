@@ -10,12 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from pipeline import steps
+from pipeline.lake import WarehouseError
 from pipeline.settings import Settings, load_settings
 from pipeline.summary import RunSummary
+from pipeline.values import SellerResult
+
+if TYPE_CHECKING:
+    from pipeline.ingest.load import FileResult
 
 log = logging.getLogger(__name__)
 
@@ -42,30 +48,34 @@ def run(
         "full_rebuild": full_rebuild,
     }
     plan = steps.plan(config, params, notify=notify)
-    results = []
+    dates = plan["start"] if plan["start"] == plan["end"] else f"{plan['start']} .. {plan['end']}"
+    run_id = f"vtr run {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}"  # one run-failed notification per run
+    results: list[SellerResult] = []
     for seller in plan["sellers"]:
         stale = steps.wait_for_files(plan, seller)[1]["stale"]
         try:
             result = steps.run_seller(plan, seller, stale)
         except (duckdb.Error, OSError) as exc:  # this seller's chain broke: the others still publish
             log.error("%s: %s", seller, str(exc).splitlines()[0])
-            result = {"seller_id": seller, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
-        results.append({"stale": stale} | result)
+            result = SellerResult(seller_id=seller, error=steps.one_line(exc))
+        except WarehouseError as exc:  # no seller can run: tell the channels (once per date), then say it in one line
+            steps.notify_run_failed(config, "run_seller", exc, run_id, dates)
+            raise
+        results.append(SellerResult(stale=stale, seller_id=seller) | result)
     summary = steps.finish(plan, results)
     failures = summary.failures()
     if failures:
-        dates = plan["start"] if plan["start"] == plan["end"] else f"{plan['start']} .. {plan['end']}"
-        steps.notify_run_failed(config, "run_seller", "; ".join(failures), "vtr run", dates)
+        steps.notify_run_failed(config, "run_seller", "; ".join(failures), run_id, dates)
     return summary
 
 
-def ingest(config: str | Path | Settings, sellers: list[str] | None = None) -> list:
+def ingest(config: str | Path | Settings, sellers: list[str] | None = None) -> list[FileResult]:
     """Load every new file of the sellers (default: all), each under its lock; returns every file's result."""
     from pipeline import lake
     from pipeline.ingest import ingest_seller
 
     settings = load_settings(_config(config))
-    results = []
+    results: list[FileResult] = []
     for seller in steps.resolve_sellers(settings, sellers):
         with lake.seller_lock(settings, seller):
             con = lake.connect(settings)

@@ -8,6 +8,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CARRIERS = (
     "UPS",
@@ -108,6 +109,8 @@ class Settings:
     alert_urls: tuple[str, ...] = ()
     alert_connection_ids: tuple[str, ...] = ()
     min_alert_packages: int = 1
+    alert_timeout_seconds: int = 30
+    alert_max_attempts: int = 3
     wait_for_files_minutes: int = 360
     task_timeout_minutes: int = 120
     run_timeout_minutes: int = 720
@@ -182,51 +185,58 @@ class Range:
 
 
 DAY_SECONDS = 86_400
+# the defaults are the Settings dataclass's, written once there; the schema takes them from this instance (the paths,
+# which Settings leaves to the caller, and the tables that are lists in TOML have theirs here)
+DEFAULTS = Settings(None, Path(), Path(), Path())
 # key -> (type, default) or (type, default, Range); a nested dict is a TOML table. A range is checked before anything
 # runs (for a list, each of its values): adding a bounded key is one line here.
-_SCHEMA: dict = {
-    "sellers": (list, []),
+_SCHEMA: dict[str, Any] = {
+    "sellers": (list, list(DEFAULTS.sellers)),
     "paths": {
         "landing": (str, "data/landing"),
         "warehouse": (str, "data/warehouse.sqlite"),
         "output": (str, "data/output"),
     },
     "warehouse": {
-        "catalog": (str, ""),
-        "data_path": (str, ""),
-        "retention_days": (int, 30, Range(1, 3650)),
+        "catalog": (str, DEFAULTS.catalog),
+        "data_path": (str, DEFAULTS.data_path),
+        "retention_days": (int, DEFAULTS.retention_days, Range(1, 3650)),
     },
     "metric": {
-        "target": (float, 0.95, Range(0, 1, above=True)),
-        "lag_days": (int, 14, Range(0, 365)),
-        "windows": (list, [7, 30], Range(1, 365)),
-        "scan_grace_days": (int, 2, Range(0, 30)),
-        "integrated_carriers": (list, list(DEFAULT_CARRIERS)),
-        "at_risk_after_days": (int, 2, Range(0, 365)),
+        "target": (float, DEFAULTS.target, Range(0, 1, above=True)),
+        "lag_days": (int, DEFAULTS.lag_days, Range(0, 365)),
+        "windows": (list, list(DEFAULTS.windows), Range(1, 365)),
+        "scan_grace_days": (int, DEFAULTS.scan_grace_days, Range(0, 30)),
+        "integrated_carriers": (list, list(DEFAULTS.integrated_carriers)),
+        "at_risk_after_days": (int, DEFAULTS.at_risk_after_days, Range(0, 365)),
     },
-    "ingest": {"settle_seconds": (int, 60, Range(0, DAY_SECONDS))},
+    "ingest": {"settle_seconds": (int, DEFAULTS.settle_seconds, Range(0, DAY_SECONDS))},
     "marketplaces": (dict, {}),
-    "carrier_aliases": (dict, {}),
+    "carrier_aliases": (dict, dict(DEFAULTS.carrier_aliases)),
     "alerts": (list, []),
-    "alert_policy": {"min_packages": (int, 1, Range(0, 10**9))},
+    "alert_policy": {
+        "min_packages": (int, DEFAULTS.min_alert_packages, Range(0, 10**9)),
+        "timeout_seconds": (int, DEFAULTS.alert_timeout_seconds, Range(1, 600)),
+        "max_attempts": (int, DEFAULTS.alert_max_attempts, Range(1, 20)),
+    },
     "schedule": {
-        "wait_for_files_minutes": (int, 360, Range(0, 7 * 24 * 60)),
-        "task_timeout_minutes": (int, 120, Range(1, 7 * 24 * 60)),
-        "run_timeout_minutes": (int, 720, Range(1, 7 * 24 * 60)),
+        "wait_for_files_minutes": (int, DEFAULTS.wait_for_files_minutes, Range(0, 7 * 24 * 60)),
+        "task_timeout_minutes": (int, DEFAULTS.task_timeout_minutes, Range(1, 7 * 24 * 60)),
+        "run_timeout_minutes": (int, DEFAULTS.run_timeout_minutes, Range(1, 7 * 24 * 60)),
     },
     "quality": {
-        "max_reject_share": (float, 0.05, Range(0, 1)),
-        "min_rejected_rows": (int, 10, Range(0, 10**12)),
+        "max_reject_share": (float, DEFAULTS.max_reject_share, Range(0, 1)),
+        "min_rejected_rows": (int, DEFAULTS.min_rejected_rows, Range(0, 10**12)),
     },
     "duckdb": {
-        "memory_limit": (str, "1.5GB"),
-        "threads": (int, 2, Range(1, MAX_THREADS)),
-        "temp_directory": (str, ""),
+        "memory_limit": (str, DEFAULTS.memory_limit),
+        "threads": (int, DEFAULTS.threads, Range(1, MAX_THREADS)),
+        "temp_directory": (str, ""),  # Settings' None: DuckDB's own choice
     },
 }
 
 
-def _check(values: dict, schema: dict, prefix: str, source: str) -> dict:
+def _check(values: dict[str, Any], schema: dict[str, Any], prefix: str, source: str) -> dict[str, Any]:
     out = {}
     for key in values:
         if key not in schema:
@@ -256,8 +266,7 @@ def check_range(name: str, value: object, bound: Range, source: str) -> None:
     """A number (or each number of a list) inside its range, else a SettingsError naming key, value and range."""
     items = value if isinstance(value, list) else [value]
     for item in items:
-        number = isinstance(item, int | float) and not isinstance(item, bool)
-        if not number or not bound.holds(item):
+        if isinstance(item, bool) or not isinstance(item, int | float) or not bound.holds(item):
             each = "each of " if items is value else ""
             raise SettingsError(f"{source}: {each}'{name}' must be {bound}, got {item!r}")
 
@@ -268,8 +277,9 @@ def memory_bytes(text: str) -> int | None:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()]) if match else None
 
 
-def _alerts(entries: list, source: str) -> tuple[list[str], list[str]]:
-    urls, conn_ids = [], []
+def _alerts(entries: list[Any], source: str) -> tuple[list[str], list[str]]:
+    urls: list[str] = []
+    conn_ids: list[str] = []
     for i, alert in enumerate(entries):
         if not isinstance(alert, dict) or set(alert) - {"url", "connection_id"} or len(alert) != 1:
             raise SettingsError(f"{source}: 'alerts[{i}]' must hold exactly one of 'url' or 'connection_id'")
@@ -280,7 +290,7 @@ def _alerts(entries: list, source: str) -> tuple[list[str], list[str]]:
     return urls, conn_ids
 
 
-def _validate_metric(m: dict, prefix: str, source: str) -> None:
+def _validate_metric(m: dict[str, Any], prefix: str, source: str) -> None:
     """What a range cannot say of the [metric] keys; a marketplace profile's (prefix `marketplaces."X".`) too."""
     if not m["windows"] or not all(isinstance(w, int) and not isinstance(w, bool) for w in m["windows"]):
         raise SettingsError(f"{source}: '{prefix}windows' must be a non-empty list of whole numbers of days")
@@ -288,7 +298,7 @@ def _validate_metric(m: dict, prefix: str, source: str) -> None:
         raise SettingsError(f"{source}: '{prefix}integrated_carriers' must be a list of strings")
 
 
-def _strings(value, name: str, source: str) -> tuple[str, ...]:
+def _strings(value: object, name: str, source: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(x, str) and x.strip() for x in value):
         raise SettingsError(f"{source}: '{name}' must be a non-empty list of non-blank strings")
     return tuple(x.strip() for x in value)
@@ -297,7 +307,7 @@ def _strings(value, name: str, source: str) -> tuple[str, ...]:
 MAX_ORDER_VALUE = Range(0, above=True)  # an exemption's bound: any amount above 0, in the order's currency
 
 
-def _exemptions(entries, prefix: str, source: str) -> tuple[Exemption, ...]:
+def _exemptions(entries: object, prefix: str, source: str) -> tuple[Exemption, ...]:
     """`[[marketplaces."X".exemptions]]`: ship_methods and max_order_value (> 0) required, carriers optional."""
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SettingsError(f"{source}: '{prefix}' must be an array of tables ([[{prefix}]])")
@@ -322,7 +332,7 @@ def _exemptions(entries, prefix: str, source: str) -> tuple[Exemption, ...]:
     return tuple(out)
 
 
-def _profiles(marketplaces: dict, metric: dict, source: str) -> tuple[Profile, ...]:
+def _profiles(marketplaces: dict[str, Any], metric: dict[str, Any], source: str) -> tuple[Profile, ...]:
     """`[marketplaces."<sales-channel>"]`: any [metric] key over [metric], plus exemptions; any other key is an
     error naming it."""
     profiles = []
@@ -351,7 +361,7 @@ def _profiles(marketplaces: dict, metric: dict, source: str) -> tuple[Profile, .
     return tuple(profiles)
 
 
-def _validate(v: dict, source: str) -> None:
+def _validate(v: dict[str, Any], source: str) -> None:
     _validate_metric(v["metric"], "metric.", source)
     for seller in v["sellers"]:
         problem = seller_id_problem(seller) if isinstance(seller, str) else "not a string"
@@ -370,10 +380,10 @@ def _validate(v: dict, source: str) -> None:
         )
 
 
-def load_settings(path: str | os.PathLike | None = None, *, require_landing: bool = True) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None = None, *, require_landing: bool = True) -> Settings:
     """Read and validate the settings file; relative paths resolve against its folder."""
     source = str(path) if path else "<defaults>"
-    raw: dict = {}
+    raw: dict[str, Any] = {}
     if path:
         try:
             raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -426,6 +436,8 @@ def load_settings(path: str | os.PathLike | None = None, *, require_landing: boo
         alert_urls=tuple(urls),
         alert_connection_ids=tuple(conn_ids),
         min_alert_packages=v["alert_policy"]["min_packages"],
+        alert_timeout_seconds=v["alert_policy"]["timeout_seconds"],
+        alert_max_attempts=v["alert_policy"]["max_attempts"],
         wait_for_files_minutes=v["schedule"]["wait_for_files_minutes"],
         task_timeout_minutes=v["schedule"]["task_timeout_minutes"],
         run_timeout_minutes=v["schedule"]["run_timeout_minutes"],
@@ -447,6 +459,5 @@ def schedule_minutes(path: str | None) -> tuple[int, int]:
         settings = load_settings(path, require_landing=False) if path else None
     except SettingsError:
         settings = None
-    defaults = Settings(None, Path(), Path(), Path())
-    chosen = settings or defaults
+    chosen = settings or DEFAULTS
     return chosen.task_timeout_minutes, chosen.run_timeout_minutes

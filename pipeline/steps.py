@@ -10,11 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from typing import TYPE_CHECKING, Any
 
 from pipeline.contract import CheckLevel, FileStatus
-from pipeline.settings import load_settings
+from pipeline.settings import Settings, load_settings
 from pipeline.summary import RunSummary
+from pipeline.values import FileRecord, Plan, SellerResult, Wait
 from pipeline.verdict import verdict
+
+if TYPE_CHECKING:  # imported where they run: the DAG's tasks import this module
+    import duckdb
+
+    from pipeline.checks import CheckResult
+    from pipeline.ingest.load import FileResult
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +72,12 @@ def check_dates(start: dt.date, end: dt.date, names: tuple[str, str] = ("snapsho
 
 def plan(
     config: str,
-    params: dict,
+    params: dict[str, Any],
     *,
     logical_date: dt.date | None = None,
     triggered_at: dt.datetime | None = None,
     notify: bool = True,
-) -> dict:
+) -> Plan:
     """Resolve a run: its snapshot dates (the `snapshot_date` param, else the logical date, else the last complete
     UTC day before it was triggered), its sellers, and whether it notifies (a muted or backfill run does not)."""
     settings = load_settings(config)
@@ -91,21 +99,21 @@ def plan(
     }
 
 
-def resolve_sellers(settings, requested: list[str] | None) -> list[str]:
+def resolve_sellers(settings: Settings, requested: list[str] | None) -> list[str]:
     """The sellers asked for (default: every landing folder), each a landing folder of the settings."""
     known = settings.seller_ids()
     sellers = sorted(requested or known)
     unknown = sorted(set(sellers) - set(known))
     if unknown:
-        raise PlanError(f"unknown seller(s) {unknown}; landing folders: {known}")
+        raise PlanError(f"sellers: unknown seller(s) {unknown}; landing folders: {known}")
     return sellers
 
 
-def _dates(plan: dict) -> tuple[dt.date, dt.date]:
+def _dates(plan: Plan) -> tuple[dt.date, dt.date]:
     return dt.date.fromisoformat(plan["start"]), dt.date.fromisoformat(plan["end"])
 
 
-def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -> tuple[bool, dict]:
+def wait_for_files(plan: Plan, seller_id: str, now: dt.datetime | None = None) -> tuple[bool, Wait]:
     """One look at a seller's feeds: done when every daily feed has its file for the last date or the waiting time
     is over (a run of an old date never waits). Returns (done, {"seller_id", "stale", "deadline"})."""
     from pipeline.freshness import stale_feeds, wait_deadline
@@ -118,9 +126,9 @@ def wait_for_files(plan: dict, seller_id: str, now: dt.datetime | None = None) -
     return done, {"seller_id": seller_id, "stale": missing, "deadline": deadline.isoformat(timespec="minutes")}
 
 
-def _figures(con, seller_id: str, end: dt.date) -> dict:
-    """The summary's figures of a seller's build (scratch): overall VTR of the last date and each account's
-    verdict (pipeline/verdict.py), held and uncategorized."""
+def _figures(con: duckdb.DuckDBPyConnection, seller_id: str, end: dt.date) -> SellerResult:
+    """A seller's result, begun with the summary's figures of its build (scratch): overall VTR of the last date
+    and each account's verdict (pipeline/verdict.py), held and uncategorized."""
     cur = con.execute(
         """select marketplace, window_days, packages_total, packages_valid, vtr, status, scope, scope_value
         from marts.mart_vtr_snapshots where snapshot_date = ? and scope in ('overall', 'category')
@@ -130,16 +138,17 @@ def _figures(con, seller_id: str, end: dt.date) -> dict:
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     return {
+        "seller_id": seller_id,
         "overall": [[r[k] for k in names[:6]] for r in rows if r["scope"] == "overall"],
         "verdicts": {m: verdict([r for r in rows if r["marketplace"] == m]) for m in {r["marketplace"] for r in rows}},
-        "held_confirmations": con.execute("select count(*) from intermediate.int_confirmations_held").fetchone()[0],
+        "held_confirmations": con.execute("select count(*) from intermediate.int_confirmations_held").fetchall()[0][0],
         "uncategorized_items": con.execute(
             "select coalesce(sum(uncategorized_item_count), 0)::bigint from marts.fct_packages"
-        ).fetchone()[0],
+        ).fetchall()[0][0],
     }
 
 
-def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> dict:
+def run_seller(plan: Plan, seller_id: str, stale: list[str] | None = None) -> SellerResult:
     """A seller's chain for the run's dates, under its lock: ingest its new files, build its models in scratch,
     check them, and (unless a `fail` check found rows) publish its marts to the lake, its Parquet files and its
     reports. A file that cannot be read fails alone: the seller publishes from what loaded, marked incomplete.
@@ -156,7 +165,7 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
     with lake.seller_lock(settings, seller_id):  # noqa: SIM117 - nested, the body keeps its lines (fewer conflicts)
         with lake.worker_connection(settings) as con:
             files = ingest_seller(con, settings, seller_id)
-            found: list = []
+            found: list[CheckResult] = []
             build_models(
                 con,
                 settings,
@@ -167,11 +176,10 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
                 on_built=lambda model: found.extend(check_model(con, model)),
             )
             checks = [c for c in found + run_assertions(con, settings, start, end) if not c.passed]
-            result = {
-                "seller_id": seller_id,
+            result: SellerResult = {
                 **_figures(con, seller_id, end),
                 "stale": stale or [],
-                "files": [vars(f) | {"status": f.status.value} for f in files if f.status is not FileStatus.UNCHANGED],
+                "files": [_file_record(f) for f in files if f.status is not FileStatus.UNCHANGED],
                 "failed_checks": [c.describe() for c in checks if c.level is CheckLevel.FAIL],
                 "warnings": [c.describe() for c in checks if c.level is CheckLevel.WARN],
                 "quality_files": [list(row) for c in checks if c.name == "raw_files_many_rejects" for row in c.sample],
@@ -188,10 +196,26 @@ def run_seller(plan: dict, seller_id: str, stale: list[str] | None = None) -> di
     return result
 
 
-def finish(plan: dict, results: list[dict]) -> RunSummary:
+def _file_record(f: FileResult) -> FileRecord:
+    return FileRecord(
+        seller_id=f.seller_id,
+        feed=f.feed,
+        file=f.file,
+        status=f.status.value,
+        rows_read=f.rows_read,
+        rows_loaded=f.rows_loaded,
+        rows_rejected=f.rows_rejected,
+        message=f.message,
+    )
+
+
+def finish(plan: Plan, results: list[SellerResult]) -> RunSummary:
     """After every seller's chain: the run's notifications (VTR, early warning and stale feeds for its last date
-    when it notifies; data-quality warnings always) and its summary. A channel that is down fails nothing. Each
-    result carries its seller's stale feeds (`stale`, from wait_for_files)."""
+    when it notifies; data-quality warnings always) and its summary. A channel that is down fails nothing; a
+    warehouse that cannot be opened costs the notifications that read it, and the summary says so. Each result
+    carries its seller's stale feeds (`stale`, from wait_for_files)."""
+    import duckdb
+
     from pipeline import alerts, lake
     from pipeline.ingest.files import landing_not_read
 
@@ -210,45 +234,71 @@ def finish(plan: dict, results: list[dict]) -> RunSummary:
     )
     published = [r["seller_id"] for r in summary.sellers if r.get("published")]
     planned = alerts.plan_quality_warnings([f for r in summary.sellers for f in r.get("quality_files", [])])
-    con = lake.connect(settings)
+    con, unavailable = None, None
     try:
+        con = lake.connect(settings)
         if plan["notify"] and published:  # figures only of sellers that published them
             incomplete = {r["seller_id"]: r["incomplete"] for r in summary.sellers if r.get("incomplete")}
             planned += alerts.plan_vtr_alerts(
                 con, settings, end, published, summary.stale, incomplete
             ) + alerts.plan_early_warnings(con, settings, end, published)
+    except (lake.WarehouseError, duckdb.Error) as exc:  # told without the warehouse: what needs no mart still goes
+        unavailable = one_line(exc)
+        log.warning("the warehouse is unavailable: no VTR alert or early warning (%s)", unavailable)
+        if con is not None:
+            con.close()
+            con = None
+    try:
         if plan["notify"]:
             planned += alerts.plan_stale_feed_alerts(settings, end, summary.stale)
-        deliveries = alerts.send(con, settings, planned)
+        deliveries = alerts.send(con, settings, planned, log_unavailable=unavailable)
     finally:
-        con.close()
+        if con is not None:
+            con.close()
     if any(r.get("reports") for r in summary.sellers):
         from pipeline.report import write_index
 
         summary.index = str(write_index(settings))
-    summary.alerts_sent = sum(d.status == "sent" for d in deliveries)
-    summary.alerts_failed = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status == "failed"]
+    status = alerts.DeliveryStatus
+    retried = (status.FAILED, status.UNKNOWN)  # a re-run of the date tries these again
+    summary.alerts_sent = sum(d.status is status.SENT for d in deliveries)
+    summary.alerts_failed = [f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status in retried]
+    summary.alerts_undelivered = [
+        f"{d.alert_key} -> {d.channel}: {d.error}" for d in deliveries if d.status is status.UNDELIVERED
+    ]
+    summary.alert_log_unavailable = deliveries.log_unavailable or unavailable
     if planned and not deliveries:
         log.info("nothing new to notify: %d notification(s) planned, none configured or all sent before", len(planned))
     return summary
 
 
+def one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}"
+
+
 def notify_run_failed(config: str, step: str, error: object, run: str, dates: str) -> None:
-    """Tell the channels which run and step failed and why; never raises (it runs while something else failed)."""
+    """Tell the channels which run and step failed and why, once per run; while the warehouse cannot be opened,
+    once per date(s), remembered in a file under paths.output. Never raises (it runs while something else failed)."""
+    import duckdb
+
     from pipeline import alerts, lake
 
     try:
         settings = load_settings(config)
-        failure = alerts.run_failed_alert(run, step, error, dates)
-        con = lake.connect(settings, read_only=False)
-    except Exception as exc:  # noqa: BLE001 - the warehouse is unreachable: still tell people, without a log row
-        log.warning("run-failed notification without the alert log (%s)", type(exc).__name__)
-        try:
-            alerts.send(None, load_settings(config), [failure])
-        except Exception:  # noqa: BLE001
-            log.exception("could not send the run-failed notification")
+    except Exception:  # noqa: BLE001 - no settings, no channels to tell
+        log.exception("could not send the run-failed notification: the settings cannot be read")
         return
+    con, unavailable = None, None
     try:
-        alerts.send(con, settings, [failure])
+        con = lake.connect(settings)
+    except (lake.WarehouseError, duckdb.Error) as exc:
+        unavailable = one_line(exc)
+        log.info("run-failed notification without the warehouse (%s)", unavailable)
+    try:
+        failure = alerts.run_failed_alert(run, step, error, dates, warehouse_down=con is None)
+        alerts.send(con, settings, [failure], log_unavailable=unavailable)
+    except Exception:  # noqa: BLE001
+        log.exception("could not send the run-failed notification")
     finally:
-        con.close()
+        if con is not None:
+            con.close()

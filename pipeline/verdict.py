@@ -10,6 +10,7 @@ travels through XCom unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from pipeline.formatting import percent
 
@@ -24,13 +25,13 @@ def worst(statuses: Iterable[str]) -> str:
     return next((s for s in ORDER if s in found), "no_packages")
 
 
-def verdict(rows: Iterable[Mapping]) -> dict:
+def verdict(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """One account's verdict from its vtr_snapshots rows of one date (carrier rows are ignored):
     {"verdict": status, "breaches": [{scope, scope_value, window_days, vtr, packages_valid, packages_total}]},
     overall breaches first, then categories from the lowest VTR, each category's windows shortest first."""
     judged = [r for r in rows if r["scope"] in JUDGED]
     below = [r for r in judged if r["status"] == "below_target"]
-    lowest: dict = {}
+    lowest: dict[str, Any] = {}
     for r in below:
         lowest[r["scope_value"]] = min(r["vtr"], lowest.get(r["scope_value"], r["vtr"]))
     below.sort(
@@ -39,7 +40,7 @@ def verdict(rows: Iterable[Mapping]) -> dict:
     return {"verdict": worst(r["status"] for r in judged), "breaches": [{k: r[k] for k in BREACH} for r in below]}
 
 
-def describe(judged: Mapping, pct: Callable[[float | None], str] = percent) -> str:
+def describe(judged: Mapping[str, Any], pct: Callable[[float | None], str] = percent) -> str:
     """The verdict in one line: 'Below target in 2 categories: Garden 7-day 86.00%, Storage 7-day 94.38%'."""
     if judged["verdict"] == "ok":
         return "OK: every category and the overall VTR at or above target in every window"
@@ -48,7 +49,7 @@ def describe(judged: Mapping, pct: Callable[[float | None], str] = percent) -> s
     return f"Below target {breaches_text(judged, pct)}"
 
 
-def breaches_text(judged: Mapping, pct: Callable[[float | None], str] = percent) -> str:
+def breaches_text(judged: Mapping[str, Any], pct: Callable[[float | None], str] = percent) -> str:
     """Where the account is below target: 'overall (30-day 94.10%) and in 1 category: Garden 7-day 86.00%'."""
     overall = [b for b in judged["breaches"] if b["scope"] == "overall"]
     categories = [b for b in judged["breaches"] if b["scope"] == "category"]

@@ -1,6 +1,6 @@
 """The operator's path on a real Airflow 3.3 (api-server, scheduler, dag-processor, triggerer started by the
-project's launcher, ops/launcher.py, on 127.0.0.1 with SQLite metadata): triggers from the REST API (with a token)
-and the command line, with and without a logical date, a range, a re-run of a date, a backfill, a sensor that
+project's launcher, `python -m ops.launcher`, on 127.0.0.1 with SQLite metadata): triggers from the REST API (with a
+token) and the command line, with and without a logical date, a range, a re-run of a date, a backfill, a sensor that
 waits, an error no retry can fix; what Airflow shows of the VTR, and what the notification channel receives."""
 
 from __future__ import annotations
@@ -13,24 +13,23 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from test_alerts import Hook, free_port
+from helpers.airflow_api import AirflowApi
+from helpers.receivers import Hook
+from helpers.servers import free_ports
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
 pytestmark = pytest.mark.slow  # a real Airflow started by the launcher
 
-ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 TODAY = dt.datetime.now(dt.UTC).date()
 YESTERDAY = TODAY - dt.timedelta(days=1)  # the last complete UTC day: what a run without a date computes
 
 
-class Airflow:
+class Airflow(AirflowApi):
     """The launcher's Airflow, its REST API (token from the simple auth manager's generated password) and CLI."""
 
     def __init__(self, root: Path, config: Path):
@@ -38,7 +37,8 @@ class Airflow:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                str(ROOT / "ops" / "launcher.py"),
+                "-m",
+                "ops.launcher",
                 "start",
                 "--port",
                 str(self.port),
@@ -58,10 +58,7 @@ class Airflow:
             if "ready at" in line or self.process.poll() is not None:
                 break
         assert "ready at" in "".join(self.output), "".join(self.output)
-        password = re.search(r"login admin / (\S+)", "".join(self.output)).group(1)
-        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password}, auth=False)[
-            "access_token"
-        ]
+        self.login("".join(self.output))
         # what the README's operator exports: AIRFLOW_HOME (its airflow.cfg, written by the launcher, says the rest)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
@@ -80,16 +77,6 @@ class Airflow:
             time.sleep(3)
         raise AssertionError(f"runs still active after {seconds} s: {active['dag_runs']}")
 
-    def request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
-        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {self.token}"} if auth else {})
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=180) as answer:  # past SQLite's 60 s busy wait, on 2 busy cores
-                return json.loads(answer.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
-
     def cli(self, *args: str, again_if: str = "") -> subprocess.CompletedProcess:
         """Run an `airflow` command; one that fails saying `again_if` (which creates nothing) is run again."""
         for _ in range(3):
@@ -103,25 +90,10 @@ class Airflow:
     def runs(self) -> dict[str, dict]:
         return {r["dag_run_id"]: r for r in self.request("GET", "/api/v2/dags/vtr_daily/dagRuns?limit=100")["dag_runs"]}
 
-    def wait(self, run_id: str, seconds: float = 240) -> dict:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            run = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}")
-            if run["state"] in ("success", "failed"):
-                return run
-            time.sleep(2)
-        raise AssertionError(f"{run_id} still {run['state']} after {seconds} s")
-
     def returned(self, run_id: str, task: str = "finish_run"):
         return self.request(
             "GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances/{task}/xcomEntries/return_value"
         )["value"]
-
-    def tasks(self, run_id: str) -> dict[str, dict]:
-        found = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances?limit=100")
-        return {
-            t["task_id"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""): t for t in found["task_instances"]
-        }
 
     def log(self, run_id: str, task: str, map_index: int = -1) -> str:
         found = self.request(
@@ -160,26 +132,6 @@ def airflow(tmp_path_factory):
         hook.server.shutdown()
         hook.server.server_close()
         assert not list((root / "airflow").glob("launcher.pids"))
-
-
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports on 127.0.0.1 (the launcher's API and its two log servers)."""
-    for _ in range(50):
-        first = free_port()
-        if all(_free(first + n) for n in range(count)):
-            return first
-    raise RuntimeError("no consecutive free ports")
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def titles(hook: Hook, since: int = 0) -> list[str]:
@@ -251,17 +203,15 @@ def test_a_backfill_publishes_every_date_and_notifies_nothing(airflow):
     af, hook, root = airflow
     before = len(hook.messages())
     first, last = YESTERDAY - dt.timedelta(days=14), YESTERDAY - dt.timedelta(days=12)
-    af.cli(
-        "backfill",
-        "create",
-        "--dag-id",
-        "vtr_daily",
-        "--from-date",
-        first.isoformat(),
-        "--to-date",
-        last.isoformat(),
-        again_if="database is locked",
-    )  # as the README says, on SQLite
+    done = subprocess.run(  # `make backfill FROM=.. TO=..`: on SQLite, run again while "database is locked"
+        [sys.executable, "-m", "ops.backfill", "--from", first.isoformat(), "--to", last.isoformat()],
+        env=af.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert all("database is locked; nothing was created): trying again" in line for line in done.stderr.splitlines())
     deadline = time.monotonic() + 360
     while time.monotonic() < deadline:
         backfilled = [r for r in af.runs().values() if r["run_type"] == "backfill"]
@@ -302,13 +252,26 @@ def test_the_sensor_says_which_feeds_it_waits_for_and_until_when(airflow):
     af.request("PATCH", f"/api/v2/dags/vtr_daily/dagRuns/{run['dag_run_id']}", {"state": "failed"})
 
 
-def test_an_error_no_retry_can_fix_fails_at_once_with_one_line(airflow):
-    af, _, _ = airflow
+def test_an_error_no_retry_can_fix_fails_at_once_with_one_line_and_one_notification(airflow):
+    af, hook, _ = airflow
+    before = len(hook.messages())
     run = af.request("POST", "/api/v2/dags/vtr_daily/dagRuns", {"logical_date": None, "conf": {"sellers": ["nobody"]}})
-    assert af.wait(run["dag_run_id"], 120)["state"] == "failed"
-    plan = af.tasks(run["dag_run_id"])["plan_run"]
+    ended = af.wait(run["dag_run_id"], 120)
+    assert ended["state"] == "failed"
+    took = dt.datetime.fromisoformat(ended["end_date"]) - dt.datetime.fromisoformat(ended["start_date"])
+    assert took < dt.timedelta(seconds=30), took
+    tasks = af.tasks(run["dag_run_id"])
+    plan = tasks.pop("plan_run")
     assert plan["state"] == "failed" and plan["try_number"] == 1 and plan["duration"] < 30
-    assert "unknown seller(s) ['nobody']" in af.log(run["dag_run_id"], "plan_run")
+    assert {t["state"] for t in tasks.values()} == {"upstream_failed"}  # nothing downstream ran, finish_run neither
+    assert "sellers: unknown seller(s) ['nobody']" in af.log(run["dag_run_id"], "plan_run")
+    deadline = time.monotonic() + 30  # the failure callback runs after the task has ended
+    while len(hook.messages()) == before and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(5)  # a second notification would come now
+    [message] = hook.messages()[before:]
+    assert message["title"] == f"VTR run failed: {run['dag_run_id']} / plan_run for the last complete day"
+    assert "sellers: unknown seller(s) ['nobody']" in message["message"]
 
 
 def test_the_dag_carries_the_settings_timeouts(airflow):
@@ -324,3 +287,99 @@ def test_the_dag_carries_the_settings_timeouts(airflow):
         or "1800" in json.dumps(tasks["seller.run_seller"]["execution_timeout"])
         or "0:30" in json.dumps(tasks["seller.run_seller"]["execution_timeout"])
     )
+
+
+# --- hangs: the last tests, as they change the settings --------------------------------------------------------------
+
+
+def _settings(root: Path, **schedule: int) -> None:
+    """Rewrite the settings file's [schedule] keys (the tasks read it when they run; the DAG when it is parsed)."""
+    config = root / "vtr.toml"
+    text = config.read_text()
+    for key, value in schedule.items():
+        text = re.sub(rf"{key} = \d+", f"{key} = {value}", text)
+    config.write_text(text)
+
+
+def _launched(home: Path) -> set[int]:
+    """The sessions of the launcher's components: processes of this Airflow, not of another test's."""
+    return set(json.loads((home / "launcher.pids").read_text()).values())
+
+
+def test_a_sellers_work_stopped_by_sigstop_is_ended_at_the_task_timeout(airflow):
+    """Airflow's execution_timeout (a SIGALRM in the task process) ends nothing stopped; the watchdog does: the
+    process doing acme's work (`vtr acme`, a child of the task process) is frozen, killed at the task timeout (1
+    minute, read from the settings when the task runs), the task fails, and the run is notified once."""
+    af, hook, root = airflow
+    _settings(root, task_timeout_minutes=1)
+    try:
+        before = len(hook.messages())
+        day = YESTERDAY - dt.timedelta(days=20)
+        run = af.request(
+            "POST", "/api/v2/dags/vtr_daily/dagRuns", {"logical_date": None, "conf": {"snapshot_date": str(day)}}
+        )
+        sessions, stopped, deadline = _launched(af.home), None, time.monotonic() + 180
+        while stopped is None and time.monotonic() < deadline:
+            for entry in Path("/proc").iterdir():
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    if int(stat[3]) in sessions and (entry / "comm").read_text().strip() == "vtr acme":
+                        os.kill(int(entry.name), signal.SIGSTOP)
+                        stopped = int(entry.name)
+                        break
+                except (OSError, ValueError):
+                    continue
+            time.sleep(0.05)
+        assert stopped, "acme's work never ran"
+        stopped_at = time.monotonic()
+        assert af.wait(run["dag_run_id"], 300)["state"] == "failed"
+        assert not Path(f"/proc/{stopped}").exists() or "Z" in Path(f"/proc/{stopped}/stat").read_text().split()[2]
+        tasks = af.tasks(run["dag_run_id"])
+        assert tasks["seller.run_seller[0]"]["state"] == "failed" and tasks["finish_run"]["state"] == "failed"
+        assert time.monotonic() - stopped_at >= 50  # ended at the timeout, not before
+        assert "seller acme's work: not finished within 1 minute; stopped" in af.log(
+            run["dag_run_id"], "seller.run_seller", 0
+        )
+        time.sleep(10)
+        failed = [m for m in hook.messages()[before:] if m["title"].startswith("VTR run failed")]
+        assert len(failed) == 1 and "acme: seller acme's work: not finished within 1 minute" in failed[0]["message"]
+    finally:
+        _settings(root, task_timeout_minutes=30)
+
+
+def test_a_run_past_its_run_timeout_is_notified_once(airflow):
+    """A run that waits for files past its run timeout: the scheduler fails it and skips its tasks; the DAG's
+    failure callback (reason timed_out) sends "run failed" once."""
+    af, hook, root = airflow
+    _settings(root, run_timeout_minutes=1)
+
+    def reparsed(seconds: int) -> bool:  # the DAG reads its run timeout when parsed: wait for a new parse
+        timeout = af.request("GET", "/api/v2/dags/vtr_daily/details")["dag_run_timeout"]
+        return str(timeout) in (f"0:0{seconds // 60}:00", f"PT{seconds // 60}M", str(seconds)) or (
+            isinstance(timeout, dict) and timeout.get("seconds") == seconds
+        )
+
+    try:
+        deadline = time.monotonic() + 300
+        while not reparsed(60) and time.monotonic() < deadline:
+            time.sleep(5)
+        assert reparsed(60), af.request("GET", "/api/v2/dags/vtr_daily/details")["dag_run_timeout"]
+        before = len(hook.messages())
+        run = af.request(
+            "POST", "/api/v2/dags/vtr_daily/dagRuns", {"logical_date": None, "conf": {"snapshot_date": str(TODAY)}}
+        )  # today's files have not all come: its sensor waits
+        ended = af.wait(run["dag_run_id"], 300)
+        assert ended["state"] == "failed"
+        assert "skipped" in {t["state"] for t in af.tasks(run["dag_run_id"]).values()}
+        deadline = time.monotonic() + 120  # the dag-processor runs the callback
+        while not hook.messages()[before:] and time.monotonic() < deadline:
+            time.sleep(2)
+        time.sleep(10)
+        [message] = [m for m in hook.messages()[before:] if run["dag_run_id"] in m["title"]]
+        assert message["title"] == f"VTR run failed: {run['dag_run_id']} / run timeout for {TODAY}"
+        assert "the run did not finish within 1 min" in message["message"]
+    finally:
+        _settings(root, run_timeout_minutes=90)
+        deadline = time.monotonic() + 300
+        while not reparsed(5400) and time.monotonic() < deadline:
+            time.sleep(5)

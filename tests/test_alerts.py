@@ -7,16 +7,22 @@ import email
 import email.policy
 import json
 import logging
+import re
 import socket
+import subprocess
+import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from helpers.receivers import TOKEN, Inbox
+from helpers.servers import free_port
 from pipeline import alerts, lake
 from pipeline.alerts import plan_early_warnings, plan_quality_warnings, plan_stale_feed_alerts, plan_vtr_alerts, send
+from pipeline.alerts.planning import QUALITY_KEY_TEMPLATE
 from pipeline.contract import REASONS
 from pipeline.settings import Settings
 
@@ -24,61 +30,66 @@ D1 = dt.date(2026, 11, 20)
 D2 = dt.date(2026, 11, 21)
 D3 = dt.date(2026, 11, 22)
 SELLERS = ["nordic-home", "acme"]
-TOKEN = "s3cr3t-T0ken-abc123"
 PASSWORD = "pw-Hunter2-xyz"
 
 
 # --- servers ------------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class SlowReceiver:
+    """An HTTP endpoint on 127.0.0.1 that takes every POST whole, records it, and then answers badly: `trickle` (a 200
+    answer, one byte every 3 s), `late` (a 200 answer after 5 s), `silent` (never; the connection stays open)."""
 
+    def __init__(self, mode: str):
+        self.mode, self.requests = mode, []
+        self.closing = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.url = f"json://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        threading.Thread(target=self._serve, daemon=True, name="receiver").start()
 
-class Hook:
-    """A webhook endpoint: records every POST (path and JSON body) and answers with `status`."""
+    def _serve(self):
+        while not self.closing.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True, name="receiver").start()
 
-    def __init__(self):
-        self.posts: list[tuple[str, dict]] = []
-        self.status = 200
-        hook = self
+    def _answer(self, conn):
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536) or b"\r\n\r\n"
+            head, _, body = data.partition(b"\r\n\r\n")
+            found = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+            while found and len(body) < int(found.group(1)):
+                body += conn.recv(65536)
+            self.requests.append(body)
+            answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+            try:
+                if self.mode == "late" and not self.closing.wait(5):
+                    conn.sendall(answer)
+                elif self.mode == "trickle":
+                    for byte in answer:
+                        if self.closing.wait(3):
+                            return
+                        conn.sendall(bytes([byte]))
+                else:
+                    self.closing.wait()
+            except OSError:  # the sender gave up and closed
+                return
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.posts.append((self.path, json.loads(body)))
-                self.send_response(hook.status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"json://127.0.0.1:{self.port}/hook/{TOKEN}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def messages(self) -> list[dict]:
-        return [body for _, body in self.posts]
+    def close(self):
+        self.closing.set()
+        self.sock.close()
 
 
 @pytest.fixture
-def hook():
-    h = Hook()
-    yield h
-    h.server.shutdown()
-    h.server.server_close()
-
-
-class Inbox:
-    def __init__(self):
-        self.mails: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.mails.append(envelope.content)
-        return "250 OK"
+def receiver(request):
+    r = SlowReceiver(request.param)
+    yield r
+    r.close()
 
 
 @pytest.fixture
@@ -161,6 +172,8 @@ def invalid_packages(con, date, reason, count, days_before_end=0, seller="nordic
 
 
 def make_settings(tmp_path: Path, *urls: str, connection_ids: tuple[str, ...] = (), **overrides) -> Settings:
+    """Settings of the alerts tests; a send's deadline of 10 s unless told (a test's receiver answers at once)."""
+    overrides.setdefault("alert_timeout_seconds", 10)
     return Settings(
         config_file=None,
         landing=tmp_path / "landing",
@@ -216,6 +229,9 @@ def test_breach_alert_reaches_webhook_and_mailbox_once(con, tmp_path, hook, smtp
     assert message["title"] == "VTR below target: nordic-home Amazon.se"
     lines = message["message"].splitlines()
     assert GARDEN_LINE in lines
+    # the stable id, for a receiver to drop a repeat: last line of the body, and a header where the channel has them
+    assert lines[-1] == "Notification id: vtr|nordic-home|Amazon.se|2026-11-20"
+    assert hook.headers[0]["X-VTR-Notification-Id"] == "vtr|nordic-home|Amazon.se|2026-11-20"
     fix = tmp_path / "output" / "invalid_packages" / "snapshot_date=2026-11-20" / "nordic-home.parquet"
     assert f"Invalid packages to fix: {fix}" in lines
     # overall and Toys are at or above target; carriers are never alerted on
@@ -226,6 +242,7 @@ def test_breach_alert_reaches_webhook_and_mailbox_once(con, tmp_path, hook, smtp
     parsed = email.message_from_bytes(mail, policy=email.policy.default)
     assert parsed["Subject"] == "VTR below target: nordic-home Amazon.se"
     assert parsed["To"] == "ops@example.com"
+    assert parsed["X-VTR-Notification-Id"] == "vtr|nordic-home|Amazon.se|2026-11-20"
     assert GARDEN_LINE in parsed.get_content().splitlines()
 
     rows = log_rows(con)
@@ -372,37 +389,38 @@ def test_channel_down_is_retried_logged_and_delivered_later_without_leaking_secr
     first_date(con)
     hook.status = 500
     closed = f"json://vtr:{PASSWORD}@127.0.0.1:{free_port()}/hook/{TOKEN}"  # nothing listens there
-    settings = make_settings(tmp_path, hook.url, closed)
+    settings = make_settings(tmp_path, hook.url, closed, alert_max_attempts=5)
     planned = plan_vtr_alerts(con, settings, D1, SELLERS) + plan_stale_feed_alerts(
         settings, D1, {"nordic-home": ["scans"]}
     )
 
-    failed = send(con, settings, planned, attempts=3, backoff_seconds=0.01)  # returns: a channel down raises nothing
+    failed = send(con, settings, planned, tries=3, backoff_seconds=0.01)  # returns: a channel down raises nothing
     assert statuses(failed) == ["failed"] * 4
-    # the first alert tried `attempts` times per channel; once a channel is known down, the next alert tries it once
-    assert [d.attempts for d in failed] == [3, 3, 1, 1]
+    # the first alert tried `tries` times per channel; once a channel is known down, the next alert tries it once.
+    # A send that reached the channel (an error answer) counts; one that could not reach it (refused) does not.
+    assert [d.attempts for d in failed] == [3, 0, 1, 0]
     assert len(hook.posts) == 3 + 1
     rows = log_rows(con)
     assert [(r["kind"], r["delivered"], r["attempts"]) for r in rows] == [
         ("vtr", False, 3),
-        ("vtr", False, 3),
+        ("vtr", False, 0),
         ("stale_feed", False, 1),
-        ("stale_feed", False, 1),
+        ("stale_feed", False, 0),
     ]
     assert "500" in rows[0]["error"] and "connection error" in rows[1]["error"].lower()
     assert "500" in failed[0].error and failed[0].channel == f"json://127.0.0.1:{hook.port}"
     warnings = [
         r.getMessage() for r in caplog.records if r.name.startswith("pipeline.alerts") and r.levelno == logging.WARNING
     ]
-    assert len(warnings) == 4 and f"-> json://127.0.0.1:{hook.port}: failed after 3 attempt(s)" in warnings[0]
+    assert len(warnings) == 4 and f"-> json://127.0.0.1:{hook.port}: failed, 3 send(s)" in warnings[0]
 
     # The endpoint is back: the next run delivers what failed (undelivered alerts are not deduplicated).
     hook.status = 200
-    retried = send(con, settings, planned, attempts=1, backoff_seconds=0.01)  # the closed port is still down
+    retried = send(con, settings, planned, tries=1, backoff_seconds=0.01)  # the closed port is still down
     assert statuses(retried) == ["sent", "failed", "sent", "failed"]
     assert [body["title"] for body in hook.messages()[4:]] == [a.title for a in planned]
     assert [r["delivered"] for r in log_rows(con)[4:]] == [True, False, True, False]
-    third = send(con, settings, planned, attempts=1, backoff_seconds=0.01)
+    third = send(con, settings, planned, tries=1, backoff_seconds=0.01)
     assert statuses(third) == ["already_sent", "failed", "already_sent", "failed"]
     assert len(hook.posts) == 6  # each delivered once, never again
 
@@ -413,7 +431,23 @@ def test_channel_down_is_retried_logged_and_delivered_later_without_leaking_secr
         assert secret not in caplog.text
         assert secret not in returned
         assert secret not in repr(alerts.channels(settings))
-    assert "/hook/***" in caplog.text  # the debug lines were there, scrubbed
+    assert "/hook/***" in caplog.text  # the debug lines were there (in the process that sent), scrubbed
+
+
+def test_a_notification_sent_max_attempts_times_without_a_confirmation_is_given_up(con, tmp_path, hook):
+    hook.status = 503
+    settings = make_settings(tmp_path, hook.url, alert_max_attempts=3)
+    [stale] = plan_stale_feed_alerts(settings, D1, {"acme": ["scans"]})
+
+    first = send(con, settings, [stale], tries=2, backoff_seconds=0.01)
+    assert [(d.status, d.attempts) for d in first] == [("failed", 2)]
+    second = send(con, settings, [stale], tries=2, backoff_seconds=0.01)  # counted over runs: one send left
+    assert [(d.status, d.attempts) for d in second] == [("undelivered", 1)]
+    assert "sent 3 time(s) in all without a confirmation: not sent again" in second[0].error
+    hook.status = 200
+    third = send(con, settings, [stale], backoff_seconds=0.01)
+    assert [(d.status, d.attempts) for d in third] == [("undelivered", 0)]
+    assert len(hook.posts) == 3
 
 
 def test_a_channel_refusing_the_request_is_a_failed_delivery_not_an_error(con, tmp_path, hook, smtp, monkeypatch):
@@ -422,7 +456,7 @@ def test_a_channel_refusing_the_request_is_a_failed_delivery_not_an_error(con, t
     hook.status = 405
     settings = make_settings(tmp_path, hook.url, smtp.url)
 
-    deliveries = send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS), attempts=2)
+    deliveries = send(con, settings, plan_vtr_alerts(con, settings, D1, SELLERS), tries=2)
     assert [(d.channel, d.status, d.attempts) for d in deliveries] == [
         (f"json://127.0.0.1:{hook.port}", "failed", 2),
         (smtp.label, "sent", 1),
@@ -435,14 +469,30 @@ def test_a_channel_refusing_the_request_is_a_failed_delivery_not_an_error(con, t
     ]
 
 
-def test_without_the_warehouse_alerts_are_delivered_without_a_log(con, tmp_path, hook):
+def test_without_the_warehouse_the_log_is_a_file_under_the_outputs(con, tmp_path, hook):
     settings = make_settings(tmp_path, hook.url)
     [stale] = plan_stale_feed_alerts(settings, D1, {"acme": ["scans"]})
 
-    assert statuses(send(None, settings, [stale], backoff_seconds=0.01)) == ["sent"]
-    assert statuses(send(None, settings, [stale], backoff_seconds=0.01)) == ["sent"]  # no log to deduplicate against
-    assert [m["title"] for m in hook.messages()] == ["Stale feed: acme (scans)"] * 2
+    first = send(None, settings, [stale], backoff_seconds=0.01, log_unavailable="PostgreSQL is down")
+    assert statuses(first) == ["sent"] and first.log_unavailable == "PostgreSQL is down"
+    assert statuses(send(None, settings, [stale], backoff_seconds=0.01)) == ["already_sent"]  # remembered
+    assert [m["title"] for m in hook.messages()] == ["Stale feed: acme (scans)"]
     assert log_rows(con) == []
+    [line] = (settings.output / "alert_log_without_warehouse.jsonl").read_text().splitlines()
+    assert json.loads(line)["alert_key"] == stale.key and json.loads(line)["delivered"] is True
+    # the lake's log and the file are read together: a run with the lake back does not send it again either
+    assert statuses(send(con, settings, [stale], backoff_seconds=0.01)) == ["already_sent"]
+
+
+def test_a_lake_that_cannot_take_the_log_rows_falls_back_to_the_file(con, tmp_path, hook):
+    settings = make_settings(tmp_path, hook.url)
+    [stale] = plan_stale_feed_alerts(settings, D1, {"acme": ["scans"]})
+    con.execute("use memory; detach lake")  # the catalog is gone from under the run: no log to read or write
+
+    first = send(con, settings, [stale], backoff_seconds=0.01)
+    assert statuses(first) == ["sent"] and "alert_log" in first.log_unavailable
+    assert statuses(send(con, settings, [stale], backoff_seconds=0.01)) == ["already_sent"]
+    assert len(hook.posts) == 1
 
 
 def test_a_file_with_many_rejects_is_warned_about_once(con, tmp_path, hook):
@@ -457,7 +507,11 @@ def test_a_file_with_many_rejects_is_warned_about_once(con, tmp_path, hook):
     check = (Path(__file__).resolve().parent.parent / "sql" / "checks" / "raw_files_many_rejects.sql").read_text()
 
     def many_rejects() -> list[list]:
-        params = {"max_reject_share": settings.max_reject_share, "min_rejected_rows": settings.min_rejected_rows}
+        params = {
+            "max_reject_share": settings.max_reject_share,
+            "min_rejected_rows": settings.min_rejected_rows,
+            "quality_alert_key": QUALITY_KEY_TEMPLATE,
+        }
         return [list(row) for row in con.execute(check, params).fetchall()]
 
     [warning] = plan_quality_warnings(many_rejects())
@@ -507,14 +561,15 @@ def test_early_warning_is_titled_as_such(con, tmp_path):
     assert "overall, 7 days" in large_only.body and "Garden" not in large_only.body
 
 
-def test_run_failed_alert_is_sent_each_time_with_secrets_scrubbed(con, tmp_path, hook):
+def test_run_failed_alert_is_sent_once_per_run_with_secrets_scrubbed(con, tmp_path, hook):
     settings = make_settings(tmp_path, hook.url)
     error = RuntimeError(f"could not post to http://127.0.0.1:1/hook/{TOKEN}")
     dates = "2026-11-01 .. 2026-11-20"
     alert = alerts.run_failed_alert("vtr_daily scheduled__2026-11-20", "build_models", error, dates)
     send(con, settings, [alert], backoff_seconds=0.01)
-    send(con, settings, [alert], backoff_seconds=0.01)
-    assert len(hook.posts) == 2
+    send(con, settings, [alert], backoff_seconds=0.01)  # a second failing task of the same run
+    send(con, settings, [alerts.run_failed_alert("vtr_daily manual__1", "build_models", error, dates)])
+    assert len(hook.posts) == 2  # one per run
     message = hook.messages()[0]
     assert message["title"] == f"VTR run failed: vtr_daily scheduled__2026-11-20 / build_models for {dates}"
     assert f"step build_models failed for {dates}" in message["message"]
@@ -564,3 +619,71 @@ def test_urls_from_an_airflow_connection(con, tmp_path, hook, monkeypatch):
     assert "could not read Airflow connection 'missing_alerts'" in deliveries[1].error
     [message] = hook.messages()
     assert GARDEN_LINE in message["message"].splitlines()
+
+
+# --- slow and silent channels ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("receiver", ["trickle", "late", "silent"], indirect=True)
+def test_a_send_ends_at_its_deadline_whatever_the_channel_does(con, tmp_path, receiver):
+    """One byte every 3 s, an answer after 5 s, no answer: with a deadline of 2 s the send ends in 2 s, nothing of it
+    is left running, and its outcome is unknown (the receiver has the notification)."""
+    settings = make_settings(tmp_path, receiver.url, alert_timeout_seconds=2)
+    [stale] = plan_stale_feed_alerts(settings, D1, {"acme": ["scans"]})
+    ours = lambda: [t for t in threading.enumerate() if t.name != "receiver"]  # noqa: E731
+    threads = ours()
+    started = time.monotonic()
+    [outcome] = send(con, settings, [stale], backoff_seconds=0.01)
+    assert time.monotonic() - started < 2 + 3
+    assert ours() == threads
+    assert (outcome.status, outcome.attempts) == ("unknown", 1)
+    assert outcome.error == "no complete answer within 2 s (stopped)"
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize("receiver", ["trickle"], indirect=True)
+def test_a_run_against_a_trickling_channel_ends_and_its_process_exits(project, receiver):
+    """`vtr run` (it hung for good before: Apprise's reading threads kept the process alive); its summary says the
+    notification is not delivered yet, and a re-run sends it again (the outcome was unknown)."""
+    project.write_config(f'[[alerts]]\nurl = "{receiver.url}"\n[alert_policy]\ntimeout_seconds = 2\n')
+    for sent in (1, 2):
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("vtr")), "run", "--config", str(project.config), "--date", str(D1)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "alerts: 0 sent, 1 not delivered (tried again on a re-run)" in done.stdout
+        assert "no complete answer within 2 s (stopped)" in done.stdout
+        assert len(receiver.requests) == sent
+
+
+@pytest.mark.parametrize("receiver", ["late"], indirect=True)
+def test_a_late_answer_within_the_deadline_is_delivered_once_over_three_runs(con, tmp_path, receiver):
+    settings = make_settings(tmp_path, receiver.url, alert_timeout_seconds=30)  # the default deadline
+    [stale] = plan_stale_feed_alerts(settings, D1, {"acme": ["scans"]})
+    outcomes = [send(con, settings, [stale], backoff_seconds=0.01) for _ in range(3)]
+    assert [statuses(o) for o in outcomes] == [["sent"], ["already_sent"], ["already_sent"]]
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize("receiver", ["silent"], indirect=True)
+def test_a_silent_channel_gets_at_most_max_attempts_sends_then_is_reported_undelivered(con, tmp_path, receiver):
+    settings = make_settings(tmp_path, receiver.url, alert_timeout_seconds=1, alert_max_attempts=2)
+    planned = plan_stale_feed_alerts(settings, D1, {"acme": ["scans"], "zeta": ["orders"]})
+
+    first = send(con, settings, planned, backoff_seconds=0.01)
+    # no answer in time: not tried again in this run, and the channel gets nothing more in it
+    assert [(d.status, d.attempts) for d in first] == [("unknown", 1), ("failed", 0)]
+    assert "gave no answer within 1 s earlier in this run" in first[1].error
+    assert len(receiver.requests) == 1
+    second = send(con, settings, planned, backoff_seconds=0.01)
+    assert [(d.status, d.attempts) for d in second] == [("undelivered", 1), ("failed", 0)]
+    # the first is given up, so the second gets its turn
+    third = send(con, settings, planned, backoff_seconds=0.01)
+    assert [(d.status, d.attempts) for d in third] == [("undelivered", 0), ("unknown", 1)]
+    fourth = send(con, settings, planned, backoff_seconds=0.01)
+    assert [(d.status, d.attempts) for d in fourth] == [("undelivered", 0), ("undelivered", 1)]
+    assert [d.status for d in send(con, settings, planned, backoff_seconds=0.01)] == ["undelivered"] * 2
+    assert len(receiver.requests) == 2 + 2  # each notification sent max_attempts times, never more

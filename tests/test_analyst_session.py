@@ -176,8 +176,7 @@ def test_on_postgresql_the_session_connects_as_a_role_that_can_only_read_the_cat
     even a client opened by hand with that role cannot change the catalog, and the session reveals no password."""
     import psycopg2
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import servers
+    from helpers import servers
 
     try:
         server = servers.PostgresServer()

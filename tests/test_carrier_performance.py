@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
+from helpers.feeds import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 from pipeline.outputs import partition_file
 from pipeline.run import run
-from test_models import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 
 
 def test_carrier_share_of_invalid_and_days_to_first_scan(project):

@@ -1,7 +1,8 @@
 """The cluster of `make cluster-up` (ops/cluster.py): PostgreSQL, Redis, Airflow's api-server, scheduler and
 dag-processor and two Celery workers on 127.0.0.1, brought up once for the module. Four sellers, one DAG run per
 snapshot date; outputs equal one embedded serial `vtr backfill`; notifications at a local webhook; an analyst
-session open on the lake throughout; a worker SIGKILLed in the middle of a seller's task; down and up again.
+session open on the lake throughout; a worker SIGKILLed in the middle of a seller's task, named by `cluster-status`
+and restarted alone by `cluster-up`; its secrets readable by their owner only; down and up again.
 
 Mark `cluster` (`pytest -m cluster`); `make test` runs it. Without redis-server or PostgreSQL it skips, except in CI.
 """
@@ -18,31 +19,28 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from helpers.airflow_api import AirflowApi
+from helpers.published import published
+from helpers.receivers import Hook
+from helpers.servers import free_port, free_ports
+from ops import services
 from pipeline.analyst import open_session
 from pipeline.lake import connect
 from pipeline.settings import load_settings
-from test_airflow_operator import free_ports
-from test_alerts import Hook, free_port
-from test_concurrency import published
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
 SELLERS = ("s1", "s2", "s3", "s4")
 # 300 packages a seller over 45 days: on D1 accounts are below target, on D2 some are back (Garden's dip, seeds 0-3)
 D1, D2 = dt.date(2026, 9, 27), dt.date(2026, 9, 28)
 
 
 def _available() -> str | None:
-    import services  # ops/ is on sys.path below
-
     try:
         services.postgres_bin()
         services.redis_server()
@@ -51,66 +49,37 @@ def _available() -> str | None:
     return None
 
 
-sys.path.insert(0, str(ROOT / "ops"))
-
-
-class Cluster:
-    """`ops/launcher.py cluster-up` / `cluster-down` on a settings file, and the REST API of its Airflow."""
+class Cluster(AirflowApi):
+    """`python -m ops.cluster up|status|down` on a settings file, and the REST API of its Airflow."""
 
     def __init__(self, settings: Path, home: Path):
-        self.settings, self.home, self.token = settings, home, None
+        self.settings, self.home = settings, home
 
-    def launcher(self, command: str) -> str:
+    def command(self, command: str) -> subprocess.CompletedProcess:
         # the DAG's own retries (conftest's in-process Airflow sets VTR_TASK_RETRIES=0 for this test session)
         env = {k: v for k, v in os.environ.items() if k != "VTR_TASK_RETRIES"}
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "ops" / "launcher.py"), command, "--settings", str(self.settings)],
+        return subprocess.run(
+            [sys.executable, "-m", "ops.cluster", command, "--settings", str(self.settings)],
             capture_output=True,
             text=True,
             timeout=300,
             env=env,
+            cwd=self.settings.parent,  # anywhere: the settings' paths are the repository's or absolute
         )
+
+    def succeed(self, command: str) -> str:
+        done = self.command(command)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
     def up(self) -> str:
-        out = self.launcher("cluster-up")
+        out = self.succeed("up")
         self.port = int(re.search(r"ready at http://127\.0\.0\.1:(\d+)", out).group(1))
-        password = re.search(r"login admin / (\S+)", out).group(1)
-        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": password}, auth=False)[
-            "access_token"
-        ]
+        self.login(out)
         return out
 
     def pids(self) -> dict[str, int]:
         return json.loads((self.home / "cluster.pids").read_text())
-
-    def request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
-        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {self.token}"} if auth else {})
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as answer:
-                return json.loads(answer.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
-
-    def trigger(self, conf: dict) -> str:
-        return self.request("POST", "/api/v2/dags/vtr_daily/dagRuns", {"logical_date": None, "conf": conf})[
-            "dag_run_id"
-        ]
-
-    def wait(self, run_id: str, seconds: float = 240) -> dict:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            run = self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}")
-            if run["state"] in ("success", "failed"):
-                return run
-            time.sleep(2)
-        raise AssertionError(f"{run_id} still {run['state']} after {seconds} s")
-
-    def tasks(self, run_id: str) -> list[dict]:
-        return self.request("GET", f"/api/v2/dags/vtr_daily/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
 
 
 def marts(config: Path, last: dt.date) -> dict[str, list[tuple]]:
@@ -210,10 +179,10 @@ def cluster():
     hook = Hook()
     settings = root / "cluster.toml"
     settings.write_text(
-        f'[cluster]\nhome = "home"\nport = {free_ports(3)}\npostgres_port = {free_port()}\n'
+        f'[cluster]\nhome = "{root / "home"}"\nport = {free_ports(3)}\npostgres_port = {free_port()}\n'
         f"redis_port = {free_port()}\nworkers = 2\nworker_concurrency = 2\npool_slots = 4\nparallelism = 8\n"
         "task_heartbeat_timeout = 20\nschedule = false\n"
-        '[vtr.paths]\nlanding = "landing"\noutput = "output"\n'
+        f'[vtr.paths]\nlanding = "{root / "landing"}"\noutput = "{root / "output"}"\n'
         "[vtr.schedule]\nwait_for_files_minutes = 0\ntask_timeout_minutes = 10\nrun_timeout_minutes = 20\n"
         "[vtr.ingest]\nsettle_seconds = 0\n"
         '[vtr.duckdb]\nmemory_limit = "512MB"\nthreads = 1\n'
@@ -227,7 +196,7 @@ def cluster():
         c.config, c.serial, c.hook, c.root = root / "home" / "vtr.toml", serial, hook, root
         yield c
     finally:
-        c.launcher("cluster-down")
+        c.succeed("down")
         hook.server.shutdown()
         hook.server.server_close()
         shutil.rmtree(root, ignore_errors=True)
@@ -264,7 +233,7 @@ def test_four_sellers_on_two_workers_equal_the_serial_run_and_notify_breaches(cl
     assert analyst.execute("select count(*) from raw.files").fetchone()[0] == 0  # a fresh lake, open before any run
     run_id = cluster.trigger({"snapshot_date": str(D1)})
     assert cluster.wait(run_id)["state"] == "success"
-    tasks = cluster.tasks(run_id)
+    tasks = list(cluster.tasks(run_id).values())
     assert {t["state"] for t in tasks} == {"success"}, [(t["task_id"], t["state"]) for t in tasks]
     assert sorted(t["map_index"] for t in tasks if t["task_id"] == "seller.run_seller") == [0, 1, 2, 3]
     # the analyst's session, open throughout, sees the run's commits on its next query
@@ -286,7 +255,7 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
     while victim is None and time.monotonic() < deadline:
         running = [
             t
-            for t in cluster.tasks(run_id)
+            for t in cluster.tasks(run_id).values()
             if t["task_id"] == "seller.run_seller" and t["state"] == "running" and t["hostname"]
         ]
         if running:  # the latest started: still far from its end when the kill comes
@@ -295,13 +264,11 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
             time.sleep(0.5)
     assert victim, "no seller's task ran"
     worker = victim["hostname"].split("@")[0]
-    import services  # ops/services.py
-
     session = cluster.pids()[f"worker-{worker}"]
     for pid in services.session_members(session):  # the worker, its pool and its task processes
         os.kill(pid, signal.SIGKILL)
     state = cluster.wait(run_id, 300)["state"]
-    tasks = cluster.tasks(run_id)
+    tasks = list(cluster.tasks(run_id).values())
     assert state == "success" and {t["state"] for t in tasks} == {"success"}, [
         (t["task_id"], t["map_index"], t["state"], t["try_number"], t["hostname"]) for t in tasks
     ]
@@ -320,10 +287,56 @@ def test_a_worker_killed_in_a_sellers_task_is_retried_elsewhere_with_the_same_ou
     assert any(f"snapshot {D2}" in b and re.search(r"[1-9]\d* back on target", b) for b in bodies), bodies
 
 
+def test_cluster_status_names_a_dead_worker_and_cluster_up_restarts_only_it(cluster):
+    before = cluster.pids()
+    w2 = before["worker-w2"]
+    for pid in services.session_members(w2):  # w2's whole session (the test above may have killed w1 already)
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while services.session_members(w2) and time.monotonic() < deadline:
+        time.sleep(0.2)  # gone once the kernel has ended every process of it
+    dead = sorted(n for n, pid in before.items() if n.startswith("worker-") and not services.session_members(pid))
+    assert "worker-w2" in dead
+
+    status = cluster.command("status")
+    assert status.returncode == 1
+    assert f"cluster: down: {', '.join(dead)}" in status.stderr
+    lines = {line.split()[0]: line for line in status.stdout.splitlines()}
+    assert set(lines) == set(before)  # every component, with its process id
+    for name, pid in before.items():
+        assert f"pid {pid}" in lines[name]
+        assert (" DOWN " in lines[name]) == (name in dead), lines[name]
+    assert "up" in lines["postgres"] and "accepts connections" in lines["postgres"]
+
+    out = cluster.succeed("up")
+    assert f"cluster: started {', '.join(dead)}\n" in out
+    after = cluster.pids()
+    assert {n: p for n, p in after.items() if n not in dead} == {n: p for n, p in before.items() if n not in dead}
+    assert all(after[n] != before[n] and services.session_members(after[n]) for n in dead)
+    deadline = time.monotonic() + 120
+    while (status := cluster.command("status")).returncode != 0 and time.monotonic() < deadline:
+        time.sleep(3)  # a new worker answers Celery's ping once it has joined the broker
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "cluster: up, 7 components" in status.stdout
+
+
+def test_the_clusters_secrets_are_readable_by_their_owner_only(cluster):
+    home = cluster.home
+    for path in (
+        home / "secrets.json",
+        home / "vtr.toml",
+        home / "vtr-analyst.toml",
+        home / "airflow" / "airflow.cfg",
+        home / "airflow" / "simple_auth_manager_passwords.json.generated",
+        home / "redis" / "redis.conf",
+        home / "logs" / "api-server.log",  # Airflow prints a new admin password there
+    ):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
 def test_the_cluster_comes_down_cleanly_and_up_again_on_the_same_data(cluster):
     pids = cluster.pids()
-    cluster.launcher("cluster-down")
-    import services
+    cluster.succeed("down")
 
     assert not (cluster.home / "cluster.pids").exists()
     assert [n for n, pid in pids.items() if services.session_members(pid)] == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import json
 import time
 from pathlib import Path
 
@@ -21,14 +22,15 @@ import pyarrow.parquet as pq
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import Project
+from helpers.feeds import confirmations_tsv, orders_tsv, scans_csv
+from helpers.project import Project
+from helpers.receivers import Hook, Inbox
+from helpers.servers import free_port
 from pipeline import checks
 from pipeline.contract import DATASETS
 from pipeline.lake import connect
 from pipeline.run import run
 from pipeline.settings import load_settings
-from test_alerts import Hook, Inbox, free_port
-from test_models import confirmations_tsv, orders_tsv, scans_csv
 from vtrdemo.airflow_local import run_dag
 from vtrdemo.generator import generate
 
@@ -315,7 +317,8 @@ def servers():
 
 
 def test_an_alert_endpoint_that_refuses_leaves_the_run_successful_and_a_later_run_delivers(tmp_path, servers):
-    project = new_project(tmp_path, servers)
+    # each refused send counts towards max_attempts (the receiver may have acted on it): 3 now, the 4th delivers
+    project = new_project(tmp_path, servers, "[alert_policy]\nmax_attempts = 4\n")
     drop_day(project, D1)
     servers.hook.status = 405  # what Airflow's own API answers when an alert URL points at it
 
@@ -365,7 +368,7 @@ def test_a_failed_check_withholds_the_sellers_outputs_on_every_retry_and_says_wh
 
     for result in (first, again):  # the same inputs, the same outcome
         assert result.state == "failed"
-        assert result.tasks["seller.run_seller[0]"] == "success" and result.tasks["finish_run"] == "failed"
+        assert result.tasks["seller.run_seller[0]"] == "failed" and result.tasks["finish_run"] == "failed"
     assert output_files(project) == {}
     assert (
         query(project, "select count(*) from duckdb_tables() where database_name = 'lake' and schema_name = 'marts'")[
@@ -438,7 +441,10 @@ def test_the_dag_and_vtr_run_isolate_a_broken_seller_alike(tmp_path):
             if driver == "dag":
                 result = dag_run(project, D1)
                 assert result.state == "failed" and result.tasks["finish_run"] == "failed", result.tasks
-                assert all(state == "success" for task, state in result.tasks.items() if task != "finish_run")
+                # the grid shows which seller failed: zeta's task is red (sellers map in name order), acme's green
+                assert result.tasks["seller.run_seller[1]"] == "failed"
+                failed = {"finish_run", "seller.run_seller[1]"}
+                assert all(state == "success" for task, state in result.tasks.items() if task not in failed)
             else:
                 summary = run(load_settings(project.config), D1)
                 assert summary.failures() == ["zeta orders/orders_broken.txt: binary content, not a text file"]
@@ -466,6 +472,76 @@ def test_the_dag_and_vtr_run_isolate_a_broken_seller_alike(tmp_path):
     assert zeta and "incomplete" in zeta[0] and "orders/orders_broken.txt" in zeta[0]
     for failed in (dag["failed"], cli["failed"]):
         assert len(failed) == 1 and "zeta orders/orders_broken.txt: binary content" in failed[0]
+
+
+def test_a_bad_param_fails_the_plan_at_once_nothing_downstream_runs_and_one_notification_names_it(tmp_path, servers):
+    project = new_project(tmp_path, servers)
+    drop_day(project, D1)
+    result = dag_run(project, D1, conf={"sellers": ["nope"]})  # how fast: on a real Airflow, test_airflow_operator.py
+    assert result.state == "failed"
+    assert result.tasks["plan_run"] == "failed"
+    assert {s for t, s in result.tasks.items() if t != "plan_run"} == {"upstream_failed"}, result.tasks
+    [(title, message)] = servers.posts()
+    assert title == f"VTR run failed: {result.run_id} / plan_run for 2026-11-20"
+    assert "sellers: unknown seller(s) ['nope']" in message
+
+
+def test_a_sellers_work_stopped_by_sigstop_is_ended_at_the_task_timeout(tmp_path, servers):
+    """The process doing acme's work is frozen; the task's watchdog kills it at the task timeout (1 minute), the task
+    fails, and finish_run reports the run: one run-failed notification, naming the seller."""
+    import os
+    import signal
+    import threading
+
+    project = new_project(tmp_path, servers, "[schedule]\ntask_timeout_minutes = 1\n")
+    drop_day(project, D1)
+    stopped = []
+
+    def freeze():  # the seller's work: a child of this process (dag.test runs tasks here) named "vtr acme"
+        deadline = time.monotonic() + 120
+        while not stopped and time.monotonic() < deadline:
+            for child in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split():
+                try:
+                    if Path(f"/proc/{child}/comm").read_text().strip() == "vtr acme":
+                        os.kill(int(child), signal.SIGSTOP)
+                        stopped.append(int(child))
+                except OSError:
+                    continue
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=freeze, daemon=True)
+    watcher.start()
+    started = time.monotonic()
+    result = dag_run(project, D1)
+    took = time.monotonic() - started
+    watcher.join()
+    assert stopped, "no seller's work to stop"
+    assert not Path(f"/proc/{stopped[0]}").exists()  # killed (and reaped), though stopped
+    assert 60 <= took < 60 + 60
+    assert result.tasks["seller.run_seller[0]"] == "failed" and result.tasks["finish_run"] == "failed"
+    [(title, message)] = servers.posts()
+    assert title == f"VTR run failed: {result.run_id} / finish_run for 2026-11-20"
+    assert "acme: seller acme's work: not finished within 1 minute; stopped" in message
+
+
+def test_a_corrupted_catalog_gives_one_run_failed_notification_over_retries(tmp_path, servers):
+    project = new_project(tmp_path, servers)
+    drop_day(project, D1)
+    catalog = project.settings().warehouse
+    catalog.parent.mkdir(parents=True)
+    catalog.write_bytes(b"SQLite format 3\x00" + b"\x00garbage" * 1000)  # a header, then nothing readable
+
+    runs = [dag_run(project, D1), dag_run(project, D1)]
+    assert [r.state for r in runs] == ["failed", "failed"]
+    failed = [(t, m) for t, m in servers.posts() if t.startswith("VTR run failed")]
+    assert len(failed) == 1, servers.posts()
+    assert "warehouse could not be opened or written" in failed[0][1]
+    kept = (project.settings().output / "alert_log_without_warehouse.jsonl").read_text()  # what remembers it
+    rows = [json.loads(line) for line in kept.splitlines()]
+    assert sorted((r["kind"], r["channel"].split(":")[0], r["delivered"]) for r in rows) == [
+        ("run_failed", "json", True),
+        ("run_failed", "mailto", True),
+    ]
 
 
 # --- split shipments, exemptions and profiles (issue 17) ------------------------------------------------------------

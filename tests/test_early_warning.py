@@ -10,9 +10,9 @@ import datetime as dt
 
 import pyarrow.parquet as pq
 
+from helpers.feeds import D, confirmations_tsv, orders_tsv, query, scans_csv
 from pipeline.outputs import partition_file
 from pipeline.run import run
-from test_models import D, confirmations_tsv, orders_tsv, query, scans_csv
 
 PROMISED = "2026-11-18"
 

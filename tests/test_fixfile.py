@@ -12,9 +12,7 @@ from __future__ import annotations
 import openpyxl
 import pyarrow.parquet as pq
 
-from pipeline.fixfile import fix_file
-from pipeline.run import run
-from test_models import (
+from helpers.feeds import (
     CONF_HEADER,
     IN_BOTH,
     ORDER_HEADER,
@@ -28,6 +26,8 @@ from test_models import (
     orders_with_quantities_tsv,
     query,
 )
+from pipeline.fixfile import fix_file
+from pipeline.run import run
 
 
 def scans_by(*rows) -> str:

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers.receivers import Hook
 from pipeline.lake import connect
 from pipeline.settings import load_settings
-from test_alerts import Hook
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
 pytestmark = pytest.mark.slow  # runs killed at 20+ points
 
 VTR = str(Path(sys.executable).with_name("vtr"))
-KILLPOINT = str(Path(__file__).with_name("killpoint.py"))
+KILLPOINT = str(Path(__file__).with_name("helpers") / "killpoint.py")
 START = dt.date(2026, 5, 1)
 DAYS = 20
 DAY = START + dt.timedelta(days=DAYS - 1)

@@ -18,7 +18,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import Project
+from helpers.feeds import IN_BOTH, SCANNED, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
+from helpers.project import Project
 from pipeline import lake
 from pipeline.contract import FileStatus
 from pipeline.fixfile import fix_file
@@ -27,7 +28,6 @@ from pipeline.ingest import load
 from pipeline.outputs import partition_file
 from pipeline.report.assets import report_path
 from pipeline.run import ingest, run
-from test_models import IN_BOTH, SCANNED, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 
 VTR = Path(sys.executable).with_name("vtr")
 SETTLE = 5  # seconds: longer than a loaded machine takes from dropping a file to the run reading its folder

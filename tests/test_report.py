@@ -18,9 +18,9 @@ from urllib.parse import unquote
 import duckdb
 import pytest
 
-from browser import Browser, chromium
-from conftest import ODD_CATEGORY
-from conftest import REPORT_DAY as D
+from helpers.browser import Browser, chromium
+from helpers.project import ODD_CATEGORY
+from helpers.project import REPORT_DAY as D
 from pipeline.fixfile import fix_file
 from pipeline.report.assets import report_path
 from pipeline.report.charts import OVERALL_COLOURS, TARGET_COLOUR, category_colours

@@ -10,12 +10,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from helpers.feeds import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 from pipeline import lake, models
 from pipeline.lake import connect
 from pipeline.models import build_models, load_models
 from pipeline.outputs import DATASETS, partition_file
 from pipeline.run import run
-from test_models import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 
 COLUMNS = {
     "packages": [  # the spec's columns in its order, then the package's id, items and skus
@@ -370,3 +370,34 @@ def test_a_seller_after_another_in_one_process_publishes_what_it_publishes_alone
         monkeypatch.setattr(lake, "_workers", {})  # as a fresh process: a connection of its own
         run(settings, D, sellers=[seller])
         assert published() == together
+
+
+def test_vtr_maintain_removes_a_killed_writers_temporary_files_after_a_day(project, capsys):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from pipeline.cli import main
+
+    drop_sample(project)
+    settings = project.settings()
+    run(settings, D)
+    target = partition_file(settings, "vtr_snapshots", D, "acme")
+    killed = (  # a writer killed in the middle of the file: its temporary file stays behind
+        "import os, sys; from pathlib import Path; from pipeline.outputs import replace_file;"
+        " replace_file(Path(sys.argv[1]), lambda tmp: (tmp.write_bytes(b'PAR1 half'), os.kill(os.getpid(), 9)))"
+    )
+    for _ in range(2):
+        assert subprocess.run([sys.executable, "-c", killed, str(target)]).returncode == -9
+    old, new = sorted(target.parent.glob(".acme.parquet.*.tmp"))
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    foreign = target.parent / "notes.tmp"  # not the product's own name: never touched
+    foreign.write_text("an analyst's")
+    os.utime(foreign, (two_days_ago, two_days_ago))
+
+    assert main(["maintain", "--config", str(project.config)]) == 0
+    assert "temporary files left by killed writers removed: 1" in capsys.readouterr().out
+    assert not old.exists() and new.exists() and foreign.exists()  # a younger one may be a writer at work
+    assert pq.read_table(target).num_rows > 0  # the published file is untouched

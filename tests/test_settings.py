@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 
 import pytest
 
 from pipeline.cli import main
-from pipeline.settings import DEFAULT_CARRIERS, Exemption, SettingsError, load_settings
+from pipeline.settings import DEFAULT_CARRIERS, DEFAULTS, Exemption, SettingsError, load_settings
 
 
 def test_a_file_holding_only_paths_gets_every_default(project):
@@ -17,7 +18,12 @@ def test_a_file_holding_only_paths_gets_every_default(project):
     assert (s.target, s.lag_days, s.windows, s.scan_grace_days) == (0.95, 14, (7, 30), 2)
     assert s.integrated_carriers == DEFAULT_CARRIERS
     assert (s.carrier_aliases, s.alert_urls, s.wait_for_files_minutes) == ({}, (), 360)
+    assert (s.alert_timeout_seconds, s.alert_max_attempts) == (30, 3)
     assert s.seller_ids() == ["acme"]
+    # every default is the Settings dataclass's (written once): a file without the key gets it (paths and the
+    # project's settle time of 0 aside)
+    same = {f.name for f in dataclasses.fields(s)} - {"config_file", "landing", "warehouse", "output", "settle_seconds"}
+    assert {k: getattr(s, k) for k in same} == {k: getattr(DEFAULTS, k) for k in same}
 
 
 def test_relative_paths_resolve_against_the_settings_files_folder(project, tmp_path, monkeypatch):
@@ -94,6 +100,10 @@ BAD = {
     "target not a number": ("[metric]\ntarget = nan\n", "'metric.target' must be above 0 and at most 1, got nan"),
     "negative settle time": ("[ingest]\nsettle_seconds = -1\n", "'ingest.settle_seconds' must be between 0"),
     "settle time over a day": ("[ingest]\nsettle_seconds = 86401\n", "'ingest.settle_seconds'"),
+    "no alert deadline": ("[alert_policy]\ntimeout_seconds = 0\n", "alert_policy.timeout_seconds"),
+    "an hour's alert deadline": ("[alert_policy]\ntimeout_seconds = 3600\n", "alert_policy.timeout_seconds"),
+    "no alert attempt": ("[alert_policy]\nmax_attempts = 0\n", "alert_policy.max_attempts"),
+    "a hundred alert attempts": ("[alert_policy]\nmax_attempts = 100\n", "alert_policy.max_attempts"),
     # marketplace profiles (issue 17): a [metric] key or exemptions, held to [metric]'s ranges
     "unknown profile key": ('[marketplaces."Amazon.de"]\ntargt = 0.9\n', 'marketplaces."Amazon.de".targt'),
     "profile target above one": ('[marketplaces."Walmart"]\ntarget = 99\n', 'marketplaces."Walmart".target'),

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+from helpers.feeds import IN_BOTH, SCANNED, SHIPPED, D, confirmations_tsv, orders_tsv, scans_csv
 from pipeline.cli import main
 from pipeline.report.assets import report_path
 from pipeline.verdict import describe, verdict
-from test_models import IN_BOTH, SCANNED, SHIPPED, D, confirmations_tsv, orders_tsv, scans_csv
 
 BOOKS = [f"B{i:03d}" for i in range(40)]
 TOYS = [f"T{i:03d}" for i in range(10)]

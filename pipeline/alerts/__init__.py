@@ -2,8 +2,9 @@
 Apprise (spec sections 4 and 5).
 
 channels: the notification URLs and their safe labels; marts: what the alerts read from the lake; planning: the
-`Alert` values and their text; sending: delivery with retries and the alert log. Callers use this package's names:
-`from pipeline import alerts; alerts.send(con, settings, alerts.plan_vtr_alerts(...))`.
+`Alert` values and their text; delivery: one send with a deadline; ledger: the alert log (in the lake, or a file
+while the lake is unavailable); sending: every alert to every channel, bounded in time and repeats. Callers use
+this package's names: `from pipeline import alerts; alerts.send(con, settings, alerts.plan_vtr_alerts(...))`.
 """
 
 from pipeline.alerts.channels import Channel, channels, redact, url_label
@@ -15,11 +16,12 @@ from pipeline.alerts.planning import (
     plan_vtr_alerts,
     run_failed_alert,
 )
-from pipeline.alerts.sending import Delivery, DeliveryStatus, send
+from pipeline.alerts.sending import Deliveries, Delivery, DeliveryStatus, send
 
 __all__ = [
     "Alert",
     "Channel",
+    "Deliveries",
     "Delivery",
     "DeliveryStatus",
     "channels",

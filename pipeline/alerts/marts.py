@@ -6,6 +6,7 @@ projected VTRs below target. Every query is limited to the sellers asked for and
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import duckdb
 
@@ -52,7 +53,7 @@ where snapshot_date = $d and status = 'below_target' and {_ALERTED}
 """
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params) -> list[dict]:
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: object) -> list[dict[str, Any]]:
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -64,8 +65,8 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
         "select count(*) from duckdb_tables() where database_name = current_database() and schema_name = ?"
         " and table_name = ?",
         [schema, table],
-    ).fetchone()
-    return bool(row[0])
+    ).fetchall()
+    return bool(row[0][0])
 
 
 def reasons_text(counts: dict[str, int]) -> str:
@@ -75,7 +76,7 @@ def reasons_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{r} {n}" for n, r in ranked[:TOP_REASONS])
 
 
-def _top_reasons(con: duckdb.DuckDBPyConnection, row: dict, has_report: bool, has_invalid: bool) -> str:
+def _top_reasons(con: duckdb.DuckDBPyConnection, row: dict[str, Any], has_report: bool, has_invalid: bool) -> str:
     """Top reasons of one breached scope: the category report for a category, the invalid-package list for overall."""
     key = [row["snapshot_date"], row["seller_id"], row["marketplace"]]
     if row["scope"] == "category" and has_report:
@@ -91,18 +92,18 @@ def _top_reasons(con: duckdb.DuckDBPyConnection, row: dict, has_report: bool, ha
         return reasons_text(counts)
     if row["scope"] == "overall" and has_invalid:
         # The list covers the largest window; every smaller window ends on the same day, so it is a subset.
-        found = con.execute(
+        pairs = con.execute(
             "select reason, count(*) from marts.mart_invalid_packages where snapshot_date = ? and seller_id = ?"
             " and marketplace = ? and promised_delivery_date between ? and ? group by reason",
             key + [row["window_start"], row["window_end"]],
         ).fetchall()
-        return reasons_text(dict(found))
+        return reasons_text({reason: n for reason, n in pairs})
     return ""
 
 
 def vtr_changes(
     con: duckdb.DuckDBPyConnection, snapshot_date: dt.date, sellers: list[str], min_packages: int
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Rows of marts.mart_vtr_snapshots that breach (change 'breach', with their top `reasons`) or recover since the
     account's previous snapshot (change 'recovery')."""
     params = {"d": snapshot_date, "sellers": list(sellers), "min_packages": min_packages}
@@ -116,7 +117,7 @@ def vtr_changes(
 
 def projected_below_target(
     con: duckdb.DuckDBPyConnection, snapshot_date: dt.date, sellers: list[str], min_packages: int
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Rows of marts.mart_projected_vtr below target; none while that mart does not exist."""
     if not _table_exists(con, "marts", "mart_projected_vtr"):
         return []

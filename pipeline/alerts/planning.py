@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -16,6 +17,19 @@ from pipeline.formatting import percent
 from pipeline.settings import Settings
 
 MAX_ERROR_CHARS = 2000
+
+
+def alert_key(
+    kind: str, seller_id: str | None, marketplace: str | None, snapshot_date: dt.date | str | None, detail: str = ""
+) -> str:
+    """A notification's stable id, the one place its layout is written: `kind|seller|marketplace|date[|detail]`,
+    "-" for a part that does not apply. The alert log is keyed by it; receivers see it (delivery.py)."""
+    parts = [kind, seller_id or "-", marketplace or "-", str(snapshot_date or "-")]
+    return "|".join(parts + ([detail] if detail else []))
+
+
+# the data-quality warnings' keys as a DuckDB format() template, for the check that reads them back from the alert log
+QUALITY_KEY_TEMPLATE = alert_key("data_quality", "{}", None, None, "{}")
 
 
 @dataclass(frozen=True)
@@ -27,14 +41,12 @@ class Alert:
     title: str
     body: str
     notify_type: str = "warning"  # Apprise's info, success, warning or failure
-    detail: str = ""  # extra key part (run_failed: run/step; data_quality: the file's sha256)
-    once: bool = True  # False: send every time (a failure callback is a new event each time)
+    detail: str = ""  # extra key part (run_failed: the run; data_quality: the file's sha256)
 
     @property
     def key(self) -> str:
-        """Stable identity: kind, seller, marketplace, snapshot date (what "already sent" is checked against)."""
-        parts = [self.kind, self.seller_id or "-", self.marketplace or "-", str(self.snapshot_date or "-")]
-        return "|".join(parts + ([self.detail] if self.detail else []))
+        """Kind, seller, marketplace, snapshot date (what "already sent" is checked against)."""
+        return alert_key(self.kind, self.seller_id, self.marketplace, self.snapshot_date, self.detail)
 
 
 def _as_date(value: dt.date | str) -> dt.date:
@@ -50,17 +62,17 @@ def invalid_packages_path(settings: Settings, snapshot_date: dt.date, seller_id:
     return str(settings.output / "invalid_packages" / day / f"{seller_id}.parquet")
 
 
-def _scope_name(row: dict) -> str:
+def _scope_name(row: dict[str, Any]) -> str:
     return "overall" if row["scope"] == "overall" else f"{row['scope']} {row['scope_value']}"
 
 
-def _order(row: dict) -> tuple:
+def _order(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["scope"] != "overall", row["scope_value"] or "", row["window_days"])
 
 
-def _by_account(rows: list[dict]) -> list[tuple[str, str, list[dict]]]:
+def _by_account(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
     """(seller, marketplace, that account's rows in scope order), accounts in name order."""
-    accounts: dict[tuple[str, str], list[dict]] = {}
+    accounts: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         accounts.setdefault((row["seller_id"], row["marketplace"]), []).append(row)
     return [
@@ -90,7 +102,7 @@ def _notes(
     return notes
 
 
-def _breach_line(row: dict) -> str:
+def _breach_line(row: dict[str, Any]) -> str:
     line = (
         f"{_scope_name(row)}, {row['window_days']} days: VTR {percent(row['vtr'])} < target "
         f"{percent(row['target'])} ({row['packages_valid']}/{row['packages_total']} valid)"
@@ -98,7 +110,7 @@ def _breach_line(row: dict) -> str:
     return line + (f"; top reasons: {row['reasons']}" if row["reasons"] else "")
 
 
-def _recovery_line(row: dict) -> str:
+def _recovery_line(row: dict[str, Any]) -> str:
     return (
         f"recovered: {_scope_name(row)}, {row['window_days']} days: VTR {percent(row['vtr'])} >= "
         f"{percent(row['target'])} ({row['packages_valid']}/{row['packages_total']} valid)"
@@ -190,7 +202,7 @@ def plan_stale_feed_alerts(
     return alerts
 
 
-def plan_quality_warnings(rows: list[list]) -> list[Alert]:
+def plan_quality_warnings(rows: list[list[Any]]) -> list[Alert]:
     """One data-quality warning per file with many rejected rows; a row is the raw_files_many_rejects check's
     [seller_id, feed, path, sha256, rows_read, rows_rejected, reject_share]. Keyed by the file's content (sha256),
     so it is sent once whichever run loaded the file (the check reads this key back from main.alert_log)."""
@@ -206,12 +218,15 @@ def plan_quality_warnings(rows: list[list]) -> list[Alert]:
     return alerts
 
 
-def run_failed_alert(run: str, step: str, error: object, dates: str) -> Alert:
+def run_failed_alert(run: str, step: str, error: object, dates: str, *, warehouse_down: bool = False) -> Alert:
     """A failed run: its step, the snapshot date(s) asked for ("2026-11-20" or "2026-11-01 .. 2026-11-20") and the
-    error (secrets are scrubbed when sent). Sent every time: each failure is a new event."""
+    error (secrets are scrubbed when sent). One per run; while the warehouse cannot be opened or written
+    (`warehouse_down`), one per date(s) whatever the run, so retries of a run that cannot reach it send it once."""
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
     text = text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " ..."
     body = f"Run {run}: step {step} failed for {dates}.\nError: {text}"
+    if warehouse_down:
+        body += "\nThe warehouse could not be opened or written: this notice is sent once for these dates."
     return Alert(
         "run_failed",
         None,
@@ -220,6 +235,5 @@ def run_failed_alert(run: str, step: str, error: object, dates: str) -> Alert:
         f"VTR run failed: {run} / {step} for {dates}",
         body,
         notify_type="failure",
-        detail=f"{run}/{step}",
-        once=False,
+        detail=f"{dates} warehouse unavailable" if warehouse_down else run,
     )

@@ -1,9 +1,13 @@
-"""Sending: deliver alerts through Apprise to every channel, retry a channel that is down, and keep the alert log.
+"""Sending: deliver alerts through Apprise to every channel, bounded in time and in repeats, and keep the alert log.
 
-With a connection, each alert's outcomes go to `main.alert_log` (a lake write) right after that alert is tried, and
-a re-run sends nothing already delivered to a channel; without one (the warehouse is unreachable) alerts are sent
-without the log. A channel that is down never makes `send` raise: its deliveries come back with status "failed".
-Secrets of the URLs are scrubbed from every log record of Apprise and the HTTP stack while sending.
+Each send has a total deadline (`[alert_policy] timeout_seconds`, delivery.py). Per notification and channel, over
+all runs (ledger.py: the lake's `main.alert_log`, or a file under paths.output while the lake is unavailable): a
+notification delivered is never sent again; a send that reached the channel without a confirmation (an error answer,
+or no answer in time: the receiver may have it) counts, and after `[alert_policy] max_attempts` sends it is given up
+and reported undelivered. Within one run a send that did not reach the channel, or got an error answer, is tried
+again with back-off; one without an answer in time is not (and that channel gets nothing more in this run). A
+channel that is down never makes `send` raise. Secrets of the URLs are scrubbed from every log record of Apprise and
+the HTTP stack while sending.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import enum
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
-from pipeline import lake
+from pipeline.alerts import delivery
 from pipeline.alerts.channels import Channel, channels, redact, secret_parts
+from pipeline.alerts.ledger import History, Ledger
 from pipeline.alerts.planning import Alert
 from pipeline.settings import Settings
 
@@ -30,9 +37,11 @@ _SCRUBBED_LOGGERS = ("apprise", "urllib3.connectionpool", "urllib3.util.retry", 
 
 
 class DeliveryStatus(enum.StrEnum):
-    SENT = "sent"
-    FAILED = "failed"  # every allowed try failed: retried by the next run
-    ALREADY_SENT = "already_sent"  # main.alert_log says this channel has it: not sent again
+    SENT = "sent"  # the channel confirmed it
+    FAILED = "failed"  # not delivered (not reached, or refused): tried again by the next run
+    UNKNOWN = "unknown"  # sent, no complete answer in time: the next run may send it again, up to max_attempts
+    ALREADY_SENT = "already_sent"  # the alert log says this channel has it: not sent again
+    UNDELIVERED = "undelivered"  # sent max_attempts times in all without a confirmation: never sent again
 
 
 @dataclass(frozen=True)
@@ -40,8 +49,15 @@ class Delivery:
     alert_key: str
     channel: str  # the channel's label
     status: DeliveryStatus
-    attempts: int = 0
+    attempts: int = 0  # sends that reached the channel in this call
     error: str | None = None
+
+
+class Deliveries(list[Any]):
+    """What `send` did, one Delivery per alert and channel; `log_unavailable` says why the lake's alert log could not
+    be used (the outcomes went to the fallback file instead), None when it was."""
+
+    log_unavailable: str | None = None
 
 
 class _Scrub(logging.Filter):
@@ -63,7 +79,7 @@ class _Scrub(logging.Filter):
 
 
 @contextlib.contextmanager
-def _scrubbed_logs(secrets: set[str]):
+def _scrubbed_logs(secrets: set[str]) -> Iterator[None]:
     scrub = _Scrub(secrets)
     loggers = [logging.getLogger(name) for name in _SCRUBBED_LOGGERS]
     for lg in loggers:
@@ -94,75 +110,52 @@ def _backoff(seconds: float | None) -> float:
         return DEFAULT_BACKOFF_SECONDS
 
 
-def _delivered_channels(con: duckdb.DuckDBPyConnection | None, alert: Alert) -> set[str]:
-    """Labels of the channels main.alert_log says the alert reached; none without a log or for a repeatable alert."""
-    if con is None or not alert.once:
-        return set()
-    found = con.execute("select distinct channel from main.alert_log where alert_key = ? and delivered", [alert.key])
-    return {row[0] for row in found.fetchall()}
-
-
-def _log_deliveries(
-    con: duckdb.DuckDBPyConnection | None, settings: Settings, alert: Alert, title: str, tried: list[Delivery]
-) -> None:
-    """One main.alert_log row per channel tried for the alert, committed at once: a crash loses one alert's rows."""
-    if con is None or not tried:
-        return
-    rows = [
-        [
-            alert.key,
-            alert.kind,
-            alert.seller_id,
-            alert.marketplace,
-            alert.snapshot_date,
-            d.channel,
-            title,
-            d.status is DeliveryStatus.SENT,
-            d.attempts,
-            d.error,
-        ]
-        for d in tried
-    ]
-    insert = "insert into main.alert_log values (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?)"
-    lake.write(con, settings, lambda c: c.executemany(insert, rows), what="log alert deliveries")
-
-
-def _notify_once(channel: Channel, alert: Alert, secrets: set[str]) -> str | None:
-    """Send once; None when the channel accepted it, else the (scrubbed) reason."""
-    import apprise
-
+def _deliver(
+    channel: Channel,
+    alert: Alert,
+    secrets: set[str],
+    settings: Settings,
+    tries: int,
+    backoff: float,
+    sent_before: int,
+) -> tuple[Delivery, bool]:
+    """Up to `tries` tries, waiting backoff, 2 x backoff, ... between them; a try that timed out ends them (and the
+    second value is True), and so does reaching `max_attempts` sends in all."""
     if channel.url is None:
-        return channel.error or "channel could not be resolved"
-    obj = apprise.Apprise()
-    if not obj.add(channel.url):
-        return "not a notification URL Apprise understands"
-    try:
-        result = obj.notify(
-            title=redact(alert.title, secrets),
-            body=redact(alert.body, secrets),
-            notify_type=apprise.NotifyType(alert.notify_type),
-            body_format=apprise.NotifyFormat.TEXT,
-        )
-    except Exception as exc:  # noqa: BLE001 - a broken channel is a failed delivery, reported with the rest
-        return redact(f"{type(exc).__name__}: {exc}", secrets)
-    if result:
-        return None
-    # Apprise 2 returns a result holding the service's log lines (e.g. "Failed to send ...: error=500").
-    messages = [e.message for e in getattr(result, "logs", lambda: [])() if e.level in ("WARNING", "ERROR")]
-    return redact(messages[-1], secrets) if messages else "the service did not accept the notification"
-
-
-def _deliver(channel: Channel, alert: Alert, secrets: set[str], attempts: int, backoff: float) -> Delivery:
-    """Up to `attempts` tries, waiting backoff, 2 x backoff, ... between them."""
-    error, tries = None, 0
-    for tries in range(1, attempts + 1):
-        error = _notify_once(channel, alert, secrets)
+        failed = Delivery(alert.key, channel.label, DeliveryStatus.FAILED, 0, channel.error or "channel not resolved")
+        return failed, False
+    sends, status, timed_out = 0, DeliveryStatus.FAILED, False
+    for n in range(1, tries + 1):
+        tried = delivery.notify(channel, alert, secrets, settings.alert_timeout_seconds)
+        sends += tried.reached
+        error = tried.error
         if error is None:
+            return Delivery(alert.key, channel.label, DeliveryStatus.SENT, sends), False
+        if tried.timed_out:
+            status = DeliveryStatus.UNKNOWN if tried.reached else DeliveryStatus.FAILED
+            timed_out = True
             break
-        if tries < attempts:
-            time.sleep(backoff * 2 ** (tries - 1))
-    status = DeliveryStatus.SENT if error is None else DeliveryStatus.FAILED
-    return Delivery(alert.key, channel.label, status, tries, error)
+        if sent_before + sends >= settings.alert_max_attempts:
+            break
+        if n < tries:
+            time.sleep(backoff * 2 ** (n - 1))
+    if sent_before + sends >= settings.alert_max_attempts:
+        status = DeliveryStatus.UNDELIVERED
+        error = f"{error}; sent {sent_before + sends} time(s) in all without a confirmation: not sent again"
+    return Delivery(alert.key, channel.label, status, sends, error), timed_out
+
+
+def _skipped(alert: Alert, channel: Channel, past: History, settings: Settings, slow: set[str]) -> Delivery | None:
+    """Why the alert is not sent to the channel in this call, or None to send it."""
+    if past.delivered:
+        return Delivery(alert.key, channel.label, DeliveryStatus.ALREADY_SENT)
+    if past.sends >= settings.alert_max_attempts:
+        reason = f"sent {past.sends} time(s) in all without a confirmation: not sent again"
+        return Delivery(alert.key, channel.label, DeliveryStatus.UNDELIVERED, 0, reason)
+    if channel.label in slow:
+        reason = f"not sent: the channel gave no answer within {settings.alert_timeout_seconds} s earlier in this run"
+        return Delivery(alert.key, channel.label, DeliveryStatus.FAILED, 0, reason)
+    return None
 
 
 def send(
@@ -170,40 +163,54 @@ def send(
     settings: Settings,
     alerts: list[Alert],
     *,
-    attempts: int = 3,
+    tries: int = 3,
     backoff_seconds: float | None = None,
-) -> list[Delivery]:
-    """Deliver each alert to each channel it has not reached yet (per main.alert_log), retrying with exponential
-    back-off, and log each alert's outcomes in main.alert_log; with con None, deliver without the log. Failed
-    deliveries are returned (status "failed") and logged as warnings, never raised.
+    log_unavailable: str | None = None,
+) -> Deliveries:
+    """Deliver each alert to each channel that has not got it (per the alert log), and log each alert's outcomes
+    right after it was tried. `con` None: the lake is unavailable (`log_unavailable` says why) and the fallback file
+    is the log. Failed deliveries are returned and logged as warnings, never raised.
 
-    A channel that failed all `attempts` for one alert gets a single try for each later alert of the same call, so a
-    channel that is down costs one back-off sequence, not one per alert."""
+    A channel that failed every try of one alert gets a single try for each later alert of the same call; one that
+    gave no answer in time gets none (so a silent channel costs a run one deadline, not one per alert)."""
+    result = Deliveries()
     if not alerts:
-        return []
+        return result
     chans = channels(settings)
     if not chans:
         log.warning("no alert channels configured: %d alert(s) not sent", len(alerts))
-        return []
+        return result
+    ledger = Ledger(con, settings, log_unavailable or "the warehouse could not be opened")
     backoff = _backoff(backoff_seconds)
     secrets = set().union(*(secret_parts(c.url) for c in chans if c.url))
-    deliveries: list[Delivery] = []
-    down: set[str] = set()  # channels that failed every attempt in this call: one try each for the other alerts
+    down: set[str] = set()  # failed every try in this call: one try each for the other alerts
+    slow: set[str] = set()  # no answer in time in this call: nothing more for it in this call
     with _scrubbed_logs(secrets):
+        delivery.prepare([c.url for c in chans if c.url])
         for alert in alerts:
-            delivered = _delivered_channels(con, alert)
+            history = ledger.history(alert.key)
             tried = []
             for channel in chans:
-                if channel.label in delivered:
-                    log.info("alert %s -> %s: already delivered, not sent again", alert.key, channel.label)
-                    deliveries.append(Delivery(alert.key, channel.label, DeliveryStatus.ALREADY_SENT))
+                past = history.get(channel.label, History())
+                skipped = _skipped(alert, channel, past, settings, slow)
+                if skipped:
+                    log.log(
+                        logging.INFO if skipped.status is DeliveryStatus.ALREADY_SENT else logging.WARNING,
+                        "alert %s -> %s: %s",
+                        alert.key,
+                        channel.label,
+                        skipped.error or "already delivered, not sent again",
+                    )
+                    result.append(skipped)
                     continue
-                allowed = 1 if channel.label in down or channel.url is None else max(attempts, 1)
-                outcome = _deliver(channel, alert, secrets, allowed, backoff)
+                allowed = 1 if channel.label in down else max(tries, 1)
+                outcome, timed_out = _deliver(channel, alert, secrets, settings, allowed, backoff, past.sends)
                 (down.discard if outcome.status is DeliveryStatus.SENT else down.add)(channel.label)
+                if timed_out:
+                    slow.add(channel.label)
                 log.log(
                     logging.INFO if outcome.error is None else logging.WARNING,
-                    "alert %s -> %s: %s after %d attempt(s)%s",
+                    "alert %s -> %s: %s, %d send(s)%s",
                     alert.key,
                     channel.label,
                     outcome.status.value,
@@ -211,6 +218,7 @@ def send(
                     f": {outcome.error}" if outcome.error else "",
                 )
                 tried.append(outcome)
-            _log_deliveries(con, settings, alert, redact(alert.title, secrets), tried)
-            deliveries += tried
-    return deliveries
+            ledger.record(alert, redact(alert.title, secrets), tried)
+            result += tried
+    result.log_unavailable = ledger.unavailable
+    return result

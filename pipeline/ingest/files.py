@@ -20,10 +20,10 @@ import re
 import stat
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
+from io import BufferedIOBase
 from pathlib import Path
-from typing import BinaryIO
 
 from pipeline.contract import FEEDS
 from pipeline.ingest.errors import FileError
@@ -179,7 +179,7 @@ def refused(path: Path, root: Path) -> str | None:
     return None
 
 
-def _open(path: Path) -> tuple[BinaryIO, bool]:
+def _open(path: Path) -> tuple[BufferedIOBase, bool]:
     """The file's content as a stream, decompressed when it is gzip (and whether it was)."""
     handle = open(path, "rb")  # noqa: SIM115 - returned open: the caller closes the stream
     compressed = path.suffix.lower() == ".gz" or handle.read(2) == b"\x1f\x8b"
@@ -187,7 +187,7 @@ def _open(path: Path) -> tuple[BinaryIO, bool]:
     return (gzip.GzipFile(fileobj=handle) if compressed else handle), compressed
 
 
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+def _chunks(stream: BufferedIOBase) -> Iterator[bytes]:
     try:
         while chunk := stream.read(CHUNK):
             yield chunk
@@ -258,7 +258,7 @@ def inspect(feed: str, path: Path, rel: str) -> NewFile:
         last = chunk[-1:] if size else b""
     if size == 0:
         raise FileError("empty file: nothing to load")
-    if not undecoded:
+    if not undecoded and checker is not None:  # a file of any size has its checker
         try:
             checker.decode(b"", final=True)
         except UnicodeDecodeError:  # a character cut off at the end
@@ -297,7 +297,7 @@ def inspect(feed: str, path: Path, rel: str) -> NewFile:
 
 def iter_lines(
     path: Path, encoding: str, *, skip_blank: bool = True, max_line: int = MAX_LINE, invalid: set[int] | None = None
-) -> Iterator[tuple[int, str | None]]:
+) -> Generator[tuple[int, str | None]]:
     """(line number, text) of each line, 1-based, CR LF or LF ends; a line over max_line characters is None. With
     `invalid` given, a line that is not in the encoding is None too, its number added to `invalid`; else its bytes
     that are not are read as U+FFFD."""
@@ -336,7 +336,8 @@ def records(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, str 
     keeps the number of its first line, and the lines after it keep theirs. A quote still open after QUOTED_LINES
     lines or MAX_LINE characters (or at the end) is a stray one: its line is a record alone and the lines after it
     are read again."""
-    source, again = iter(lines), collections.deque()
+    source = iter(lines)
+    again: collections.deque[tuple[int, str | None]] = collections.deque()
 
     def take() -> tuple[int, str | None] | None:
         return again.popleft() if again else next(source, None)
@@ -346,7 +347,8 @@ def records(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, str 
         if text is None or '"' not in text or not _OPEN_QUOTE.fullmatch(text):
             yield first
             continue
-        taken, last, closed = [], number, False
+        taken: list[tuple[int, str | None]] = []
+        last, closed = number, False
         while not closed and len(taken) < QUOTED_LINES and (more := take()) is not None:
             if more[1] is None or len(text) + len(more[1]) > MAX_LINE:  # bounded like a line: memory stays flat
                 again.appendleft(more)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pipeline.ingest.errors import FileError
 
 # Delimited feeds: canonical column -> accepted header names (normalised: lower case, '_' and ' ' as '-').
-COLUMNS = {
+COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "orders": {
         "order_id": ("order-id", "amazon-order-id"),
         "order_item_id": ("order-item-id",),
@@ -57,7 +57,7 @@ SCAN_STATUSES = (
 
 # Per feed: the typed raw columns (from the whitelisted text fields f.<col>), and the row checks (first failing wins)
 # over the text fields and the typed values f.typed_<col>, so that each value is parsed once.
-TYPED = {
+TYPED: dict[str, dict[str, str]] = {
     "orders": {
         "order_id": "f.order_id",
         "order_item_id": "f.order_item_id",
@@ -110,7 +110,7 @@ def _date_checks(text: str, typed: str, label: str, instant: bool = False) -> li
 
 
 _STATUS_LIST = ", ".join(f"'{s}'" for s in SCAN_STATUSES)
-CHECKS = {
+CHECKS: dict[str, list[tuple[str, str]]] = {
     "orders": [
         ("f.order_id is null", "'missing order-id'"),
         ("f.order_item_id is null", "'missing order-item-id'"),

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -72,7 +74,7 @@ end"""
 def _parse_together(con: duckdb.DuckDBPyConnection, feed: str, files: list[NewFile]) -> list[int]:
     """Parse the batch's direct files with DuckDB's readers into `parsed`, one statement per format and header;
     returns the ids of the files to parse line by line instead (all of them when a statement fails)."""
-    groups: dict[tuple, list[str]] = {}
+    groups: dict[tuple[Any, ...], list[str]] = {}
     for f in files:
         if f.direct:
             groups.setdefault((f.fmt, tuple(f.header or ())), []).append(str(f.path))
@@ -111,10 +113,11 @@ def _parse_alone(con: duckdb.DuckDBPyConnection, feed: str, file_id: int, f: New
     _append_lines(con, file_id, numbers, texts)
     if f.fmt == "json":
         con.execute(f"insert into parsed by name {checked_sql(feed, JSON_EVENTS, NOT_TRACKING_OBJECT)}")
-        if con.execute("select bool_and(n_fields in (-1, -2)) from parsed where file_id = ?", [file_id]).fetchone()[0]:
+        objects = "select bool_and(n_fields in (-1, -2)) from parsed where file_id = ?"
+        if con.execute(objects, [file_id]).fetchall()[0][0]:
             raise FileError("no line is a JSON object: not a JSON lines export (one tracking object a line)")
     else:
-        con.execute(f"insert into parsed by name {delimited_lines_sql(feed, f.fmt, f.header)}")
+        con.execute(f"insert into parsed by name {delimited_lines_sql(feed, f.fmt, f.header or [])}")
     if invalid:  # read as lines without text, like an overlong one: say why
         con.execute(
             "update parsed set reason = 'not valid UTF-8 (the file''s other lines are)' "
@@ -123,7 +126,7 @@ def _parse_alone(con: duckdb.DuckDBPyConnection, feed: str, file_id: int, f: New
         )
 
 
-def _append_lines(con: duckdb.DuckDBPyConnection, file_id: int, numbers: list[int], texts: list) -> None:
+def _append_lines(con: duckdb.DuckDBPyConnection, file_id: int, numbers: list[int], texts: list[Any]) -> None:
     if numbers:
         con.from_arrow(
             pa.table(
@@ -143,7 +146,7 @@ def _store(c: duckdb.DuckDBPyConnection, seller_id: str, feed: str) -> None:
     the next id of the seller's load order (its place among the batch's names)."""
     base = c.execute(
         f"select coalesce(max(file_id), 0) from {LAKE}.raw.files where seller_id = ?", [seller_id]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     c.execute(
         "create or replace temp table ids as select file_id as n, ? + row_number() over (order by rel) as "
         "file_id from batch_files",
@@ -254,7 +257,7 @@ def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, seller_id: s
         recorded = loaded.get((rel, stat.st_size, stat.st_mtime_ns)) if stat else None
         if found.refusal:
             results[rel] = FileResult(seller_id, feed, rel, FileStatus.FAILED, message=found.refusal)
-        elif recorded and recorded[0] in (None, stat.st_ctime_ns) and recorded[1] in (None, stat.st_ino):
+        elif stat and recorded and recorded[0] in (None, stat.st_ctime_ns) and recorded[1] in (None, stat.st_ino):
             results[rel] = FileResult(seller_id, feed, rel, FileStatus.UNCHANGED)
         elif found.settling or waiting_for:
             waiting_for = waiting_for or rel
@@ -342,7 +345,7 @@ def _remember_stat(
     write(con, settings, update, what=f"remember {seller_id} {feed} files")
 
 
-def _try_inspect(feed: str, path, rel: str) -> NewFile | FileError:
+def _try_inspect(feed: str, path: Path, rel: str) -> NewFile | FileError:
     try:
         return inspect(feed, path, rel)
     except (FileError, OSError) as exc:  # OSError: gone or unreadable since it was listed

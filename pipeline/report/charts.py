@@ -17,6 +17,7 @@ import functools
 import json
 import math
 from html import escape
+from typing import Any
 
 from pipeline.report.assets import FONT, plotly_data
 from pipeline.report.data import Figures
@@ -59,11 +60,11 @@ def category_colours(categories: list[str]) -> dict[str, str]:
     return colours
 
 
-Figure = dict  # {"data": [trace, ...], "layout": {...}}: what plotly.js's newPlot takes
+Figure = dict[str, Any]  # {"data": [trace, ...], "layout": {...}}: what plotly.js's newPlot takes
 
 
 @functools.cache
-def _template() -> dict:
+def _template() -> dict[str, Any]:
     """plotly's `plotly_white` template, as the installed package holds it."""
     template = json.loads((plotly_data() / "templates" / "plotly_white.json").read_text())
     return {"data": template["data"], "layout": template["layout"]}
@@ -110,7 +111,7 @@ def chart_div(fig: Figure, height: int, div_id: str, *, toolbar: bool = True) ->
     )
 
 
-def _hover(name: str, window: int, r: dict) -> str:
+def _hover(name: str, window: int, r: dict[str, Any]) -> str:
     low = f"<br>low volume: fewer than {LOW_VOLUME} packages" if r["packages_total"] < LOW_VOLUME else ""
     return (
         f"<b>{escape(name)}</b>, {window}-day window<br>{r['snapshot_date']:%b %-d}: {pct(r['vtr'])}"
@@ -132,7 +133,7 @@ def axis_range(figures: Figures, target: float, windows: list[int], *, categorie
     return [bottom, 1.0025]
 
 
-def _series(figures: Figures, scope: str, value: str | None, window: int) -> list[dict]:
+def _series(figures: Figures, scope: str, value: str | None, window: int) -> list[dict[str, Any]]:
     return [
         r
         for r in figures.trend
@@ -140,16 +141,16 @@ def _series(figures: Figures, scope: str, value: str | None, window: int) -> lis
     ]
 
 
-def _ordered(props: dict) -> dict:
+def _ordered(props: dict[str, Any]) -> dict[str, Any]:
     """Properties as plotly's figure objects wrote them: in name order (theirs too), None left out."""
     return {k: _ordered(v) if isinstance(v, dict) else v for k, v in sorted(props.items()) if v is not None}
 
 
-def _trace(kind: str, **props: object) -> dict:
+def _trace(kind: str, **props: object) -> dict[str, Any]:
     return _ordered(props) | {"type": kind}
 
 
-def _axes(y_range: list[float], days: int, **x: object) -> dict:
+def _axes(y_range: list[float], days: int, **x: object) -> dict[str, Any]:
     """Date ticks spaced by plotly for the drawn width (a phone gets fewer), so labels never overlap; over a short
     history at most one tick a day (plotly would tick every 12 hours, each date written twice)."""
     xaxis = {"type": "date", "tickformat": "%b %-d"} | ({"nticks": max(1, min(days - 1, 5))} if days < 15 else {})
@@ -302,7 +303,7 @@ def carrier_height(carriers: int) -> int:
     return 130 + 34 * carriers
 
 
-def carrier_scan_figure(carriers: list[dict]) -> Figure:
+def carrier_scan_figure(carriers: list[dict[str, Any]]) -> Figure:
     """Days from the ship date to the first physical scan, median and 90th percentile, per carrier: one row of bars
     per carrier (`carriers` in the table's order, top down), so its name reads across however narrow the chart."""
     names = [escape(r["carrier"]) for r in carriers]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -25,7 +26,7 @@ TREND_COLUMNS = (
 )
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: object) -> list[dict[str, Any]]:
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
@@ -40,15 +41,15 @@ class Figures:
     marketplace: str
     day: dt.date
     windows: list[int]
-    now: dict[tuple, dict] = field(default_factory=dict)
-    week_ago: dict[tuple, dict] = field(default_factory=dict)
-    trend: list[dict] = field(default_factory=list)
-    projected: list[dict] = field(default_factory=list)
-    category_report: list[dict] = field(default_factory=list)
-    carrier_performance: list[dict] = field(default_factory=list)
+    now: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    week_ago: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    trend: list[dict[str, Any]] = field(default_factory=list)
+    projected: list[dict[str, Any]] = field(default_factory=list)
+    category_report: list[dict[str, Any]] = field(default_factory=list)
+    carrier_performance: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def key(self) -> list:
+    def key(self) -> list[Any]:
         return [self.seller_id, self.marketplace]
 
     @property
@@ -58,7 +59,7 @@ class Figures:
     def scope_values(self, scope: str) -> list[str]:
         return sorted({k[1] for k in self.now if k[0] == scope})
 
-    def row(self, scope: str, value: str | None, window: int, *, earlier: bool = False) -> dict | None:
+    def row(self, scope: str, value: str | None, window: int, *, earlier: bool = False) -> dict[str, Any] | None:
         return (self.week_ago if earlier else self.now).get((scope, value, window))
 
 

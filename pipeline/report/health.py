@@ -43,7 +43,7 @@ def _feeds(con: duckdb.DuckDBPyConnection, f: Figures, stale: list[str]) -> str:
                 td(escape(feed)),
                 td(escape(r["path"]) if r else "<i>no file loaded</i>"),
                 td(f"{r['loaded_at']:%Y-%m-%d %H:%M} UTC" if r else "–"),
-                td(count(r and r["files"]), num=True),
+                td(count(r["files"] if r else None), num=True),
                 td(f"{r['rows_loaded']:,} / {r['rows_rejected']:,}" if r else "–", num=True),
                 td(state),
             ]

@@ -105,5 +105,5 @@ def card(label: str, value: str, detail: str, *, title: str = "", cls: str = "")
     )
 
 
-def span(start, end) -> str:
+def span(start: object, end: object) -> str:
     return f"<span class='nowrap'>{start}</span> to <span class='nowrap'>{end}</span>"

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from html import escape
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 import duckdb
@@ -34,7 +35,7 @@ def _reports(settings: Settings) -> dict[tuple[str, dt.date], dict[str, Path]]:
     return found
 
 
-def _snapshots(settings: Settings, keys: list[tuple[str, dt.date]]) -> dict[tuple, list[dict]]:
+def _snapshots(settings: Settings, keys: list[tuple[str, dt.date]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
     """(seller, date, marketplace) -> its overall and category vtr_snapshots rows, for the reports' dates."""
     files = [
         p.as_posix()
@@ -52,7 +53,7 @@ def _snapshots(settings: Settings, keys: list[tuple[str, dt.date]]) -> dict[tupl
             [files],
         )
         names = [d[0] for d in cur.description]
-        found: dict[tuple, list[dict]] = {}
+        found: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for r in cur.fetchall():
             found.setdefault((r[1], r[0], r[2]), []).append(dict(zip(names, r, strict=True)))
         return found
@@ -60,7 +61,7 @@ def _snapshots(settings: Settings, keys: list[tuple[str, dt.date]]) -> dict[tupl
         con.close()
 
 
-def _verdict_cell(rows: list[dict]) -> str:
+def _verdict_cell(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return td("–", sort=len(ORDER), title="no published figures for this date", label="Verdict")
     judged = verdict(rows)

@@ -10,6 +10,7 @@ import io
 import os
 from html import escape
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import duckdb
@@ -54,7 +55,7 @@ UPLOAD_HELP = (
 )
 
 
-def load(con: duckdb.DuckDBPyConnection, figures: Figures) -> tuple[list[dict], list[dict]]:
+def load(con: duckdb.DuckDBPyConnection, figures: Figures) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(measured invalid, to fix) of the account on D, in the published datasets' order, from the run's scratch
     copies of the marts (the rows it just published)."""
     where = "snapshot_date = ? and seller_id = ? and marketplace = ?"
@@ -89,7 +90,7 @@ def _cell(value: object) -> str:
     return f"'{text}" if isinstance(value, str | list | tuple) and text.startswith(("=", "+", "-", "@")) else text
 
 
-def _deadline(row: dict, day: dt.date) -> tuple[str, str]:
+def _deadline(row: dict[str, Any], day: dt.date) -> tuple[str, str]:
     days = (row["fix_by_date"] - day).days
     if days < 0:
         return "overdue", f"the fix-by date passed {-days} day(s) ago: a correction may reach the marketplace too late"
@@ -98,12 +99,12 @@ def _deadline(row: dict, day: dt.date) -> tuple[str, str]:
     return f"in {days} day(s)", "a correction uploaded by the fix-by date reaches the marketplace's first measurement"
 
 
-def columns(packages: list[dict], first: tuple[str, ...] = (), last: tuple[str, ...] = ()) -> list[str]:
+def columns(packages: list[dict[str, Any]], first: tuple[str, ...] = (), last: tuple[str, ...] = ()) -> list[str]:
     present = set(packages[0]) if packages else set(PACKAGE_COLUMNS) - {"order_item_ids", "skus"}
     return [c for c in (*first, *PACKAGE_COLUMNS, *last) if c in present]
 
 
-def write_csv(target: Path, packages: list[dict], cols: list[str], day: dt.date) -> Path:
+def write_csv(target: Path, packages: list[dict[str, Any]], cols: list[str], day: dt.date) -> Path:
     """One row per package: its columns, then what to do (and for the to-fix list whether it is overdue)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -118,7 +119,7 @@ def write_csv(target: Path, packages: list[dict], cols: list[str], day: dt.date)
     return write_atomic(target, out.getvalue())
 
 
-def _package_table(packages: list[dict], cols: list[str], day: dt.date, table_id: str) -> str:
+def _package_table(packages: list[dict[str, Any]], cols: list[str], day: dt.date, table_id: str) -> str:
     head = [th(HEADERS[c], num=c == "days_since_ship") for c in cols]
     deadline = "fix_by_date" in cols
     if deadline:
@@ -144,7 +145,7 @@ def _package_table(packages: list[dict], cols: list[str], day: dt.date, table_id
     return table(head, body, table_id=table_id, tall=True)
 
 
-def _reason_table(invalid: list[dict], to_fix: list[dict], day: dt.date) -> str:
+def _reason_table(invalid: list[dict[str, Any]], to_fix: list[dict[str, Any]], day: dt.date) -> str:
     overdue = [r for r in to_fix if r["fix_by_date"] < day]
     body = [
         [
@@ -179,7 +180,9 @@ def _link(target: Path, start: Path, text: str) -> str:
     return f"<a href='{attr(href)}' download>{escape(text)}</a>"
 
 
-def section(figures: Figures, report: Path, invalid: list[dict], to_fix: list[dict], fix_file: Path) -> str:
+def section(
+    figures: Figures, report: Path, invalid: list[dict[str, Any]], to_fix: list[dict[str, Any]], fix_file: Path
+) -> str:
     """The lists section; writes the two CSV files beside the report."""
     day, stem = figures.day, report.stem
     parts = ["<h2 id='packages'>Packages to work on</h2>", _reason_table(invalid, to_fix, day)]

@@ -21,7 +21,7 @@ from pipeline.report.assets import (
     report_path,
     write_atomic,
 )
-from pipeline.report.html import pct
+from pipeline.report.html import LOW_VOLUME, pct
 from pipeline.report.notes import footnotes, ref
 from pipeline.settings import Settings
 
@@ -77,7 +77,7 @@ def _page(con: duckdb.DuckDBPyConnection, f: data.Figures, path: Path, stale: li
         f"that snapshot date. Overall: dark line {max(f.windows)}-day window, grey lines the shorter windows; red "
         f"dashes: the target. Below, one panel per category (in the table's order) with the overall VTR of the same "
         f"window in grey; the buttons switch the window. Open markers: low volume{ref('low')}, fewer than "
-        f"{charts.LOW_VOLUME} packages (a triangle on the bottom edge when lower than the axis). Hover for valid / "
+        f"{LOW_VOLUME} packages (a triangle on the bottom edge when lower than the axis). Hover for valid / "
         f"total.</p>",
         *trend,
         f"<h2 id='carriers'>Carriers</h2><p class='note'>VTR per carrier of the package{ref('carrier')}, lowest "

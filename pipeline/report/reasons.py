@@ -24,4 +24,4 @@ WHAT_TO_DO = {
 
 
 def label(reason: str | None) -> str:
-    return LABELS.get(reason, reason or "")
+    return LABELS.get(reason or "", reason or "")

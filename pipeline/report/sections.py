@@ -4,6 +4,7 @@ work on), the category table and the carrier table."""
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from pipeline.contract import REASONS
 from pipeline.report import reasons
@@ -53,12 +54,13 @@ def verdict_banner(f: Figures) -> str:
     )
 
 
-def headline(f: Figures, invalid: list[dict], to_fix: list[dict]) -> str:
+def headline(f: Figures, invalid: list[dict[str, Any]], to_fix: list[dict[str, Any]]) -> str:
     """Measured overall VTR per window and the packages to work on; below, the early warning per window."""
     cards = []
     for w in f.windows:
         r, before = f.row("overall", None, w), f.row("overall", None, w, earlier=True)
-        moved = change(r["vtr"], before and before["vtr"], f"{w}-day VTR")[0]
+        assert r is not None, "an account with a snapshot has its overall rows"
+        moved = change(r["vtr"], before["vtr"] if before else None, f"{w}-day VTR")[0]
         cards.append(
             card(
                 f"Overall VTR, {w}-day window{ref('vtr')}",
@@ -89,6 +91,7 @@ def headline(f: Figures, invalid: list[dict], to_fix: list[dict]) -> str:
         )
     )
     largest = f.row("overall", None, f.largest)
+    assert largest is not None, "an account with a snapshot has its overall rows"
     cards.append(
         card(
             f"Measured invalid now{ref('measured')}",
@@ -121,7 +124,7 @@ def lowest_first(f: Figures, scope: str, names: set[str] | list[str]) -> list[st
     """Lowest VTR of any window first (so every value below target comes before those at or above it), low-volume
     values in their place, values with no VTR in any window last; ties by name."""
 
-    def key(name: str):
+    def key(name: str) -> tuple[bool, float, str]:
         rates = [r["vtr"] for w in f.windows if (r := f.row(scope, name, w)) and r["vtr"] is not None]
         return (not rates, min(rates, default=0.0), name)
 
@@ -145,7 +148,7 @@ def _status(f: Figures, scope: str, name: str) -> str:
     return td(badge(status), sort=ORDER.index(status), title=tips[status])
 
 
-def exempt(r: dict) -> str:
+def exempt(r: dict[str, Any]) -> str:
     """The packages an exemption left out of a VTR, written beside it (nothing when none)."""
     return f" (+{r['packages_exempt']:,} exempt)" if r["packages_exempt"] else ""
 
@@ -169,7 +172,7 @@ def _window_cells(f: Figures, scope: str, name: str, w: int, *, with_change: boo
         ),
     ]
     if with_change:
-        html, delta = change(r["vtr"], before and before["vtr"], f"{escape(name)}, {w}-day")
+        html, delta = change(r["vtr"], before["vtr"] if before else None, f"{escape(name)}, {w}-day")
         cells.append(td(html, sort="" if delta is None else round(delta, 6), num=True))
     return cells
 
@@ -178,7 +181,7 @@ def _top_reason(f: Figures, category: str) -> str:
     row = next((r for r in f.category_report if r["category"] == category and r["window_days"] == f.largest), None)
     counts = [(row[f"invalid_{x}"], x) for x in REASONS] if row else []
     n, reason = max(counts, key=lambda c: c[0], default=(0, None))
-    if not n:
+    if not n or reason is None:
         return td("–", sort=0, title="no invalid package")
     invalid = sum(c for c, _ in counts)
     return td(
@@ -205,7 +208,9 @@ def category_table(f: Figures, colours: dict[str, str]) -> str:
         r = f.row("category", name, f.largest)
         low = r is not None and r["packages_total"] < LOW_VOLUME
         notes = ("low",) * low + ("uncategorized",) * (name == "Uncategorized")
-        marks = (f" {low_volume_badge(r['packages_total'])}" if low else "") + (ref(*notes) if notes else "")
+        marks = (f" {low_volume_badge(r['packages_total'])}" if r is not None and low else "") + (
+            ref(*notes) if notes else ""
+        )
         cells = [td(f"<span class='swatch' style='background:{colours[name]}'></span>{escape(name)}{marks}", sort=name)]
         for w in f.windows:
             cells += _window_cells(f, "category", name, w, with_change=True)

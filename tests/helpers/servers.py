@@ -15,13 +15,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ops"))
-import services  # noqa: E402 - ops/services.py, found through the path above
+import pytest
+
+from ops import services
 
 SECURED_DB = "vtr_secured"
 SUPERUSER = "postgres"
@@ -32,11 +32,40 @@ class ServerUnavailable(Exception):
     """The PostgreSQL binaries (or, as root, the postgres user that must run them) are not on this machine."""
 
 
+def postgres_or_skip(what: str) -> PostgresServer:
+    """A PostgreSQL server, not started; without PostgreSQL's binaries the test skips (`what` says which), or fails
+    under CI (`CI` set), which installs them."""
+    try:
+        return PostgresServer()
+    except ServerUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc}; under CI the PostgreSQL tests must run (.ci/run installs it)", pytrace=False)
+        pytest.skip(f"{exc}; {what} skipped")
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports on 127.0.0.1 (the launcher's API and its two log servers)."""
+    for _ in range(50):
+        first = free_port()
+        if all(_free(first + n) for n in range(count)):
+            return first
+    raise RuntimeError("no consecutive free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 class PostgresServer:
