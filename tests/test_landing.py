@@ -8,10 +8,12 @@ marketplaces sharing one report."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,7 +32,28 @@ from pipeline.report.assets import report_path
 from pipeline.run import ingest, run
 
 VTR = Path(sys.executable).with_name("vtr")
-SETTLE = 5  # seconds: longer than a loaded machine takes from dropping a file to the run reading its folder
+SETTLE = 5  # seconds
+
+
+@contextlib.contextmanager
+def copy_in_progress(path: Path):
+    """A copy still being written: it touches the file every 0.2 s, however long the run takes to reach its folder
+    on a loaded machine (a file dropped once and left may be older than the settle time by the time it is read)."""
+    done = threading.Event()
+
+    def write() -> None:
+        while not done.wait(0.2):
+            os.utime(path)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        writer.join()
+
+
 LOADED, UNCHANGED, WAITING, NOT_READ, FAILED = (
     FileStatus.LOADED,
     FileStatus.UNCHANGED,
@@ -85,8 +108,9 @@ def test_a_half_copied_file_waits_with_the_files_after_it_so_a_later_correction_
 
     project.write_config(f"[ingest]\nsettle_seconds = {SETTLE}\n")
     time.sleep(SETTLE + 0.1)  # everything but A is complete
-    project.drop("acme", "confirmations", "conf_a.txt", a[: a.index("1ZWRONG1") + 4])  # stalled mid-number
-    first = run(project.settings(), D)
+    half = project.drop("acme", "confirmations", "conf_a.txt", a[: a.index("1ZWRONG1") + 4])  # mid-number
+    with copy_in_progress(half):
+        first = run(project.settings(), D)
     waiting = {f["file"]: f["message"] for f in first.files(WAITING)}
     assert waiting.keys() == {"confirmations/conf_a.txt", "confirmations/conf_b.txt"}
     assert f"less than {SETTLE} s ago" in waiting["confirmations/conf_a.txt"]
