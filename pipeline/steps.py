@@ -288,6 +288,9 @@ def notify_run_failed(config: str, step: str, error: object, run: str, dates: st
     except Exception:  # noqa: BLE001 - no settings, no channels to tell
         log.exception("could not send the run-failed notification: the settings cannot be read")
         return
+    if not alerts.channels(settings):  # nobody to tell: the failure itself is the one line the operator reads
+        log.info("run failed; no alert channels configured to tell")
+        return
     con, unavailable = None, None
     try:
         con = lake.connect(settings)
