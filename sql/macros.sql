@@ -129,8 +129,8 @@ create or replace temp macro apply_confirmation(parts, r, item_quantity) as
 -- item's quantity) folded by apply_confirmation from no part. list_reduce folds elements of one type: each element
 -- carries a line, the accumulator the parts so far. The item's quantity travels in the line: a lambda here that
 -- read it as a column of the row (a capture) got another row's value in DuckDB 1.5.5 once many rows were folded.
--- An item confirmed by one line (most items) has one part, made from that line: the fold (list_reduce) would cost
--- three times as much.
+-- An item confirmed by one line (most items) has one part, confirmed_part(no_parts()[1], line, ...): the models
+-- make it without a list.
 create or replace temp macro no_parts() as
     []::struct(
         tracking_number varchar,
@@ -146,13 +146,9 @@ create or replace temp macro no_parts() as
 -- the duckdb dialect of sqlfluff cannot parse a lambda of two parameters
 -- noqa: disable=PRS
 create or replace temp macro confirmed_parts(confirmation_lines) as
-    case
-        when len(confirmation_lines) = 1
-            then [confirmed_part(no_parts()[1], confirmation_lines[1], confirmation_lines[1].item_quantity)]
-        else list_reduce(
-            list_transform(confirmation_lines, lambda line: {'parts': null, 'line': line}),
-            lambda acc, x: {'parts': apply_confirmation(acc.parts, x.line, x.line.item_quantity), 'line': null},
-            {'parts': no_parts(), 'line': null}
-        ).parts
-    end;
+    list_reduce(
+        list_transform(confirmation_lines, lambda line: {'parts': null, 'line': line}),
+        lambda acc, x: {'parts': apply_confirmation(acc.parts, x.line, x.line.item_quantity), 'line': null},
+        {'parts': no_parts(), 'line': null}
+    ).parts;
 -- noqa: enable=PRS

@@ -39,13 +39,12 @@ with item_lines as (
     where c.order_item_id is null
 ),
 
-item_lines_in_order as (
+confirmation_lines as (
     select
         l.seller_id,
         l.order_id,
         l.order_item_id,
-        -- sorted by load_seq, the first field: the order the lines apply in
-        list_sort(list({
+        {
             'load_seq': l.load_seq,
             'quantity': l.quantity,
             'ship_date': l.ship_date,
@@ -56,12 +55,29 @@ item_lines_in_order as (
             'carrier_code_as_confirmed': l.carrier_code_as_confirmed,
             'carrier_name_as_confirmed': l.carrier_name_as_confirmed,
             'item_quantity': coalesce(o.quantity, 1)
-        })) as confirmation_lines,
+        } as line,
     from item_lines as l
     inner join staging.stg_orders as o
         on o.seller_id = l.seller_id and o.order_id = l.order_id and o.order_item_id = l.order_item_id
     where coalesce(o.quantity, 1) > 0
-    group by l.seller_id, l.order_id, l.order_item_id
+),
+
+-- most items are confirmed by one line: their one part is made from it, without gathering lines into a list (a list
+-- per item of every item of a backfill's range did not fit in 1.5 GB at a million packages)
+items_of_several_lines as (
+    select seller_id, order_id, order_item_id,
+    from confirmation_lines
+    group by seller_id, order_id, order_item_id
+    having count(*) > 1
+),
+
+lines_by_item as (
+    select
+        l.*,
+        s.order_id is not null as is_one_of_several,
+    from confirmation_lines as l
+    left join items_of_several_lines as s
+        on s.seller_id = l.seller_id and s.order_id = l.order_id and s.order_item_id = l.order_item_id
 ),
 
 folded as (
@@ -69,8 +85,11 @@ folded as (
         seller_id,
         order_id,
         order_item_id,
-        confirmed_parts(confirmation_lines) as parts,
-    from item_lines_in_order
+        -- the lines sorted by load_seq, their first field: the order they apply in
+        confirmed_parts(list_sort(list(line))) as parts,
+    from lines_by_item
+    where is_one_of_several
+    group by seller_id, order_id, order_item_id
 ),
 
 parts as (
@@ -81,6 +100,15 @@ parts as (
         unnest(parts) as part,
         generate_subscripts(parts, 1) as part_number,
     from folded
+    union all
+    select
+        seller_id,
+        order_id,
+        order_item_id,
+        confirmed_part(no_parts()[1], line, line.item_quantity) as part,
+        1 as part_number,
+    from lines_by_item
+    where not is_one_of_several
 )
 
 select
