@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -20,7 +21,8 @@ from pipeline.lake import SCRATCH
 from pipeline.models import date_ranges
 from pipeline.settings import Settings
 
-DATES_PER_QUERY = 15  # a backfill holds a few dates' rows in Python at a time
+DATES_PER_QUERY = 15  # a backfill sorts a few dates' rows at a time
+ROWS_PER_BATCH = 100_000  # and holds one date's rows in Python
 
 # dataset -> the query giving its columns, in the contract's order (spec section 7; columns beyond the spec's come after
 # them), after the snapshot date (the partition key, not stored in the files); it reads the seller's build in scratch.
@@ -94,11 +96,27 @@ def publish(
     written = []
     for first, last in date_ranges(start, end, DATES_PER_QUERY):
         for dataset, query in DATASETS.items():
-            rows = con.execute(query, {"start_date": first, "end_date": last}).to_arrow_table()
+            reader = con.execute(query, {"start_date": first, "end_date": last}).fetch_record_batch(ROWS_PER_BATCH)
+            dated = _tables_by_date(reader)
+            held = next(dated, None)
             for day in (first + dt.timedelta(days=n) for n in range((last - first).days + 1)):
-                table = rows.filter(pc.equal(rows["snapshot_date"], day)).drop_columns("snapshot_date")
-                written.append(_replace(partition_file(settings, dataset, day, seller_id), table))
+                table = reader.schema.empty_table()
+                if held is not None and held[0] == day:
+                    table, held = held[1], next(dated, None)
+                target = partition_file(settings, dataset, day, seller_id)
+                written.append(_replace(target, table.drop_columns("snapshot_date")))
     return written
+
+
+def _tables_by_date(reader: pa.RecordBatchReader) -> Iterator[tuple[dt.date, pa.Table]]:
+    """The rows of each snapshot date from a reader ordered by snapshot_date; held one date at a time."""
+    pieces = (
+        (day, batch.filter(pc.equal(batch.column("snapshot_date"), day)))
+        for batch in reader
+        for day in pc.unique(batch.column("snapshot_date")).to_pylist()
+    )
+    for day, same_day in itertools.groupby(pieces, key=lambda piece: piece[0]):
+        yield day, pa.Table.from_batches([batch for _, batch in same_day])
 
 
 def _replace(target: Path, table: pa.Table) -> Path:

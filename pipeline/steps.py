@@ -7,9 +7,12 @@ names, counts.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pipeline.contract import CheckLevel, FileStatus
@@ -187,13 +190,24 @@ def run_seller(plan: Plan, seller_id: str, stale: list[str] | None = None) -> Se
                 "published": False,
             }
             if not result["failed_checks"]:
-                publish_marts(con, settings, seller_id, start, end, full_rebuild=plan["full_rebuild"])
-                result["files_written"] = len(outputs.publish(con, settings, seller_id, start, end))
-                result["fix_files"] = [str(p) for p in write_fix_files(con, settings, seller_id, end)]
-                result["reports"] = [str(p) for p in write_reports(con, settings, seller_id, end, stale or [])]
+                with _timed(f"{seller_id}: marts published to the lake"):
+                    publish_marts(con, settings, seller_id, start, end, full_rebuild=plan["full_rebuild"])
+                with _timed(f"{seller_id}: Parquet files written"):
+                    result["files_written"] = len(outputs.publish(con, settings, seller_id, start, end))
+                with _timed(f"{seller_id}: fix files and reports written"):
+                    result["fix_files"] = [str(p) for p in write_fix_files(con, settings, seller_id, end)]
+                    result["reports"] = [str(p) for p in write_reports(con, settings, seller_id, end, stale or [])]
                 result["published"] = True
     log.info("%s: %s", seller_id, "published" if result["published"] else "NOT published (a check failed)")
     return result
+
+
+@contextlib.contextmanager
+def _timed(what: str) -> Iterator[None]:
+    """`vtr -v` shows how long each step of a seller took (a backfill's steps take minutes)."""
+    started = time.perf_counter()
+    yield
+    log.info("%s in %.1f s", what, time.perf_counter() - started)
 
 
 def _file_record(f: FileResult) -> FileRecord:
