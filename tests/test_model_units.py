@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from pipeline.lake import MACROS
@@ -37,15 +38,24 @@ def run_one(
         for table, (columns, rows) in inputs.items():
             con.execute(f"create table {table} ({columns})")
             if rows:  # the first columns; the others take their defaults
-                names = [r[0] for r in con.execute(f"describe {table}").fetchall()][: len(rows[0])]
-                con.executemany(
-                    f"insert into {table} ({', '.join(names)}) values ({', '.join('?' * len(rows[0]))})", rows
-                )
+                fields = list(con.execute(f"from {table} limit 0").to_arrow_table().schema)[: len(rows[0])]
+                columns = zip(*rows, strict=True)
+                given = pa.table({f.name: as_arrow(c, f.type) for f, c in zip(fields, columns, strict=True)})
+                con.execute(f"insert into {table} ({', '.join(given.column_names)}) from given")
         model = {m.name: m for m in load_models()}[name]
         run_model(con, model, start, end)
         return con.execute(f"select * from {model.table} order by all").fetchall()
     finally:
         con.close()
+
+
+def as_arrow(values: tuple, type_: pa.DataType) -> pa.Array:
+    """A column of the inputs as the table's type; values written as text (an amount '12,50') as text, which the
+    insert casts as DuckDB casts a literal."""
+    try:
+        return pa.array(values, type_)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def windows(
