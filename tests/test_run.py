@@ -8,7 +8,6 @@ import shutil
 
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-import pytest
 
 from helpers.feeds import IN_BOTH, SHIPPED, D, confirmations_tsv, orders_tsv, query, scans_csv
 from pipeline import lake, models
@@ -167,26 +166,31 @@ def output_files(project) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
 
 
-@pytest.mark.parametrize("batch", [None, 2], ids=["declared batches", "batched marts built 2 dates at a time"])
-def test_backfill_over_a_range_equals_single_runs_date_by_date(project, monkeypatch, batch):
-    if batch:
-        declared = models.load_models
-        monkeypatch.setattr(
-            models, "load_models", lambda: [dataclasses.replace(m, batch=batch) if m.batch else m for m in declared()]
-        )
+def test_backfill_over_a_range_equals_single_runs_date_by_date(project, monkeypatch):
+    """A backfill with the models' declared batches, and one whose batched marts are built 2 dates at a time, give
+    the rows and files of single runs date by date."""
     drop_sample(project)
     settings = project.settings()
+    declared = models.load_models
+    backfills = []
+    for batch in (None, 2):
+        if batch:
+            monkeypatch.setattr(
+                models, "load_models", lambda: [dataclasses.replace(m, batch=2) if m.batch else m for m in declared()]
+            )
+        run(settings, DAYS[0], DAYS[-1])
+        backfills.append((mart_rows(project), output_files(project)))
+        drop_warehouse(settings)
+        shutil.rmtree(settings.output)
+    monkeypatch.setattr(models, "load_models", declared)
 
-    run(settings, DAYS[0], DAYS[-1])
-    backfilled, backfilled_files = mart_rows(project), output_files(project)
-
-    drop_warehouse(settings)
-    shutil.rmtree(settings.output)
     for day in DAYS:
         run(settings, day)
 
-    assert mart_rows(project) == backfilled
-    assert output_files(project) == backfilled_files
+    backfilled, backfilled_files = mart_rows(project), output_files(project)
+    for rows, files in backfills:
+        assert rows == backfilled
+        assert files == backfilled_files
     assert sorted(backfilled_files) == sorted(
         f"{name}/snapshot_date={day}/acme.parquet" for name in DATASETS for day in DAYS
     )
