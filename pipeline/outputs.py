@@ -18,11 +18,10 @@ import pyarrow.parquet as pq
 
 from pipeline.contract import file_part
 from pipeline.lake import SCRATCH
-from pipeline.models import date_ranges
+from pipeline.models import DATES_PER_STATEMENT, date_ranges
 from pipeline.settings import Settings
 
-DATES_PER_QUERY = 15  # a backfill sorts a few dates' rows at a time
-ROWS_PER_BATCH = 100_000  # and holds one date's rows in Python
+ROWS_PER_BATCH = 100_000  # the rows of a date arrive in batches; one date's rows are held in Python
 
 # dataset -> the query giving its columns, in the contract's order (spec section 7; columns beyond the spec's come after
 # them), after the snapshot date (the partition key, not stored in the files); it reads the seller's build in scratch.
@@ -94,7 +93,7 @@ def publish(
     the old file or the new, never half."""
     con.execute(f"use {SCRATCH}")
     written = []
-    for first, last in date_ranges(start, end, DATES_PER_QUERY):
+    for first, last in date_ranges(start, end, DATES_PER_STATEMENT):
         for dataset, query in DATASETS.items():
             reader = con.execute(query, {"start_date": first, "end_date": last}).fetch_record_batch(ROWS_PER_BATCH)
             dated = _tables_by_date(reader)

@@ -360,9 +360,10 @@ def test_a_run_past_its_run_timeout_is_notified_once(airflow):
         )
 
     try:
+        af.reparse()
         deadline = time.monotonic() + 300
         while not reparsed(60) and time.monotonic() < deadline:
-            time.sleep(5)
+            time.sleep(1)
         assert reparsed(60), af.request("GET", "/api/v2/dags/vtr_daily/details")["dag_run_timeout"]
         before = len(hook.messages())
         run = af.request(
@@ -380,6 +381,7 @@ def test_a_run_past_its_run_timeout_is_notified_once(airflow):
         assert "the run did not finish within 1 min" in message["message"]
     finally:
         _settings(root, run_timeout_minutes=90)
+        af.reparse()
         deadline = time.monotonic() + 300
         while not reparsed(5400) and time.monotonic() < deadline:
-            time.sleep(5)
+            time.sleep(1)

@@ -39,6 +39,12 @@ class AirflowApi:
         """A run of vtr_daily without a logical date; its run id."""
         return self.request("POST", f"{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
 
+    def reparse(self) -> None:
+        """Ask the dag-processor to parse vtr_daily's file now (what the UI's reparse button does), not at its next
+        round: what the DAG reads when parsed (the run timeout) then follows a settings change within seconds."""
+        token = self.request("GET", f"{DAG}/details")["file_token"]
+        self.request("PUT", f"/api/v2/parseDagFile/{token}")
+
     def wait(self, run_id: str, seconds: float = 240) -> dict:
         """The run once it ended (success or failed)."""
         deadline = time.monotonic() + seconds
