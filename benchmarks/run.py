@@ -142,10 +142,9 @@ def dataset(data_dir: Path, size: str, packages: int, days: int, seed: int, spli
     orders = round(packages / (1 + SPLIT_ELIGIBLE * split_share))
     wanted = {
         "packages": packages,
-        "orders": orders,
         "days": days,
         "seed": seed,
-        **({"split_share": split_share} if split_share else {}),
+        **({"split_share": split_share, "orders": orders} if split_share else {}),
         "seller_id": SELLER,
         "start": (LAST_DAY - dt.timedelta(days=days - 1)).isoformat(),
         "end": LAST_DAY.isoformat(),
