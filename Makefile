@@ -26,7 +26,7 @@ test: setup
 	bash .ci/system-packages  # postgresql and chromium when missing and installable; else one line on what is skipped
 	bash .ci/lint
 	$(VENV)/bin/python -m pytest -n 2 -m "not slow and not cluster"  # the fast lane, on both cores
-	$(VENV)/bin/python -m pytest -m "slow or cluster"  # one at a time: real servers, kills and timings
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m "slow or cluster"  # both cores; the two Airflows (xdist_group "airflow") one after the other
 
 test-fast: setup
 	bash .ci/lint

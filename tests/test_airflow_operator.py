@@ -23,7 +23,8 @@ from helpers.receivers import Hook
 from helpers.servers import free_ports
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
-pytestmark = pytest.mark.slow  # a real Airflow started by the launcher
+# a real Airflow started by the launcher; never beside the cluster's (make test runs the slow lane on 2 workers)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 TODAY = dt.datetime.now(dt.UTC).date()
