@@ -55,7 +55,7 @@ confirmation_lines as (
             'carrier_code_as_confirmed': l.carrier_code_as_confirmed,
             'carrier_name_as_confirmed': l.carrier_name_as_confirmed,
             'item_quantity': coalesce(o.quantity, 1)
-        } as line,
+        } as confirmation_line,
     from item_lines as l
     inner join staging.stg_orders as o
         on o.seller_id = l.seller_id and o.order_id = l.order_id and o.order_item_id = l.order_item_id
@@ -86,7 +86,7 @@ folded as (
         order_id,
         order_item_id,
         -- the lines sorted by load_seq, their first field: the order they apply in
-        confirmed_parts(list_sort(list(line))) as parts,
+        confirmed_parts(list_sort(list(confirmation_line))) as parts,
     from lines_by_item
     where is_one_of_several
     group by seller_id, order_id, order_item_id
@@ -105,7 +105,7 @@ parts as (
         seller_id,
         order_id,
         order_item_id,
-        confirmed_part(no_parts()[1], line, line.item_quantity) as part,
+        confirmed_part(no_parts()[1], confirmation_line, confirmation_line.item_quantity) as part,
         1 as part_number,
     from lines_by_item
     where not is_one_of_several
