@@ -95,7 +95,7 @@ def publish(
     written = []
     for first, last in date_ranges(start, end, DATES_PER_STATEMENT):
         for dataset, query in DATASETS.items():
-            reader = con.execute(query, {"start_date": first, "end_date": last}).fetch_record_batch(ROWS_PER_BATCH)
+            reader = con.execute(query, {"start_date": first, "end_date": last}).to_arrow_reader(ROWS_PER_BATCH)
             dated = _tables_by_date(reader)
             held = next(dated, None)
             for day in (first + dt.timedelta(days=n) for n in range((last - first).days + 1)):
