@@ -26,7 +26,7 @@ test: setup
 	bash .ci/system-packages  # postgresql and chromium when missing and installable; else one line on what is skipped
 	bash .ci/lint
 	$(VENV)/bin/python -m pytest -n 2 -m "not slow and not cluster"  # the fast lane, on both cores
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m "slow or cluster"  # both cores; the two Airflows (xdist_group "airflow") one after the other
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile -m "slow or cluster"  # both cores, a file per worker; the two Airflows one after the other (tests/conftest.py)
 
 test-fast: setup
 	bash .ci/lint

@@ -27,6 +27,24 @@ from pipeline.run import run
 from pipeline.settings import load_settings
 from vtrdemo.generator import generate
 
+# `make test` runs the slow lane on 2 workers a file at a time (--dist loadfile), the launcher's Airflow and the
+# Celery cluster as one unit: two Airflows at once would starve each other on 2 cores. (xdist's loadgroup marks do
+# nothing under pytest 9: xdist 3.8 renames a test through an attribute pytest no longer reads.)
+ONE_WORKER = {"tests/test_airflow_operator.py": "airflow", "tests/test_cluster.py": "airflow"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndAirflows(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return ONE_WORKER.get(file, file)
+
+    return FilesAndAirflows(config, log)
+
 
 @pytest.fixture
 def hook():

@@ -23,8 +23,7 @@ from helpers.receivers import Hook
 from helpers.servers import free_ports
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
-# a real Airflow started by the launcher; never beside the cluster's (make test runs the slow lane on 2 workers)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
+pytestmark = pytest.mark.slow  # a real Airflow started by the launcher (never beside the cluster: tests/conftest.py)
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 TODAY = dt.datetime.now(dt.UTC).date()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("benchmarks")]  # the benchmark at a tiny size
+pytestmark = pytest.mark.slow  # the benchmark at a tiny size
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("cold", "baseline", "warm", "history_short", "history_long", "run_loaded", "backfill", "dag")

@@ -33,8 +33,7 @@ from pipeline.lake import connect
 from pipeline.settings import load_settings
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
-# never beside the launcher's Airflow: two Airflows at once starve each other on 2 cores
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.xdist_group("airflow")]
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 SELLERS = ("s1", "s2", "s3", "s4")
 # 300 packages a seller over 45 days: on D1 accounts are below target, on D2 some are back (Garden's dip, seeds 0-3)

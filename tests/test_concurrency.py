@@ -25,7 +25,7 @@ from pipeline.lake import connect
 from pipeline.settings import load_settings
 from vtrdemo.generator import generate
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("concurrency")]  # parallel processes, PostgreSQL
+pytestmark = pytest.mark.slow  # runs in parallel processes, PostgreSQL
 
 VTR = Path(sys.executable).with_name("vtr")
 SELLERS = ("north", "south")

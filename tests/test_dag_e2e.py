@@ -34,7 +34,7 @@ from pipeline.settings import load_settings
 from vtrdemo.airflow_local import run_dag
 from vtrdemo.generator import generate
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dag_e2e")]  # the real DAG end to end
+pytestmark = pytest.mark.slow  # the real DAG end to end
 
 D1, D2, D3 = dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 22)
 PROMISED, SHIPPED = "2026-11-05", "2026-11-02"

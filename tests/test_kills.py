@@ -23,7 +23,7 @@ from pipeline.lake import connect
 from pipeline.settings import load_settings
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("kills")]  # runs killed at 20+ points
+pytestmark = pytest.mark.slow  # runs killed at 20+ points
 
 VTR = str(Path(sys.executable).with_name("vtr"))
 KILLPOINT = str(Path(__file__).with_name("helpers") / "killpoint.py")

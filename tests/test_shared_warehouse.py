@@ -20,8 +20,7 @@ from pipeline.maintain import maintain
 from pipeline.settings import load_settings
 from vtrdemo.generator import CARRIER_ALIASES, generate
 
-# analysts' sessions held open in other processes through runs
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("shared_warehouse")]
+pytestmark = pytest.mark.slow  # analysts' sessions held open in other processes through runs
 
 VTR = str(Path(sys.executable).with_name("vtr"))
 START = dt.date(2026, 5, 1)
