@@ -423,7 +423,9 @@ class Bench:
             # a product failure, reported loudly; the warm run is still measured on the files loaded by
             # `vtr run` of the day before (earlier snapshot dates then not built)
             self.problems.append(str(exc))
-            log(f"  PROBLEM: {str(exc).splitlines()[0]}; falling back to vtr run --date {self.day - dt.timedelta(1)}")
+            lines = str(exc).splitlines()  # "... failed (exit 1); last lines of <log>:", then the log's last lines
+            error = " ".join(lines[:1] + lines[1:][-1:])  # the first, and the log's last (its error)
+            log(f"  PROBLEM: {error}; falling back to vtr run --date {self.day - dt.timedelta(1)}")
             restore(None, warehouse, folder / "output_before")
             run_checked(
                 self.vtr_run(before, self.day - dt.timedelta(days=1)),
